@@ -1,0 +1,3 @@
+"""faceapp: enroll people from one photo and recognise them live."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Qt-free and database-free recognition core: detection, alignment, embedding, matching."""

@@ -1,0 +1,77 @@
+"""Face detection with facenet-pytorch's MTCNN: boxes, scores and five landmarks per face."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from faceapp.core.types import Detection
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Detection settings: smallest face (pixels, full resolution), scale applied before detection, size cap."""
+
+    min_face_size: int = 40
+    scale: float = 1.0
+    max_side: int = 1280
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    min_score: float = 0.9
+
+
+class Detector:
+    """MTCNN on the CPU. Large images are downscaled for detection; results are in full-resolution pixels."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        self._mtcnn: Any = None
+        self._lock = threading.Lock()
+
+    def _model(self) -> Any:
+        if self._mtcnn is None:
+            from facenet_pytorch import MTCNN
+
+            self._mtcnn = MTCNN(
+                keep_all=True,
+                min_face_size=20,
+                thresholds=list(self.config.thresholds),
+                device="cpu",
+                select_largest=False,
+            )
+        return self._mtcnn
+
+    def detection_scale(self, shape: tuple[int, ...]) -> float:
+        """The factor an image of `shape` is resized by before MTCNN sees it (config scale, capped by max_side)."""
+        h, w = shape[:2]
+        return float(min(self.config.scale, self.config.max_side / max(h, w, 1)))
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Every face in RGB uint8 `image`, largest first, at least min_face_size and min_score."""
+        scale = self.detection_scale(image.shape)
+        small = image
+        if abs(scale - 1.0) > 1e-6:
+            size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            small = cv2.resize(image, size, interpolation=interp)
+        if min(small.shape[:2]) < 24:
+            return []
+        with self._lock:
+            model = self._model()
+            # MTCNN's pyramid starts at the smallest face wanted, in the downscaled image's pixels (20 at least).
+            model.min_face_size = max(20, int(self.config.min_face_size * scale))
+            boxes, probs, points = model.detect(small, landmarks=True)
+        if boxes is None:
+            return []
+        boxes = np.asarray(boxes, dtype=float).reshape(-1, 4) / scale
+        probs = np.asarray(probs, dtype=float).reshape(-1)
+        points = np.asarray(points, dtype=float).reshape(-1, 5, 2) / scale
+        found = [
+            Detection((float(b[0]), float(b[1]), float(b[2]), float(b[3])), float(p), pts)
+            for b, p, pts in zip(boxes, probs, points, strict=True)
+        ]
+        kept = [d for d in found if d.score >= self.config.min_score and d.size >= self.config.min_face_size]
+        return sorted(kept, key=lambda d: d.area, reverse=True)

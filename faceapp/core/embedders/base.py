@@ -1,0 +1,98 @@
+"""The embedder interface: each model owns its alignment, chip size, output size and default threshold."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from faceapp.core.types import Detection
+from faceapp.errors import ModelError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the app knows about a model before loading it."""
+
+    name: str
+    title: str
+    dim: int
+    default_threshold: float
+    description: str
+
+
+# Default thresholds are squared euclidean distances between unit-length embeddings (see core/distance.py),
+# chosen as the accuracy-optimal point of `faceapp bench lfw` (docs/benchmarks.md).
+MODELS: dict[str, ModelInfo] = {
+    "dlib-resnet": ModelInfo(
+        "dlib-resnet",
+        "dlib ResNet (offline)",
+        128,
+        0.16,
+        "dlib's 29-layer face ResNet ported to torch; weights from the face_recognition_models package.",
+    ),
+    "facenet-vggface2": ModelInfo(
+        "facenet-vggface2",
+        "FaceNet (VGGFace2)",
+        512,
+        1.0,
+        "facenet-pytorch InceptionResnetV1 trained on VGGFace2; weights downloaded once on request.",
+    ),
+    "facenet-casia": ModelInfo(
+        "facenet-casia",
+        "FaceNet (CASIA-WebFace)",
+        512,
+        1.0,
+        "facenet-pytorch InceptionResnetV1 trained on CASIA-WebFace; weights downloaded once on request.",
+    ),
+}
+
+
+def model_info(name: str) -> ModelInfo:
+    """The registry entry of `name`, or a clear error listing the known models."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        known = ", ".join(MODELS)
+        raise ModelError(f"Unknown model {name!r}; known models: {known}.") from None
+
+
+class Embedder(ABC):
+    """Maps aligned face chips to unit-length embedding vectors. Thread affinity: any one thread at a time."""
+
+    info: ModelInfo
+    chip_size: int
+
+    @property
+    def name(self) -> str:
+        """The registry name of this model."""
+        return self.info.name
+
+    @abstractmethod
+    def align(self, image: np.ndarray, detection: Detection) -> np.ndarray:
+        """The chip (chip_size, chip_size, 3) RGB uint8 this model expects for `detection` in RGB `image`."""
+
+    @abstractmethod
+    def embed_chips(self, chips: np.ndarray) -> np.ndarray:
+        """Embeddings (N, dim) float32 of unit length for chips (N, chip_size, chip_size, 3) RGB uint8."""
+
+    def embed(self, image: np.ndarray, detections: list[Detection]) -> tuple[np.ndarray, np.ndarray]:
+        """Chips and embeddings for every detection in `image`, in one batch."""
+        if not detections:
+            empty = np.zeros((0, self.chip_size, self.chip_size, 3), np.uint8)
+            return empty, np.zeros((0, self.info.dim), np.float32)
+        chips = np.stack([self.align(image, d) for d in detections])
+        return chips, self.embed_chips(chips)
+
+
+def create_embedder(name: str) -> Embedder:
+    """Load the embedder `name` (imports torch). Raises ModelError when its weights are missing or bad."""
+    model_info(name)
+    if name == "dlib-resnet":
+        from faceapp.core.embedders.dlib_resnet import DlibResnetEmbedder
+
+        return DlibResnetEmbedder()
+    from faceapp.core.embedders.facenet import FacenetEmbedder
+
+    return FacenetEmbedder(name)

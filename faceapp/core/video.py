@@ -1,0 +1,225 @@
+"""The live frame pipeline, free of Qt: a frame source, a latest-frame mailbox, and the recognition worker.
+
+Threads: the capture thread reads frames at the source's pace and hands each one to the display callback and to the
+mailbox; the recognition worker always takes the newest frame, so it never works on stale video and the display never
+waits for it. Results go out through a callback; the GUI wraps it in a signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import cv2
+import numpy as np
+
+from faceapp.core.types import Detection
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured frame: its number, capture time (monotonic seconds) and RGB pixels."""
+
+    index: int
+    timestamp: float
+    image: np.ndarray = field(repr=False)
+
+
+class LatestFrameMailbox(Generic[T]):
+    """A single-slot mailbox: a new item replaces an unread one (counted as dropped); get waits with a timeout."""
+
+    def __init__(self) -> None:
+        self._item: T | None = None
+        self._cond = threading.Condition()
+        self.dropped = 0
+        self._closed = False
+
+    def put(self, item: T) -> None:
+        """Leave `item` for the reader, replacing any unread item. Never blocks."""
+        with self._cond:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self._cond.notify()
+
+    def get(self, timeout: float) -> T | None:
+        """The newest unread item, waiting up to `timeout` seconds; None on timeout or when closed."""
+        with self._cond:
+            if self._item is None and not self._closed:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        """Wake any waiting reader for shutdown."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+def parse_source(spec: str | int) -> str | int:
+    """A camera index for "0", "1", ...; a file path otherwise."""
+    if isinstance(spec, int):
+        return spec
+    text = str(spec).strip()
+    return int(text) if text.isdigit() else text
+
+
+class FrameSource:
+    """A camera (by index) or a video file, read through cv2.VideoCapture. Thread affinity: the capture thread."""
+
+    def __init__(self, spec: str | int, resolution: tuple[int, int] | None = None) -> None:
+        self.spec = parse_source(spec)
+        self.resolution = resolution
+        self._cap: Any = None
+
+    @property
+    def is_file(self) -> bool:
+        """True for a video file, False for a camera."""
+        return isinstance(self.spec, str)
+
+    def open(self) -> None:
+        """Open the source; CameraError with a clear message when it cannot be opened."""
+        from faceapp.errors import CameraError
+
+        if self.is_file:
+            from pathlib import Path
+
+            if not Path(str(self.spec)).is_file():
+                raise CameraError(f"Video file {self.spec} does not exist.")
+        cap = cv2.VideoCapture(self.spec)
+        if not cap.isOpened():
+            cap.release()
+            what = f"camera {self.spec}" if not self.is_file else f"video file {self.spec}"
+            raise CameraError(f"Cannot open {what}. Check that it is connected and not used by another program.")
+        if not self.is_file and self.resolution:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.resolution[0])
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.resolution[1])
+        self._cap = cap
+
+    @property
+    def fps(self) -> float:
+        """Frames per second the source reports (30 when it reports nothing usable)."""
+        value = float(self._cap.get(cv2.CAP_PROP_FPS)) if self._cap is not None else 0.0
+        return value if 1.0 <= value <= 240.0 else 30.0
+
+    @property
+    def frame_count(self) -> int:
+        """Frames in a video file (0 for a camera)."""
+        return int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) if self._cap is not None and self.is_file else 0
+
+    def read(self) -> np.ndarray | None:
+        """The next frame as RGB, or None at the end of a file or when the camera fails."""
+        if self._cap is None:
+            return None
+        ok, bgr = self._cap.read()
+        if not ok or bgr is None:
+            return None
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def rewind(self) -> bool:
+        """Back to the first frame of a file (to loop it)."""
+        return bool(self._cap is not None and self.is_file and self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0))
+
+    def close(self) -> None:
+        """Release the device or file."""
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class CaptureThread(threading.Thread):
+    """Reads frames at the source's own rate and hands each one to `on_frame`; files play in real time.
+
+    A camera that stops delivering is reported through `on_status` and reopened every second until stop().
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        on_frame: Callable[[Frame], None],
+        on_status: Callable[[str], None] | None = None,
+        loop: bool = True,
+        realtime: bool = True,
+    ) -> None:
+        super().__init__(name="faceapp-capture", daemon=True)
+        self.source = source
+        self.on_frame = on_frame
+        self.on_status = on_status or (lambda message: None)
+        self.loop = loop
+        self.realtime = realtime
+        self.finished = threading.Event()
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to end; join() afterwards."""
+        self._stop_event.set()
+
+    def run(self) -> None:
+        """The capture loop."""
+        try:
+            self._run()
+        except Exception:  # a worker must never die silently
+            log.exception("capture thread failed")
+            self.on_status("The video source failed; see the log for details.")
+        finally:
+            self.source.close()
+            self.finished.set()
+
+    def _run(self) -> None:
+        period = 1.0 / self.source.fps
+        index = 0
+        next_due = time.monotonic()
+        while not self._stop_event.is_set():
+            image = self.source.read()
+            if image is None:
+                if self.source.is_file:
+                    if self.loop and self.source.rewind():
+                        continue
+                    self.on_status("End of video.")
+                    return
+                self._reconnect()
+                continue
+            self.on_frame(Frame(index, time.monotonic(), image))
+            index += 1
+            if self.realtime and self.source.is_file:
+                next_due += period
+                delay = next_due - time.monotonic()
+                if delay > 0:
+                    self._stop_event.wait(delay)
+                else:
+                    next_due = time.monotonic()
+
+    def _reconnect(self) -> None:
+        from faceapp.errors import CameraError
+
+        self.on_status(f"Camera {self.source.spec} was lost; retrying...")
+        self.source.close()
+        while not self._stop_event.wait(1.0):
+            try:
+                self.source.open()
+            except CameraError:
+                continue
+            self.on_status(f"Camera {self.source.spec} is back.")
+            return
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def scale_detections(detections: list[Detection], factor: float) -> list[Detection]:
+    """Detections found on a resized frame, moved back to the full frame's pixels."""
+    return [d.shifted(0, 0, factor) for d in detections]

@@ -1,0 +1,239 @@
+"""Model weight files: where each lives, its known checksum, and how to download or import it.
+
+Nothing here downloads unless asked (`faceapp models download NAME` or the settings dialog).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from faceapp import paths
+from faceapp.errors import ModelError
+
+ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total or 0)
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """One model's weight file: its name on disk, known SHA-256 (None: recorded at first import) and origin."""
+
+    model: str
+    filename: str
+    sha256: str | None
+    url: str | None
+    size: int | None = None
+
+
+FACENET_RELEASE = "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/"
+
+WEIGHTS: dict[str, WeightsSpec] = {
+    "dlib-resnet": WeightsSpec(
+        "dlib-resnet",
+        "dlib_face_recognition_resnet_model_v1.dat",
+        "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+        None,
+        22_466_066,
+    ),
+    # facenet-pytorch publishes no checksums. The VGGFace2 digest is the one a public project pins for this file;
+    # the CASIA digest is unknown, so it is recorded when the file is first downloaded or imported and checked
+    # on every load after that. Both are also checked structurally: every tensor of the network must load.
+    "facenet-vggface2": WeightsSpec(
+        "facenet-vggface2",
+        "20180402-114759-vggface2.pt",
+        "281cebca8662831adb987a874bdcb36e73f5b1c6dc5ee5878f305e985625d99b",
+        FACENET_RELEASE + "20180402-114759-vggface2.pt",
+    ),
+    "facenet-casia": WeightsSpec(
+        "facenet-casia",
+        "20180408-102900-casia-webface.pt",
+        None,
+        FACENET_RELEASE + "20180408-102900-casia-webface.pt",
+    ),
+}
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def spec(model: str) -> WeightsSpec:
+    """The weights entry of `model`."""
+    try:
+        return WEIGHTS[model]
+    except KeyError:
+        raise ModelError(f"Unknown model {model!r}; known models: {', '.join(WEIGHTS)}.") from None
+
+
+def _package_models_dir() -> Path | None:
+    """face_recognition_models' models/ folder, found without importing it (its __init__ needs pkg_resources)."""
+    found = importlib.util.find_spec("face_recognition_models")
+    if found is None or not found.submodule_search_locations:
+        return None
+    return Path(next(iter(found.submodule_search_locations))) / "models"
+
+
+def _torch_checkpoints_dir() -> Path:
+    """facenet-pytorch's own download cache: $TORCH_HOME/checkpoints (torch.hub's default)."""
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch"
+    )
+    return Path(torch_home) / "checkpoints"
+
+
+def candidates(model: str) -> list[Path]:
+    """Every place the weights of `model` may be, in order of preference."""
+    s = spec(model)
+    places = [paths.models_dir() / s.filename]
+    if model == "dlib-resnet":
+        pkg = _package_models_dir()
+        if pkg is not None:
+            places.append(pkg / s.filename)
+    else:
+        places.append(_torch_checkpoints_dir() / s.filename)
+    return places
+
+
+def _recorded_digest_path(model: str) -> Path:
+    return paths.models_dir() / f"{spec(model).filename}.sha256"
+
+
+def expected_digest(model: str) -> str | None:
+    """The digest a file of `model` must have: the known one, else the one recorded at first import."""
+    s = spec(model)
+    if s.sha256:
+        return s.sha256
+    recorded = _recorded_digest_path(model)
+    if recorded.is_file():
+        return recorded.read_text().strip() or None
+    return None
+
+
+def find(model: str) -> Path | None:
+    """The first existing weights file of `model`, unchecked; None when there is none."""
+    return next((p for p in candidates(model) if p.is_file()), None)
+
+
+def is_available(model: str) -> bool:
+    """Whether a weights file of `model` is present (its checksum is checked when it is loaded)."""
+    return find(model) is not None
+
+
+def missing_message(model: str) -> str:
+    """What to tell a user whose weights for `model` are missing."""
+    if model == "dlib-resnet":
+        return (
+            "The dlib-resnet weights were not found: install the face_recognition_models package "
+            "(pip install face_recognition_models) or run `faceapp models import dlib-resnet FILE`."
+        )
+    return (
+        f"The weights of {model} are not on this machine: run `faceapp models download {model}` "
+        f"(needs internet, about 110 MB) or `faceapp models import {model} FILE`."
+    )
+
+
+def resolve(model: str) -> Path:
+    """The verified weights file of `model`; ModelError with a clear message when missing or corrupt."""
+    path = find(model)
+    if path is None:
+        raise ModelError(missing_message(model))
+    verify(model, path)
+    return path
+
+
+def verify(model: str, path: Path) -> str:
+    """Check `path` against the known or recorded digest of `model`; returns the file's digest."""
+    digest = sha256_of(path)
+    expected = expected_digest(model)
+    if expected is not None and digest != expected:
+        raise ModelError(
+            f"The weights file {path} does not match the known checksum of {model} "
+            f"(sha256 {digest[:12]}..., expected {expected[:12]}...): it is corrupt or another file. "
+            f"Delete it and download or import it again."
+        )
+    return digest
+
+
+def import_file(model: str, source: Path) -> Path:
+    """Copy a local weights file into faceapp's models folder after checking it; returns the new path."""
+    s = spec(model)
+    source = Path(source)
+    if not source.is_file():
+        raise ModelError(f"Cannot import {model}: {source} is not a file.")
+    digest = verify(model, source)
+    dest_dir = paths.models_dir()
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / s.filename
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    shutil.copyfile(source, tmp)
+    check_loadable(model, tmp)
+    os.replace(tmp, dest)
+    if s.sha256 is None:
+        _recorded_digest_path(model).write_text(digest + "\n")
+    return dest
+
+
+def download(model: str, progress: ProgressFn | None = None) -> Path:
+    """Download the weights of `model` from facenet-pytorch's release into torch's cache, as facenet-pytorch does."""
+    s = spec(model)
+    if s.url is None:
+        raise ModelError(f"{model} is not downloaded: {missing_message(model)}")
+    dest_dir = _torch_checkpoints_dir()
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / s.filename
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    try:
+        _fetch(s.url, tmp, progress)
+        digest = verify(model, tmp)
+        check_loadable(model, tmp)
+    except ModelError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except (OSError, ValueError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"Downloading {model} failed: {exc}") from exc
+    os.replace(tmp, dest)
+    if s.sha256 is None:
+        paths.models_dir().mkdir(parents=True, exist_ok=True)
+        _recorded_digest_path(model).write_text(digest + "\n")
+    return dest
+
+
+def _fetch(url: str, dest: Path, progress: ProgressFn | None) -> None:
+    """Stream `url` to `dest`, reporting progress; torch.hub's downloader when no callback is given."""
+    if progress is None:
+        from torch.hub import download_url_to_file
+
+        download_url_to_file(url, str(dest), progress=True)
+        return
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=60) as response, dest.open("wb") as out:
+        total = int(response.headers.get("Content-Length") or 0)
+        done = 0
+        while block := response.read(1 << 20):
+            out.write(block)
+            done += len(block)
+            progress(done, total)
+
+
+def check_loadable(model: str, path: Path) -> None:
+    """Load the file the way the app will (weights_only) to catch a truncated or foreign file early."""
+    if model == "dlib-resnet":
+        from faceapp.core.embedders.dlib_format import read_network
+
+        read_network(path)
+        return
+    from faceapp.core.embedders.facenet import load_state_dict
+
+    load_state_dict(model, path)

@@ -1,0 +1,226 @@
+"""Opening the gallery file: connection settings, error messages, schema versions and the upgrade steps.
+
+`STEPS[i]` turns a version-i database into version i+1; a new, empty file is version 0, so creating a gallery is
+the same path as upgrading one. Each step is frozen once released: a later change is a new step appended here
+(and the models in models.py follow the newest version).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+
+from faceapp.errors import DatabaseError
+
+Step = Callable[[Connection], None]
+
+_V1_DDL = (
+    "CREATE TABLE meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE people (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name VARCHAR(100) NOT NULL UNIQUE,
+        name_key VARCHAR(100) NOT NULL UNIQUE,
+        created_at DATETIME NOT NULL
+    )""",
+    """CREATE TABLE samples (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+        image BLOB NOT NULL,
+        box_x1 FLOAT NOT NULL,
+        box_y1 FLOAT NOT NULL,
+        box_x2 FLOAT NOT NULL,
+        box_y2 FLOAT NOT NULL,
+        landmarks BLOB NOT NULL,
+        det_score FLOAT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        created_at DATETIME NOT NULL
+    )""",
+    "CREATE INDEX ix_samples_person_id ON samples (person_id)",
+    """CREATE TABLE embeddings (
+        sample_id INTEGER NOT NULL REFERENCES samples (id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (sample_id, model)
+    )""",
+    "CREATE INDEX ix_embeddings_model ON embeddings (model)",
+)
+
+
+def _create_v1(conn: Connection) -> None:
+    """Version 1: meta, people, samples, embeddings."""
+    for statement in _V1_DDL:
+        conn.exec_driver_sql(statement)
+
+
+STEPS: list[Step] = [_create_v1]
+
+
+def latest_version() -> int:
+    """The schema version this faceapp writes: the number of steps."""
+    return len(STEPS)
+
+
+def user_tables(conn: Connection) -> set[str]:
+    """Names of the tables in the database, SQLite's own excluded."""
+    rows = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"))
+    return {str(row[0]) for row in rows}
+
+
+def read_version(conn: Connection) -> int | None:
+    """The stored schema version: 0 for an empty database, None when this is not a faceapp gallery."""
+    tables = user_tables(conn)
+    if not tables:
+        return 0
+    if "meta" not in tables:
+        return None
+    value = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def upgrade(conn: Connection, current: int, target: int | None = None) -> int:
+    """Run the steps from version `current` to `target` (default: newest) inside the caller's transaction."""
+    version = latest_version() if target is None else target
+    for step in STEPS[current:version]:
+        step(conn)
+    conn.execute(
+        text("INSERT INTO meta (key, value) VALUES ('schema_version', :v) ON CONFLICT(key) DO UPDATE SET value = :v"),
+        {"v": str(version)},
+    )
+    return version
+
+
+def backup(path: Path, version: int) -> Path:
+    """Copy the database (consistently, through SQLite's backup API) to a new file beside it before an upgrade."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.v{version}-{stamp}.bak")
+    counter = 1
+    while target.exists():  # never overwrite an earlier backup
+        target = path.with_name(f"{path.name}.v{version}-{stamp}-{counter}.bak")
+        counter += 1
+    source = sqlite3.connect(path)
+    try:
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    return target
+
+
+# -- connections -------------------------------------------------------------------------------------------------------
+
+WRITE_OPTION = "faceapp_write"
+
+
+def make_engine(path: Path, busy_timeout_ms: int) -> Engine:
+    """An engine whose connections enforce foreign keys, use WAL and wait `busy_timeout_ms` for a lock.
+
+    Transactions on `engine.execution_options(faceapp_write=True)` begin IMMEDIATE: they take the write lock at
+    once, so a writer waits (busy_timeout) up front instead of failing half-way.
+    """
+    engine = create_engine(URL.create("sqlite", database=str(path)), connect_args={"timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver's own implicit BEGIN is off; _on_begin emits it
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if _is_gallery_or_empty(cursor):  # WAL is stored in the file: never convert another program's database
+                cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
+
+    return engine
+
+
+def _is_gallery_or_empty(cursor: Any) -> bool:
+    """Whether a raw connection's database is empty or has faceapp's meta table with a schema version."""
+    tables = {row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        return True
+    if "meta" not in tables:
+        return False
+    try:
+        return cursor.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+def check_path(path: Path) -> None:
+    """Refuse a folder; create the parent folders of a new gallery."""
+    if path.is_dir():
+        raise DatabaseError(f"{path} is a folder, not a gallery file; give a file name such as gallery.sqlite3.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseError(
+            f"Cannot create the folder {path.parent} ({error.strerror}); choose another place."
+        ) from None
+
+
+def explain(path: Path, error: BaseException) -> DatabaseError:
+    """A one-line DatabaseError naming `path`, what went wrong and what to do, for a driver or SQLAlchemy error."""
+    detail = (str(getattr(error, "orig", None) or error).splitlines() or ["unknown error"])[0]
+    low = detail.lower()
+    if "not a database" in low:
+        return DatabaseError(f"{path} is not a faceapp gallery (file is not a database); choose another file.")
+    if "malformed" in low or "corrupt" in low:
+        return DatabaseError(f"{path} is damaged ({detail}); restore a backup or choose another file.")
+    if "locked" in low or "busy" in low:
+        return DatabaseError(f"{path} is locked by another program; close it and try again.")
+    if "readonly" in low or "read-only" in low:
+        return DatabaseError(f"{path} is read-only; choose a file in a folder you can write to.")
+    if "unable to open" in low:
+        return DatabaseError(f"{path} cannot be opened ({detail}); check the folder exists and you can write to it.")
+    if "disk" in low or "full" in low:
+        return DatabaseError(f"{path} could not be written ({detail}); free some disk space and try again.")
+    return DatabaseError(f"{path}: database error ({detail}).")
+
+
+# -- versions ----------------------------------------------------------------------------------------------------------
+
+
+def checked_version(path: Path, version: int | None) -> int:
+    """`version`, or DatabaseError when the file is not a gallery or is from a newer faceapp."""
+    if version is None:
+        raise DatabaseError(f"{path} is not a faceapp gallery (it holds other data); choose another file.")
+    latest = latest_version()
+    if version > latest:
+        raise DatabaseError(
+            f"{path} was made by a newer faceapp (schema version {version}, this one reads up to {latest}); "
+            "update faceapp to open it."
+        )
+    return version
+
+
+def prepare(path: Path, engine: Engine) -> None:
+    """Check the schema version; create a new gallery, or back up and upgrade an older one, in one transaction."""
+    with engine.connect() as conn, conn.begin():
+        version = checked_version(path, read_version(conn))
+    if version == latest_version():
+        return
+    if version > 0:
+        try:
+            backup(path, version)
+        except (OSError, sqlite3.Error) as error:
+            raise DatabaseError(f"{path} needs an upgrade but cannot be backed up first ({error}).") from None
+    with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+        version = checked_version(path, read_version(conn))  # another program may have upgraded it meanwhile
+        if version < latest_version():
+            upgrade(conn, version)

@@ -1,0 +1,210 @@
+"""SQLAlchemy ORM models of the gallery and their conversion to core types; private to faceapp.storage.
+
+The tables are created by `migrations.py` from frozen DDL, not by `Base.metadata.create_all`, so that each schema
+version stays fixed while these models follow the newest one; a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    func,
+    select,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from faceapp.core.types import Detection, FaceSample
+from faceapp.errors import BadInputError, DatabaseError
+from faceapp.storage.names import name_key
+
+
+def utcnow() -> datetime:
+    """The current time in UTC, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime, kept as naive UTC text because SQLite has no time zones."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to naive UTC before storing."""
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Mark a stored naive value as UTC."""
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the gallery models."""
+
+
+class MetaRow(Base):
+    """A key/value setting of the gallery: schema_version, model."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class PersonRow(Base):
+    """An enrolled person; `name_key` is the casefolded name that makes names unique regardless of case."""
+
+    __tablename__ = "people"
+    # AUTOINCREMENT: ids are never reused, so a stale id cannot name someone else.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name_key: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SampleRow(Base):
+    """One enrolled face: the PNG of its RGB crop, its box and landmarks in that crop, and where it came from."""
+
+    __tablename__ = "samples"
+    __table_args__ = (Index("ix_samples_person_id", "person_id"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    image: Mapped[bytes] = mapped_column(LargeBinary)
+    box_x1: Mapped[float] = mapped_column(Float)
+    box_y1: Mapped[float] = mapped_column(Float)
+    box_x2: Mapped[float] = mapped_column(Float)
+    box_y2: Mapped[float] = mapped_column(Float)
+    landmarks: Mapped[bytes] = mapped_column(LargeBinary)  # 10 little-endian float64: (x, y) of 5 points
+    det_score: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmbeddingRow(Base):
+    """A sample's embedding under one model, as little-endian float32 bytes."""
+
+    __tablename__ = "embeddings"
+    __table_args__ = (Index("ix_embeddings_model", "model"),)
+
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# -- small queries used inside the repository's sessions --------------------------------------------------------------
+
+
+def meta_value(s: Session, key: str) -> str | None:
+    """The meta value stored under `key`, or None."""
+    return s.scalar(select(MetaRow.value).where(MetaRow.key == key))
+
+
+def sample_count(s: Session, person_id: int) -> int:
+    """How many samples a person has."""
+    return s.scalar(select(func.count()).select_from(SampleRow).where(SampleRow.person_id == person_id)) or 0
+
+
+def person_by_key(s: Session, clean_name: str) -> PersonRow | None:
+    """The person whose name equals a normalised name regardless of case, or None."""
+    return s.scalars(select(PersonRow).where(PersonRow.name_key == name_key(clean_name))).first()
+
+
+def embedding_dim(s: Session, model: str) -> int | None:
+    """The length of the stored `model` embeddings, or None when there are none."""
+    size = s.scalar(select(func.length(EmbeddingRow.vector)).where(EmbeddingRow.model == model).limit(1))
+    return None if size is None else int(size) // 4
+
+
+def lacks_embedding(model: str) -> ColumnElement[bool]:
+    """A WHERE clause on SampleRow: the sample has no `model` embedding."""
+    has = select(EmbeddingRow.sample_id).where(EmbeddingRow.sample_id == SampleRow.id, EmbeddingRow.model == model)
+    return ~has.exists()
+
+
+# -- conversions between rows and core types (the storage format lives here) ----------------------------------------
+
+
+def encode_sample(sample: FaceSample) -> dict[str, Any]:
+    """The SampleRow columns of a face sample: its RGB uint8 image as PNG, box, landmarks, score and source."""
+    image = np.asarray(sample.image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+        raise BadInputError(f"A face image must be RGB uint8 (H, W, 3), not {image.dtype} {image.shape}.")
+    ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise BadInputError("The face image cannot be encoded as PNG.")
+    det = sample.detection
+    landmarks = np.asarray(det.landmarks, dtype="<f8")
+    if landmarks.size != 10 or len(det.box) != 4:
+        raise BadInputError(f"A face needs a 4-number box and 5 landmarks, not {len(det.box)} and {landmarks.shape}.")
+    x1, y1, x2, y2 = (float(v) for v in det.box)
+    return {
+        "image": png.tobytes(),
+        "box_x1": x1,
+        "box_y1": y1,
+        "box_x2": x2,
+        "box_y2": y2,
+        "landmarks": landmarks.reshape(10).tobytes(),
+        "det_score": float(det.score),
+        "source": str(sample.source),
+    }
+
+
+def decode_sample(row: SampleRow, path: Path) -> FaceSample:
+    """The face sample of a stored row, image decoded back to RGB uint8; DatabaseError if the row is damaged."""
+    bgr = cv2.imdecode(np.frombuffer(row.image, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or len(row.landmarks) != 80:
+        raise DatabaseError(f"{path} is damaged (sample {row.id} cannot be read); remove that sample.")
+    landmarks = np.frombuffer(row.landmarks, dtype="<f8").astype(np.float64).reshape(5, 2)
+    detection = Detection((row.box_x1, row.box_y1, row.box_x2, row.box_y2), row.det_score, landmarks)
+    return FaceSample(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), detection, row.source)
+
+
+def vector_bytes(vector: np.ndarray, dim: int | None, model: str) -> bytes:
+    """A unit-length embedding as little-endian float32 bytes; BadInputError for a wrong dtype, shape or length."""
+    v = np.asarray(vector)
+    if not np.issubdtype(v.dtype, np.floating):
+        raise BadInputError(f"A {model} embedding must hold floating-point numbers, not {v.dtype}.")
+    if v.ndim == 2 and v.shape[0] == 1:
+        v = v[0]
+    if v.ndim != 1 or v.size == 0:
+        raise BadInputError(f"A {model} embedding must be one vector, not an array of shape {v.shape}.")
+    if dim is not None and v.size != dim:
+        raise BadInputError(f"This {model} embedding has {v.size} numbers; the gallery's others have {dim}.")
+    norm = float(np.linalg.norm(v.astype(np.float64)))
+    if not np.isfinite(norm) or abs(norm - 1.0) > 1e-3:
+        raise BadInputError(f"A {model} embedding must be finite and of unit length (its length is {norm:.4g}).")
+    return v.astype("<f4").tobytes()
+
+
+def vectors_from_bytes(blobs: Sequence[bytes]) -> np.ndarray:
+    """Stored embeddings as one (M, D) float32 array, read in one go; ValueError when their sizes differ."""
+    if not blobs:
+        return np.zeros((0, 0), np.float32)
+    sizes = {len(blob) for blob in blobs}
+    if len(sizes) != 1 or 0 in sizes or next(iter(sizes)) % 4:
+        raise ValueError(f"embeddings of different sizes: {sorted(sizes)}")
+    return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1).astype(np.float32)

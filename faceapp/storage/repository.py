@@ -1,0 +1,355 @@
+"""The gallery database's public API: people, their face samples and embeddings; one transaction per call.
+
+Every method opens its own session on a pooled connection and returns core types, so a repository may be shared
+between threads; writes take SQLite's write lock up front (BEGIN IMMEDIATE) and either all happen or none do.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import numpy as np
+from sqlalchemy import Engine, delete, exc, func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from faceapp.core.types import FaceSample, Person
+from faceapp.errors import BadInputError, DatabaseError, NameError_, UnknownPersonError
+from faceapp.storage import migrations
+from faceapp.storage.models import (
+    EmbeddingRow,
+    MetaRow,
+    PersonRow,
+    SampleRow,
+    decode_sample,
+    embedding_dim,
+    encode_sample,
+    lacks_embedding,
+    meta_value,
+    person_by_key,
+    sample_count,
+    vector_bytes,
+    vectors_from_bytes,
+)
+from faceapp.storage.names import name_key, normalize_name
+
+DEFAULT_BUSY_TIMEOUT_MS = 3000
+
+
+@dataclass(frozen=True)
+class StoredSample:
+    """A face sample as stored: its id, its person, the sample (image back as RGB uint8) and when it was added."""
+
+    id: int
+    person_id: int
+    sample: FaceSample
+    created_at: datetime
+
+
+def as_id(value: object) -> int:
+    """A database id from an int or numpy integer (an embeddings_for() id, say); TypeError for anything else."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return int(value)
+    raise TypeError(f"An id must be an integer, not {type(value).__name__}.")
+
+
+class GalleryRepository:
+    """The gallery in one SQLite file: created or upgraded on open, closed with close() or a with block."""
+
+    def __init__(self, path: Path | str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+        """Open (creating or upgrading) the gallery at `path`; DatabaseError says why it cannot be used."""
+        self._path = Path(path)
+        migrations.check_path(self._path)
+        self._engine: Engine | None = migrations.make_engine(self._path, busy_timeout_ms)
+        writing = self._engine.execution_options(**{migrations.WRITE_OPTION: True})
+        self._reader = sessionmaker(self._engine, expire_on_commit=False)
+        self._writer = sessionmaker(writing, expire_on_commit=False)
+        try:
+            migrations.prepare(self._path, self._engine)
+        except (exc.DBAPIError, sqlite3.Error) as error:
+            self.close()
+            raise migrations.explain(self._path, error) from error
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    def close(self) -> None:
+        """Close every connection; the repository cannot be used afterwards."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> Self:
+        """Use the repository in a with block that closes it."""
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        """Close on leaving the with block."""
+        self.close()
+
+    @contextmanager
+    def _session(self, write: bool = False) -> Iterator[Session]:
+        """One transaction; committed on success, rolled back on any error, driver errors made DatabaseError."""
+        if self._engine is None:
+            raise RuntimeError(f"The gallery {self._path} is closed.")
+        factory = self._writer if write else self._reader
+        try:
+            with factory() as session, session.begin():
+                yield session
+        except (exc.DBAPIError, sqlite3.Error) as error:
+            raise migrations.explain(self._path, error) from error
+
+    # -- the embedding model -------------------------------------------------------------------------------------
+
+    @property
+    def model(self) -> str | None:
+        """The embedding model this gallery matches with, or None before the first enrollment."""
+        with self._session() as s:
+            return meta_value(s, "model")
+
+    def set_model(self, name: str) -> None:
+        """Make `name` the gallery's embedding model (after its embeddings are stored)."""
+        if not isinstance(name, str) or not name.strip():
+            raise BadInputError("A model name cannot be empty.")
+        with self._session(write=True) as s:
+            s.merge(MetaRow(key="model", value=name))
+
+    # -- people --------------------------------------------------------------------------------------------------
+
+    def add_person(self, name: str) -> Person:
+        """Enroll a new person without samples; BadInputError when the name (in any case) is taken."""
+        clean = normalize_name(name)
+        with self._session(write=True) as s:
+            self._check_free(s, clean)
+            row = PersonRow(name=clean, name_key=name_key(clean))
+            s.add(row)
+            s.flush()
+            return Person(row.id, row.name, 0)
+
+    def get_person(self, name: str) -> Person | None:
+        """The person whose stored name equals `name` after normalisation, or None."""
+        try:
+            clean = normalize_name(name)
+        except NameError_:
+            return None
+        with self._session() as s:
+            row = s.scalars(select(PersonRow).where(PersonRow.name == clean)).first()
+            return None if row is None else self._to_person(s, row)
+
+    def person_by_id(self, person_id: int) -> Person | None:
+        """The person with this id, or None."""
+        with self._session() as s:
+            row = s.get(PersonRow, as_id(person_id))
+            return None if row is None else self._to_person(s, row)
+
+    def list_people(self) -> list[Person]:
+        """Everyone, with their sample counts, sorted by name regardless of case."""
+        query = (
+            select(PersonRow.id, PersonRow.name, func.count(SampleRow.id))
+            .outerjoin(SampleRow, SampleRow.person_id == PersonRow.id)
+            .group_by(PersonRow.id)
+            .order_by(PersonRow.name_key, PersonRow.id)
+        )
+        with self._session() as s:
+            return [Person(pid, name, count) for pid, name, count in s.execute(query)]
+
+    def rename_person(self, old: str | int, new_name: str) -> Person:
+        """Rename a person (by name or id); BadInputError when another person has the new name."""
+        clean = normalize_name(new_name)
+        with self._session(write=True) as s:
+            row = self._require(s, old)
+            self._check_free(s, clean, except_id=row.id)
+            row.name, row.name_key = clean, name_key(clean)
+            s.flush()
+            return self._to_person(s, row)
+
+    def remove_person(self, who: str | int) -> int:
+        """Delete a person (by name or id) with all their samples and embeddings; returns the samples removed."""
+        with self._session(write=True) as s:
+            row = self._require(s, who)
+            removed = sample_count(s, row.id)
+            s.execute(delete(PersonRow).where(PersonRow.id == row.id))
+            return removed
+
+    # -- samples -------------------------------------------------------------------------------------------------
+
+    def enroll(
+        self, name: str, samples: Sequence[tuple[FaceSample, np.ndarray]], model: str, create: bool = True
+    ) -> Person:
+        """Store samples and their `model` embeddings for `name`, adding the person if new (and `create`).
+
+        An existing person is matched regardless of case. All or nothing, in one transaction; the first
+        enrollment also sets the gallery's model.
+        """
+        if not samples:
+            raise BadInputError("Nothing to enroll: no face samples were given.")
+        clean = normalize_name(name)
+        with self._session(write=True) as s:
+            row = person_by_key(s, clean)
+            if row is None:
+                if not create:
+                    raise UnknownPersonError(f'No one named "{clean}" is enrolled.')
+                row = PersonRow(name=clean, name_key=name_key(clean))
+                s.add(row)
+                s.flush()
+            self._insert_samples(s, row.id, samples, model)
+            return self._to_person(s, row)
+
+    def add_samples(self, person_id: int, samples: Sequence[tuple[FaceSample, np.ndarray]], model: str) -> Person:
+        """Store more samples and their `model` embeddings for an existing person, all or nothing."""
+        with self._session(write=True) as s:
+            row = self._require(s, as_id(person_id))
+            self._insert_samples(s, row.id, samples, model)
+            return self._to_person(s, row)
+
+    def remove_sample(self, sample_id: int) -> None:
+        """Delete one sample and its embeddings (the person stays, possibly with no samples)."""
+        sample_id = as_id(sample_id)
+        with self._session(write=True) as s:
+            if s.get(SampleRow, sample_id) is None:
+                raise BadInputError(f"No sample with id {sample_id} is stored.")
+            s.execute(delete(SampleRow).where(SampleRow.id == sample_id))
+
+    def samples_of(self, person_id: int) -> list[StoredSample]:
+        """A person's samples, oldest first (empty for an unknown id)."""
+        person_id = as_id(person_id)
+        with self._session() as s:
+            rows = s.scalars(select(SampleRow).where(SampleRow.person_id == person_id).order_by(SampleRow.id))
+            return [self._stored(row) for row in rows]
+
+    def thumbnail(self, person_id: int) -> np.ndarray | None:
+        """The image (RGB uint8) of the person's first sample, or None."""
+        person_id = as_id(person_id)
+        with self._session() as s:
+            row = s.scalars(select(SampleRow).where(SampleRow.person_id == person_id).order_by(SampleRow.id)).first()
+            return None if row is None else self._stored(row).sample.image
+
+    def counts(self) -> tuple[int, int]:
+        """(people, samples) in the gallery."""
+        with self._session() as s:
+            people = s.scalar(select(func.count()).select_from(PersonRow)) or 0
+            samples = s.scalar(select(func.count()).select_from(SampleRow)) or 0
+            return people, samples
+
+    # -- embeddings ----------------------------------------------------------------------------------------------
+
+    def embeddings_for(self, model: str) -> tuple[np.ndarray, dict[int, str], np.ndarray]:
+        """(person_ids (M,) int64, everyone's names, embeddings (M, D) float32) of the samples with a `model` vector."""
+        query = (
+            select(SampleRow.person_id, EmbeddingRow.vector)
+            .join(SampleRow, SampleRow.id == EmbeddingRow.sample_id)
+            .where(EmbeddingRow.model == model)
+            .order_by(EmbeddingRow.sample_id)
+        )
+        with self._session() as s:
+            rows = s.execute(query).all()
+            names = dict(s.execute(select(PersonRow.id, PersonRow.name)).all())
+        ids = np.fromiter((pid for pid, _ in rows), dtype=np.int64, count=len(rows))
+        try:
+            return ids, names, vectors_from_bytes([blob for _, blob in rows])
+        except ValueError:
+            raise DatabaseError(
+                f"{self._path} is damaged (its {model} embeddings differ in size); re-embed them."
+            ) from None
+
+    def embedding_models(self) -> dict[str, int]:
+        """How many embeddings each model has in this gallery."""
+        query = select(EmbeddingRow.model, func.count()).group_by(EmbeddingRow.model)
+        with self._session() as s:
+            return dict(s.execute(query).all())
+
+    def count_missing(self, model: str) -> int:
+        """How many samples have no `model` embedding yet."""
+        with self._session() as s:
+            return s.scalar(select(func.count()).select_from(SampleRow).where(lacks_embedding(model))) or 0
+
+    def samples_missing(self, model: str, limit: int | None = None) -> list[StoredSample]:
+        """Samples (oldest first, at most `limit`) with no `model` embedding, to embed and store_embeddings()."""
+        query = select(SampleRow).where(lacks_embedding(model)).order_by(SampleRow.id).limit(limit)
+        with self._session() as s:
+            return [self._stored(row) for row in s.scalars(query)]
+
+    def store_embeddings(self, model: str, items: Sequence[tuple[int, np.ndarray]]) -> int:
+        """Store (or replace) `model` embeddings by sample id, all or nothing; returns how many were stored.
+
+        Ids of samples deleted in the meantime are skipped.
+        """
+        with self._session(write=True) as s:
+            dim = embedding_dim(s, model)
+            values: dict[int, bytes] = {}
+            for sample_id, vector in items:
+                values[as_id(sample_id)] = blob = vector_bytes(vector, dim, model)
+                dim = len(blob) // 4
+            present = set(s.scalars(select(SampleRow.id).where(SampleRow.id.in_(values))))
+            rows = [{"sample_id": i, "model": model, "vector": v} for i, v in values.items() if i in present]
+            if rows:
+                stmt = sqlite_insert(EmbeddingRow)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["sample_id", "model"], set_={"vector": stmt.excluded.vector}
+                )
+                s.connection().execute(stmt, rows)
+            return len(rows)
+
+    def drop_embeddings(self, model: str) -> int:
+        """Delete every `model` embedding; returns how many."""
+        with self._session(write=True) as s:
+            removed = s.scalar(select(func.count()).select_from(EmbeddingRow).where(EmbeddingRow.model == model))
+            s.execute(delete(EmbeddingRow).where(EmbeddingRow.model == model))
+            return removed or 0
+
+    # -- helpers (inside a session) ------------------------------------------------------------------------------
+
+    def _insert_samples(
+        self, s: Session, person_id: int, samples: Sequence[tuple[FaceSample, np.ndarray]], model: str
+    ) -> None:
+        dim = embedding_dim(s, model)
+        rows: list[tuple[SampleRow, bytes]] = []
+        for sample, vector in samples:  # check everything before writing anything
+            blob = vector_bytes(vector, dim, model)
+            dim = len(blob) // 4
+            rows.append((SampleRow(person_id=person_id, **encode_sample(sample)), blob))
+        s.add_all([row for row, _ in rows])
+        s.flush()
+        s.add_all([EmbeddingRow(sample_id=row.id, model=model, vector=blob) for row, blob in rows])
+        if meta_value(s, "model") is None:
+            s.add(MetaRow(key="model", value=model))
+        s.flush()
+
+    def _stored(self, row: SampleRow) -> StoredSample:
+        return StoredSample(row.id, row.person_id, decode_sample(row, self._path), row.created_at)
+
+    def _to_person(self, s: Session, row: PersonRow) -> Person:
+        return Person(row.id, row.name, sample_count(s, row.id))
+
+    def _require(self, s: Session, who: str | int) -> PersonRow:
+        """The person named `who` (exactly, else regardless of case) or with id `who`; UnknownPersonError if none."""
+        if not isinstance(who, str):
+            row = s.get(PersonRow, as_id(who))
+            if row is None:
+                raise UnknownPersonError(f"No person with id {who} is enrolled.")
+            return row
+        try:
+            clean = normalize_name(who)
+        except NameError_:
+            raise UnknownPersonError(f"No one named {who!r} is enrolled.") from None
+        row = s.scalars(select(PersonRow).where(PersonRow.name == clean)).first() or person_by_key(s, clean)
+        if row is None:
+            raise UnknownPersonError(f'No one named "{clean}" is enrolled.')
+        return row
+
+    def _check_free(self, s: Session, clean_name: str, except_id: int | None = None) -> None:
+        other = person_by_key(s, clean_name)
+        if other is not None and other.id != except_id:
+            raise BadInputError(f'A person named "{other.name}" already exists.')

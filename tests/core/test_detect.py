@@ -1,0 +1,50 @@
+"""MTCNN detection on real photos: boxes, landmarks, downscaling, and images without faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceapp.core.detect import Detector, DetectorConfig
+from faceapp.core.image_io import load_image
+
+
+def test_an_image_without_a_face_gives_nothing(detector: Detector) -> None:
+    yy, xx = np.mgrid[0:240, 0:320]
+    assert detector.detect(np.dstack([xx % 256, yy % 256, (xx + yy) % 256]).astype(np.uint8)) == []
+    assert detector.detect(np.zeros((10, 10, 3), np.uint8)) == []
+
+
+def test_every_face_of_a_group_photo_with_landmarks_inside_the_box(shared_data: Path, detector: Detector) -> None:
+    image = load_image(shared_data / "photos/face_recognition_examples/_multi_face/obama_and_biden.jpg")
+    faces = detector.detect(image)
+    assert len(faces) == 3
+    assert [f.area for f in faces] == sorted((f.area for f in faces), reverse=True)
+    for face in faces:
+        x1, y1, x2, y2 = face.box
+        assert face.score > 0.9
+        assert face.landmarks.shape == (5, 2)
+        assert (face.landmarks[:, 0] > x1).all()
+        assert (face.landmarks[:, 0] < x2).all()
+        assert (face.landmarks[:, 1] > y1).all()
+        assert (face.landmarks[:, 1] < y2).all()
+        assert face.landmarks[0, 0] < face.landmarks[1, 0]  # image-left eye first
+
+
+def test_large_photos_are_downscaled_for_detection_only(shared_data: Path) -> None:
+    image = load_image(shared_data / "photos/face_recognition_examples/_obama_resolution_variants/obama-1080p.jpg")
+    small_cap = Detector(DetectorConfig(max_side=480))
+    assert small_cap.detection_scale(image.shape) == pytest.approx(0.25)
+    capped = small_cap.detect(image)
+    full = Detector(DetectorConfig(max_side=4000)).detect(image)
+    assert len(capped) == len(full) == 1
+    # Boxes come back in full-resolution pixels either way.
+    np.testing.assert_allclose(capped[0].box, full[0].box, atol=0.08 * full[0].width)
+
+
+def test_min_face_size_drops_small_faces(shared_data: Path) -> None:
+    image = load_image(shared_data / "photos/face_recognition_examples/_obama_resolution_variants/obama-240p.jpg")
+    assert len(Detector(DetectorConfig(min_face_size=40)).detect(image)) == 1
+    assert Detector(DetectorConfig(min_face_size=100)).detect(image) == []

@@ -1,0 +1,89 @@
+"""Model weights: checksums, import, missing files, and FaceNet loading without any download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceapp.core import weights
+from faceapp.errors import ModelError
+
+
+@pytest.fixture
+def random_facenet_file(tmp_path: Path) -> Path:
+    """A state dict of the right shape with random weights: stands in for the downloaded file."""
+    import torch
+
+    from faceapp.core.embedders.facenet import build_network
+
+    torch.manual_seed(0)
+    path = tmp_path / "random-vggface2.pt"
+    torch.save(build_network("facenet-casia").state_dict(), path)
+    return path
+
+
+def test_missing_facenet_weights_say_how_to_get_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    assert not weights.is_available("facenet-casia")
+    with pytest.raises(ModelError, match="faceapp models download facenet-casia"):
+        weights.resolve("facenet-casia")
+
+
+def test_dlib_weights_are_found_in_the_package_and_match_the_checksum() -> None:
+    path = weights.resolve("dlib-resnet")
+    assert path.name == "dlib_face_recognition_resnet_model_v1.dat"
+    assert path.stat().st_size == 22_466_066
+
+
+def test_a_wrong_file_is_refused_by_checksum(tmp_path: Path) -> None:
+    fake = tmp_path / "dlib.dat"
+    fake.write_bytes(b"\x00" * 100)
+    with pytest.raises(ModelError, match="does not match the known checksum"):
+        weights.import_file("dlib-resnet", fake)
+    assert not (weights.paths.models_dir() / "dlib_face_recognition_resnet_model_v1.dat").exists()
+
+
+def test_import_records_an_unknown_digest_and_checks_it_afterwards(
+    random_facenet_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    dest = weights.import_file("facenet-casia", random_facenet_file)
+    assert weights.resolve("facenet-casia") == dest
+    assert weights.expected_digest("facenet-casia") == weights.sha256_of(random_facenet_file)
+    dest.write_bytes(dest.read_bytes()[:-10])  # corrupted after import
+    with pytest.raises(ModelError, match="checksum"):
+        weights.resolve("facenet-casia")
+
+
+def test_a_foreign_file_is_not_imported(tmp_path: Path) -> None:
+    import torch
+
+    path = tmp_path / "other.pt"
+    torch.save({"layer.weight": torch.zeros(3)}, path)
+    with pytest.raises(ModelError, match="does not hold facenet-casia weights"):
+        weights.import_file("facenet-casia", path)
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(ModelError, match="not a facenet-casia weights file"):
+        weights.import_file("facenet-casia", text)
+
+
+def test_facenet_embedder_gives_unit_512d_vectors(random_facenet_file: Path) -> None:
+    from faceapp.core.embedders.facenet import FacenetEmbedder
+
+    embedder = FacenetEmbedder("facenet-casia", weights_path=random_facenet_file)
+    chips = np.random.default_rng(0).integers(0, 255, (2, 160, 160, 3), dtype=np.uint8)
+    out = embedder.embed_chips(chips)
+    assert out.shape == (2, 512)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    # Mirror averaging makes a chip and its mirror image embed identically.
+    np.testing.assert_allclose(embedder.embed_chips(chips[:, :, ::-1]), out, atol=1e-4)
+
+
+def test_unknown_model_names_list_the_known_ones() -> None:
+    from faceapp.core.embedders.base import create_embedder
+
+    with pytest.raises(ModelError, match="known models: dlib-resnet"):
+        create_embedder("arcface")
