@@ -1,0 +1,238 @@
+"""The recognition service the command line and the GUI share: a gallery, a detector, and the gallery's model."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from faceapp.core import weights
+from faceapp.core.align import sample_crop
+from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.detect import Detector, DetectorConfig
+from faceapp.core.embedders.base import Embedder, create_embedder, model_info
+from faceapp.core.image_io import load_image
+from faceapp.core.matching import GallerySnapshot
+from faceapp.core.types import Face, FaceSample, Match, Person
+from faceapp.errors import BadInputError, MultipleFacesError, NoFaceError, UnknownPersonError
+from faceapp.storage.names import normalize_name
+from faceapp.storage.repository import GalleryRepository
+
+ImageInput = str | Path | np.ndarray
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    """What an enrollment did: the person, how many samples were added, and notes for the user."""
+
+    person: Person
+    added: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """One face found in an image and its match in the gallery."""
+
+    face: Face
+    match: Match
+
+
+@dataclass
+class _Cache:
+    snapshot: GallerySnapshot | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def default_model() -> str:
+    """FaceNet VGGFace2 when its weights are on this machine, otherwise the offline dlib ResNet."""
+    return "facenet-vggface2" if weights.is_available("facenet-vggface2") else "dlib-resnet"
+
+
+class Engine:
+    """Enroll, identify and verify against one gallery. Database writes happen on the caller's thread."""
+
+    def __init__(
+        self,
+        repo: GalleryRepository,
+        model: str | None = None,
+        detector: Detector | None = None,
+        embedder_factory: Callable[[str], Embedder] = create_embedder,
+    ) -> None:
+        self.repo = repo
+        self.notes: list[str] = []
+        self._factory = embedder_factory
+        self.detector = detector or Detector(DetectorConfig())
+        self._embedder: Embedder | None = None
+        self._cache = _Cache()
+        stored = repo.model
+        if stored is None:
+            chosen = model or default_model()
+            model_info(chosen)
+            repo.set_model(chosen)
+            self.notes.append(f"New gallery: using the {chosen} model.")
+            stored = chosen
+        self.model = stored
+        self.requested_model = model
+
+    @classmethod
+    def open(cls, db_path: Path, model: str | None = None, **kwargs: object) -> Engine:
+        """An engine on the gallery at `db_path` (created when absent)."""
+        return cls(GalleryRepository(db_path), model, **kwargs)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Release the database."""
+        self.repo.close()
+
+    # -- models -------------------------------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The gallery model's embedder, loaded on first use (raises ModelError when weights are missing)."""
+        if self._embedder is None or self._embedder.name != self.model:
+            self._embedder = self._factory(self.model)
+        return self._embedder
+
+    @property
+    def analyzer(self) -> FaceAnalyzer:
+        """Detector and embedder together."""
+        return FaceAnalyzer(self.detector, self.embedder)
+
+    @property
+    def default_threshold(self) -> float:
+        """tau for the gallery's model when the user has not set one."""
+        return model_info(self.model).default_threshold
+
+    def switch_model(
+        self, model: str, progress: ProgressFn | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> bool:
+        """Re-embed every stored sample with `model` and make it the gallery's model; False when cancelled."""
+        model_info(model)
+        embedder = self._factory(model)
+        missing = self.repo.samples_missing(model)
+        total = len(missing)
+        for start in range(0, total, 16):
+            if cancelled is not None and cancelled():
+                return False
+            chunk = missing[start : start + 16]
+            vectors = [embedder.embed(s.sample.image, [s.sample.detection])[1][0] for s in chunk]
+            self.repo.store_embeddings(model, [(s.id, v) for s, v in zip(chunk, vectors, strict=True)])
+            if progress is not None:
+                progress(min(start + 16, total), total)
+        self.repo.set_model(model)
+        self.model = model
+        self._embedder = embedder
+        self.invalidate()
+        return True
+
+    # -- gallery ------------------------------------------------------------------------------------------------
+    def invalidate(self) -> None:
+        """Forget the cached snapshot after the gallery changed."""
+        with self._cache.lock:
+            self._cache.snapshot = None
+
+    def snapshot(self) -> GallerySnapshot:
+        """An immutable view of every sample's embedding for the gallery's model, rebuilt after changes."""
+        with self._cache.lock:
+            if self._cache.snapshot is None:
+                ids, names, vectors = self.repo.embeddings_for(self.model)
+                self._cache.snapshot = GallerySnapshot(self.model, ids, names, vectors)
+            return self._cache.snapshot
+
+    def people(self) -> list[Person]:
+        """Everyone enrolled, by name."""
+        return self.repo.list_people()
+
+    def person(self, name: str) -> Person:
+        """The enrolled person called `name`, or UnknownPersonError."""
+        found = self.repo.get_person(name)
+        if found is None:  # names are unique regardless of case, so a case-insensitive match is unambiguous
+            key = name.strip().casefold()
+            found = next((p for p in self.repo.list_people() if p.name.casefold() == key), None)
+        if found is None:
+            raise UnknownPersonError(f"Nobody named {name!r} is enrolled.")
+        return found
+
+    # -- faces --------------------------------------------------------------------------------------------------
+    @staticmethod
+    def load(image: ImageInput) -> np.ndarray:
+        """An RGB array from a path or an RGB array."""
+        return image if isinstance(image, np.ndarray) else load_image(image)
+
+    def faces(self, image: np.ndarray) -> list[Face]:
+        """Every face in `image`, embedded, largest first."""
+        return self.analyzer.analyze(image)
+
+    def one_face(self, image: ImageInput, what: str, largest: bool = True) -> tuple[np.ndarray, Face, str | None]:
+        """The single face an operation needs, with a note when the largest of several was taken."""
+        rgb = self.load(image)
+        detections = self.detector.detect(rgb)
+        label = str(image) if not isinstance(image, np.ndarray) else "the image"
+        if not detections:
+            raise NoFaceError(f"{label}: no face found to {what}.")
+        note = None
+        if len(detections) > 1:
+            if not largest:
+                raise MultipleFacesError(f"{label}: {len(detections)} faces found; use a photo of one person.")
+            note = f"{label}: {len(detections)} faces found; used the largest."
+        face = self.analyzer.embed(rgb, detections[:1])[0]
+        return rgb, face, note
+
+    def sample_of(self, image: np.ndarray, face: Face, source: str) -> tuple[FaceSample, np.ndarray]:
+        """The gallery sample for a face, embedded from the stored crop so a later re-embedding matches."""
+        crop, moved = sample_crop(image, face.detection)
+        _, vectors = self.embedder.embed(crop, [moved])
+        return FaceSample(crop, moved, source), vectors[0]
+
+    def enroll(self, name: str, images: Sequence[ImageInput], largest: bool = True) -> EnrollResult:
+        """Add a person (or samples to an existing one) from photos; unusable photos are skipped and reported."""
+        normalize_name(name)  # a bad name fails before any model work
+        samples: list[tuple[FaceSample, np.ndarray]] = []
+        notes: list[str] = []
+        for image in images:
+            try:
+                rgb, face, note = self.one_face(image, "enroll", largest)
+            except BadInputError as exc:
+                notes.append(f"skipped: {exc}")
+                continue
+            if note:
+                notes.append(note)
+            source = "" if isinstance(image, np.ndarray) else str(image)
+            samples.append(self.sample_of(rgb, face, source))
+        if not samples:
+            raise BadInputError("Nothing enrolled. " + ("; ".join(notes) if notes else "No images were given."))
+        person = self.repo.enroll(name, samples, self.model)
+        self.invalidate()
+        return EnrollResult(person, len(samples), tuple(notes))
+
+    def enroll_samples(self, name: str, samples: Sequence[FaceSample]) -> EnrollResult:
+        """Enroll faces already detected (the GUI's click-to-enroll): each embedded from its crop."""
+        items = [(s, self.embedder.embed(s.image, [s.detection])[1][0]) for s in samples]
+        person = self.repo.enroll(name, items, self.model)
+        self.invalidate()
+        return EnrollResult(person, len(items))
+
+    def identify(self, image: ImageInput, threshold: float) -> list[Recognition]:
+        """Every face in the image with the nearest enrolled person, or Unknown beyond `threshold`."""
+        faces = self.faces(self.load(image))
+        if not faces:
+            return []
+        matches = self.snapshot().identify(np.stack([f.embedding for f in faces]), threshold)
+        return [Recognition(f, m) for f, m in zip(faces, matches, strict=True)]
+
+    def verify(self, image: ImageInput, name: str, threshold: float) -> tuple[Recognition, str | None]:
+        """1:1: is the (largest) face in `image` the enrolled person `name`?"""
+        person = self.person(name)
+        _, face, note = self.one_face(image, "verify")
+        return Recognition(face, self.snapshot().verify(face.embedding, person.id, threshold)), note
+
+    def compare(self, first: ImageInput, second: ImageInput) -> tuple[float, list[str]]:
+        """d between the largest faces of two images, with notes when a photo had several faces."""
+        from faceapp.core.distance import distance
+
+        _, a, note_a = self.one_face(first, "compare")
+        _, b, note_b = self.one_face(second, "compare")
+        return distance(a.embedding, b.embedding), [n for n in (note_a, note_b) if n]

@@ -1,0 +1,123 @@
+"""The engine with a fake detector and embedder: enroll, identify, verify, model switching, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceapp.core.embedders.base import ModelInfo
+from faceapp.engine import Engine
+from faceapp.errors import BadInputError, UnknownPersonError
+from faceapp.storage.repository import GalleryRepository
+from tests.fakes import FakeDetector, FakeEmbedder, detection
+
+FACE = detection(20, 20, 84, 84)
+
+
+def face_image(seed: int) -> np.ndarray:
+    """A 128x128 image whose face region is a seeded pattern: one seed, one 'person'."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((128, 128, 3), np.uint8)
+    pattern = rng.integers(0, 255, (4, 4), dtype=np.uint8).repeat(16, 0).repeat(16, 1)
+    image[20:84, 20:84] = pattern[:, :, None]
+    return image
+
+
+def make_engine(tmp_path: Path, detections: list | None = None) -> Engine:  # type: ignore[type-arg]
+    embedders = {"dlib-resnet": FakeEmbedder(), "facenet-casia": FakeEmbedder(info=_info("facenet-casia"))}
+    detector = FakeDetector([FACE] if detections is None else detections)
+    return Engine(
+        GalleryRepository(tmp_path / "g.sqlite3"),
+        "dlib-resnet",
+        detector=detector,  # type: ignore[arg-type]
+        embedder_factory=embedders.__getitem__,
+    )
+
+
+def _info(name: str) -> ModelInfo:
+    return ModelInfo(name, name, 16, 0.5, "fake")
+
+
+def test_a_new_gallery_records_its_model_and_says_so(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    assert engine.model == "dlib-resnet"
+    assert engine.repo.model == "dlib-resnet"
+    assert any("dlib-resnet" in n for n in engine.notes)
+
+
+def test_one_photo_enrolls_and_identifies(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    result = engine.enroll("Ada", [face_image(1)])
+    assert result.added == 1
+    assert result.person.sample_count == 1
+    engine.enroll("Bob", [face_image(2)])
+    found = engine.identify(face_image(1), threshold=0.1)
+    assert [r.match.label for r in found] == ["Ada"]
+    assert found[0].match.distance < 1e-5
+    assert engine.identify(face_image(3), threshold=0.05)[0].match.label == "Unknown"
+
+
+def test_enrolling_an_existing_name_adds_a_sample(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    engine.enroll("Ada", [face_image(1)])
+    again = engine.enroll("Ada", [face_image(4)])
+    assert again.person.sample_count == 2
+    assert len(engine.people()) == 1
+    assert engine.snapshot().sample_count == 2
+
+
+def test_verify_against_the_claimed_person(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    engine.enroll("Ada", [face_image(1)])
+    engine.enroll("Bob", [face_image(2)])
+    yes, _ = engine.verify(face_image(1), "Ada", 0.1)
+    no, _ = engine.verify(face_image(1), "Bob", 0.1)
+    assert yes.match.accepted
+    assert not no.match.accepted
+    with pytest.raises(UnknownPersonError):
+        engine.verify(face_image(1), "Carol", 0.1)
+
+
+def test_no_face_and_several_faces(tmp_path: Path) -> None:
+    empty = make_engine(tmp_path, detections=[])
+    with pytest.raises(BadInputError, match="no face"):
+        empty.enroll("Ada", [face_image(1)])
+    assert empty.people() == []
+    empty.close()
+    two = make_engine(tmp_path, detections=[FACE, detection(90, 90, 120, 120)])
+    with pytest.raises(BadInputError, match="2 faces found"):
+        two.enroll("Ada", [face_image(1)], largest=False)
+    result = two.enroll("Ada", [face_image(1)])
+    assert any("used the largest" in n for n in result.notes)
+
+
+def test_unusable_photos_are_skipped_and_reported(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    result = engine.enroll("Ada", [bad, face_image(1)])
+    assert result.added == 1
+    assert any("not an image" in n for n in result.notes)
+
+
+def test_switching_model_reembeds_every_sample_from_stored_images(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    engine.enroll("Ada", [face_image(1), face_image(5)])
+    engine.enroll("Bob", [face_image(2)])
+    seen: list[tuple[int, int]] = []
+    assert engine.switch_model("facenet-casia", progress=lambda done, total: seen.append((done, total)))
+    assert engine.model == "facenet-casia"
+    assert engine.repo.model == "facenet-casia"
+    assert engine.snapshot().sample_count == 3
+    assert seen[-1] == (3, 3)
+    assert engine.identify(face_image(2), 0.1)[0].match.label == "Bob"
+
+
+def test_a_cancelled_switch_keeps_the_old_model(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    engine.enroll("Ada", [face_image(1)])
+    assert not engine.switch_model("facenet-casia", cancelled=lambda: True)
+    assert engine.model == "dlib-resnet"
+    assert engine.repo.model == "dlib-resnet"
