@@ -15,8 +15,10 @@ EXAMPLES = Path("photos/face_recognition_examples")
 
 
 def test_help_does_not_import_torch_or_qt() -> None:
-    code = "import sys; from faceapp.cli import build_parser; build_parser().format_help(); " \
-           "print(sorted(m for m in ('torch', 'cv2', 'PySide6', 'sqlalchemy') if m in sys.modules))"
+    code = (
+        "import sys; from faceapp.cli import build_parser; build_parser().format_help(); "
+        "print(sorted(m for m in ('torch', 'cv2', 'PySide6', 'sqlalchemy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -57,7 +59,7 @@ def test_enroll_identify_verify_and_remove(shared_data: Path, db: Path, capsys: 
     photos = shared_data / EXAMPLES
     base = ["--db", str(db), "--model", "dlib-resnet"]
     assert main([*base, "enroll", "Kit O'Harington", str(photos / "kit_harington/john1.jpeg")]) == 0
-    assert main([*base, "enroll", "Rose \"R\" Leslie", str(photos / "rose_leslie/img1.jpg")]) == 0
+    assert main([*base, "enroll", 'Rose "R" Leslie', str(photos / "rose_leslie/img1.jpg")]) == 0
     capsys.readouterr()
 
     assert main([*base, "identify", "--json", str(photos / "_multi_face/kit_with_rose.jpg")]) == 0
@@ -83,8 +85,9 @@ def test_enroll_identify_verify_and_remove(shared_data: Path, db: Path, capsys: 
     assert capsys.readouterr().out.strip() == 'Rose "R" Leslie\t1 sample(s)'
 
 
-def test_enroll_refuses_bad_names_and_faceless_images(shared_data: Path, db: Path, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_enroll_refuses_bad_names_and_faceless_images(
+    shared_data: Path, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     photo = str(shared_data / EXAMPLES / "biden/biden.jpg")
     assert main(["--db", str(db), "enroll", "   ", photo]) == 2
     assert "empty" in capsys.readouterr().err.lower()

@@ -1,0 +1,320 @@
+"""The main window: live view, status bar, banner, verification panel, and the menus that open the dialogs."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import replace
+
+import numpy as np
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QMainWindow, QToolBar, QVBoxLayout, QWidget
+
+from faceapp import settings as settings_io
+from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.detect import Detector, DetectorConfig
+from faceapp.core.live import FrameResult, LiveFace
+from faceapp.core.matching import GallerySnapshot
+from faceapp.core.video import Frame
+from faceapp.engine import Engine
+from faceapp.errors import CameraError, FaceAppError
+from faceapp.settings import Settings
+from faceapp.ui import flows
+from faceapp.ui.bridge import BackgroundTask, PipelineBridge, user_message
+from faceapp.ui.session import LiveSession
+from faceapp.ui.verify_panel import VerifyPanel
+from faceapp.ui.video_view import VideoView
+from faceapp.ui.widgets import LiveStatusBar, MessageBanner
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+class MainWindow(QMainWindow):
+    """The app's window. Thread affinity: GUI thread; pipeline threads reach it only through the bridge's signals."""
+
+    gallery_changed = Signal()
+    recognition_started = Signal()
+
+    def __init__(
+        self,
+        engine: Engine | None,
+        settings: Settings,
+        *,
+        live_detector: Detector | None = None,
+        engine_error: str | None = None,
+        persist_settings: bool = True,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("faceapp")
+        self.resize(960, 640)
+        self.setAcceptDrops(True)
+        self.engine = engine
+        self.settings = settings
+        self.persist_settings = persist_settings
+        self.live_detector = live_detector or Detector(DetectorConfig(min_face_size=settings.min_face_size, scale=0.5))
+        self.snapshot: GallerySnapshot | None = None
+        self.analyzer: FaceAnalyzer | None = None
+        self.tasks: list[BackgroundTask] = []
+        self.recent_frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.bridge = PipelineBridge(self)
+        self.session = LiveSession(self.bridge)
+        self._build()
+        self.bridge.frame_ready.connect(self._on_frame_ready)
+        self.bridge.result_ready.connect(self._on_result_ready)
+        self.bridge.status_changed.connect(self._on_status_changed)
+        self.view.face_clicked.connect(self._on_face_clicked)
+        self.verify.mode_changed.connect(self._on_mode_changed)
+        self.gallery_changed.connect(self._on_gallery_changed)
+        self._timer = QTimer(self)
+        self._timer.setInterval(500)
+        self._timer.timeout.connect(self._on_tick)
+        self._timer.start()
+        self.apply_settings(settings, restart_source=False)
+        if engine_error:
+            self.banner.show_message(engine_error + " Recognition is off; the video still plays.", "error")
+
+    def _build(self) -> None:
+        self.view = VideoView()
+        self.banner = MessageBanner()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.view, 1)
+        self.setCentralWidget(central)
+        self.status = LiveStatusBar()
+        self.setStatusBar(self.status)
+        toolbar = QToolBar("Main")
+        toolbar.setMovable(False)
+        self.addToolBar(toolbar)
+        self.actions_by_name: dict[str, QAction] = {}
+        for name, title, slot in (
+            ("enroll_photos", "Enroll from photos...", self._on_enroll_photos),
+            ("gallery", "Gallery...", self._on_open_gallery),
+            ("settings", "Settings...", self._on_open_settings),
+            ("source", "Open video file...", self._on_open_file),
+        ):
+            action = QAction(title, self)
+            action.triggered.connect(slot)
+            toolbar.addAction(action)
+            self.actions_by_name[name] = action
+        toolbar.addSeparator()
+        self.verify = VerifyPanel()
+        toolbar.addWidget(self.verify)
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the source and load the models in the background; the window stays usable meanwhile."""
+        self.open_source(self.settings.source)
+        if self.engine is not None:
+            self.load_models()
+
+    def open_source(self, spec: str) -> bool:
+        """(Re)start capture on `spec`; on failure the banner offers another camera index or a file."""
+        self.session.stop()
+        self.view.clear()
+        self.recent_frames.clear()
+        try:
+            self.session.open(spec, self.settings.resolution)
+        except CameraError as exc:
+            log.warning("cannot open source %s: %s", spec, exc)
+            self.view.set_placeholder("No video.")
+            self.banner.show_message(
+                str(exc),
+                "error",
+                [("Try camera index...", self._on_pick_camera), ("Open video file...", self._on_open_file)],
+                "source",
+            )
+            return False
+        self.banner.clear("source")
+        self.status.source_fps = self.session.source_fps
+        if self.analyzer is not None and self.snapshot is not None:
+            self.session.start_recognition(self.analyzer, self.snapshot)
+        return True
+
+    def load_models(self) -> None:
+        """Load the embedder and warm the detectors on a background thread, then start recognition."""
+        engine = self.engine
+        assert engine is not None
+        self.status.set_model(f"{engine.model} (loading...)")
+        self.status.show_progress("Loading models...", 0, 0)
+        detector = self.live_detector
+
+        def work(task: BackgroundTask) -> FaceAnalyzer:
+            embedder = engine.embedder
+            detector.detect(np.zeros((240, 320, 3), np.uint8))
+            return FaceAnalyzer(detector, embedder)
+
+        self.run_task("load-models", work, self._on_models_loaded, self._on_models_failed)
+
+    def run_task(self, name: str, work: flows.Work, on_done: flows.Slot, on_failed: flows.FailSlot) -> BackgroundTask:
+        """Run `work` on a background thread with results delivered to GUI-thread slots."""
+        task = BackgroundTask(name, work, self)
+        task.succeeded.connect(on_done)
+        task.failed.connect(on_failed)
+        self.tasks = [t for t in self.tasks if t.is_running()] + [task]
+        return task.start()
+
+    def _on_models_loaded(self, analyzer: FaceAnalyzer) -> None:
+        self.status.hide_progress()
+        self.analyzer = analyzer
+        self.refresh_gallery()
+        if self.session.running and self.snapshot is not None:
+            self.session.start_recognition(analyzer, self.snapshot)
+        assert self.engine is not None
+        self.status.set_model(self.engine.model)
+        self.banner.clear("models")
+        self.recognition_started.emit()
+
+    def _on_models_failed(self, message: str) -> None:
+        self.status.hide_progress()
+        assert self.engine is not None
+        self.status.set_model(f"{self.engine.model} (not loaded)")
+        self.banner.show_message(
+            message + " The video plays without recognition.",
+            "error",
+            flows.weights_actions(self, self.engine.model),
+            "models",
+        )
+
+    def refresh_gallery(self) -> None:
+        """Rebuild the gallery snapshot after a change and swap it into the worker (recognized on the next frame)."""
+        if self.engine is None:
+            return
+        try:
+            self.engine.invalidate()  # the gallery dialog writes through the repository, behind the cache
+            self.snapshot = self.engine.snapshot()
+            people = self.engine.people()
+        except FaceAppError as exc:
+            self.banner.show_message(str(exc), "error")
+            return
+        self.session.set_gallery(self.snapshot)
+        self.verify.snapshot = self.snapshot
+        self.verify.set_people(people)
+        self.status.set_gallery(len(people), self.snapshot.sample_count)
+
+    def apply_settings(self, new: Settings, restart_source: bool = True) -> None:
+        """Make `new` current: tau, mirror and minimum face size at once; the source restarts when it changed."""
+        old, self.settings = self.settings, new
+        tau = self.threshold()
+        self.view.threshold = tau
+        self.verify.threshold = tau
+        self.view.mirror = new.mirror_view
+        self.live_detector.config = replace(self.live_detector.config, min_face_size=new.min_face_size)
+        if restart_source and (old.source != new.source or old.resolution != new.resolution):
+            self.open_source(new.source)
+        self.view.update()
+
+    def save_settings(self) -> None:
+        """Write the settings file (errors go to the banner)."""
+        if not self.persist_settings:
+            return
+        try:
+            settings_io.save(self.settings)
+        except (OSError, FaceAppError) as exc:
+            self.banner.show_message(f"Settings not saved: {exc}", "warning")
+
+    def threshold(self) -> float:
+        """tau for the gallery's model under the current settings."""
+        if self.engine is None:
+            return 0.5
+        return self.settings.threshold_for(self.engine.model, self.engine.default_threshold)
+
+    def image_for(self, result_index: int) -> np.ndarray | None:
+        """The captured frame a result was computed on (kept for a short while), else the newest frame."""
+        image = self.recent_frames.get(result_index)
+        if image is None and self.view.frame is not None:
+            image = self.view.frame.image
+        return image
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop every thread (events + joins with timeouts) before the window goes."""
+        self._timer.stop()
+        for task in self.tasks:
+            task.cancel()
+        self.session.stop(timeout=0.9)
+        for task in self.tasks:
+            task.join(0.05)
+        super().closeEvent(event)
+
+    # -- pipeline slots -----------------------------------------------------------------------------------------
+    def _on_frame_ready(self, frame: Frame) -> None:
+        self.recent_frames[frame.index] = frame.image
+        while len(self.recent_frames) > 24:
+            self.recent_frames.popitem(last=False)
+        self.status.display.tick()
+        self.view.show_frame(frame)
+
+    def _on_result_ready(self, result: FrameResult) -> None:
+        self.status.recognition.tick()
+        self.view.show_result(result)
+        self.verify.update_verdict(result)
+
+    def _on_status_changed(self, message: str) -> None:
+        if "lost" in message:
+            self.banner.show_message(message, "warning", [("Open video file...", self._on_open_file)], "source")
+        elif "back" in message:
+            self.banner.clear("source")
+            self.status.showMessage(message, 4000)
+        else:
+            self.status.showMessage(message, 6000)
+
+    def _on_tick(self) -> None:
+        self.status.refresh()
+        worker = self.session.worker
+        if worker is not None and worker.error:
+            message, worker.error = worker.error, None
+            self.banner.show_message(message, "warning")
+
+    def _on_mode_changed(self, active: bool) -> None:
+        self.view.labeler = self.verify.label if active else self.view.default_label
+        self.view.update()
+
+    def _on_gallery_changed(self) -> None:
+        self.refresh_gallery()
+
+    # -- user actions -------------------------------------------------------------------------------------------
+    def _on_face_clicked(self, face: LiveFace) -> None:
+        if self.engine is None or self.analyzer is None or self.view.result is None:
+            self.status.showMessage("Recognition is not running yet; enroll once the models are loaded.", 5000)
+            return
+        image = self.image_for(self.view.result.frame_index)
+        if image is not None:
+            flows.enroll_face(self, image, face)
+
+    def _on_enroll_photos(self) -> None:
+        flows.enroll_photos(self, None)
+
+    def _on_open_gallery(self) -> None:
+        flows.open_gallery(self)
+
+    def _on_open_settings(self) -> None:
+        flows.open_settings(self)
+
+    def _on_open_file(self) -> None:
+        flows.choose_video_file(self)
+
+    def _on_pick_camera(self) -> None:
+        flows.choose_camera(self)
+
+    def show_error(self, message: str) -> None:
+        """A failure of a user action, shown in the banner."""
+        self.banner.show_message(message, "error")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        """Accept image files dragged onto the window."""
+        urls = event.mimeData().urls()
+        if urls and all(u.toLocalFile().lower().endswith(IMAGE_SUFFIXES) for u in urls):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Dropped photos open the enroll-from-photos flow."""
+        files = [u.toLocalFile() for u in event.mimeData().urls()]
+        event.acceptProposedAction()
+        QTimer.singleShot(0, lambda: flows.enroll_photos(self, files))
+
+
+__all__ = ["MainWindow", "user_message"]

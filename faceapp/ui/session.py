@@ -1,0 +1,96 @@
+"""The live session: owns the frame source, the capture thread, the mailbox and the recognition worker."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.live import FrameResult, RecognitionWorker
+from faceapp.core.matching import GallerySnapshot
+from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox
+from faceapp.ui.bridge import PipelineBridge
+
+log = logging.getLogger(__name__)
+
+
+class LiveSession:
+    """Capture and recognition threads for one source. Thread affinity: created, started and stopped on the GUI thread.
+
+    The capture thread hands every frame to the bridge (the display) and to the single-slot mailbox; the worker
+    takes the newest frame, so the display never waits for recognition.
+    """
+
+    def __init__(self, bridge: PipelineBridge) -> None:
+        self.bridge = bridge
+        self.mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
+        self.source: FrameSource | None = None
+        self.capture: CaptureThread | None = None
+        self.worker: RecognitionWorker | None = None
+        self.captured = 0
+        self.recognized = 0
+        self._stopped = False  # a thread that outlived stop() must not emit into a closing window
+
+    @property
+    def running(self) -> bool:
+        """Whether the capture thread is alive."""
+        return self.capture is not None and self.capture.is_alive()
+
+    @property
+    def source_fps(self) -> float:
+        """The frame rate the source reports (0 before open)."""
+        return self.source.fps if self.source is not None else 0.0
+
+    def open(self, spec: str | int, resolution: tuple[int, int] | None = None) -> None:
+        """Open `spec` (camera index or file) and start capturing; CameraError when it cannot be opened."""
+        source = FrameSource(spec, resolution)
+        source.open()
+        self._stopped = False
+        self.source = source
+        self.capture = CaptureThread(source, self._on_frame, self.bridge.post_status, loop=True, realtime=True)
+        self.capture.start()
+
+    def start_recognition(self, analyzer: FaceAnalyzer, gallery: GallerySnapshot) -> None:
+        """Start the worker on `analyzer` and `gallery` (or switch a running worker to them)."""
+        if self.worker is not None and self.worker.is_alive():
+            self.worker.set_analyzer(analyzer, gallery)
+            return
+        self.worker = RecognitionWorker(self.mailbox, analyzer, gallery, self._on_result, keep_embeddings=True)
+        self.worker.start()
+
+    def set_gallery(self, gallery: GallerySnapshot) -> None:
+        """Swap in a new gallery snapshot (after an enrollment or deletion commits)."""
+        if self.worker is not None:
+            self.worker.set_gallery(gallery)
+
+    def stop(self, timeout: float = 0.8) -> bool:
+        """Stop both threads: set their events, wake them, join with a shared timeout. True when both ended."""
+        deadline = time.monotonic() + timeout
+        self._stopped = True
+        threads = [t for t in (self.capture, self.worker) if t is not None]
+        for thread in threads:
+            thread.stop()
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in threads if t.is_alive()]
+        if alive:
+            log.warning("threads still running after %.1f s: %s", timeout, ", ".join(alive))
+        self.capture = None
+        self.worker = None
+        self.mailbox = LatestFrameMailbox()
+        return not alive
+
+    def _on_frame(self, frame: Frame) -> None:
+        """Capture thread: the display gets every frame; the worker gets the newest."""
+        if self._stopped:
+            return
+        self.captured += 1
+        self.mailbox.put(frame)
+        self.bridge.post_frame(frame)
+
+    def _on_result(self, result: FrameResult) -> None:
+        """Worker thread: pass the result on."""
+        if self._stopped:
+            return
+        self.recognized += 1
+        self.bridge.post_result(result)

@@ -1,0 +1,196 @@
+"""The settings dialog: tau (with the live distance beside it), source, resolution, model, face size, mirror."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
+
+from faceapp.core import weights
+from faceapp.core.embedders.base import MODELS
+from faceapp.core.live import FrameResult
+from faceapp.errors import FaceAppError
+from faceapp.settings import Settings
+from faceapp.ui import flows
+
+if TYPE_CHECKING:
+    from faceapp.ui.main_window import MainWindow
+
+SLIDER_STEPS = 1000  # the slider covers [0, 4 x the model's default tau]; the spin box takes any value up to 4
+RESOLUTIONS = [(320, 240), (640, 480), (1280, 720), (1920, 1080)]
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QHBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for w in widgets:
+        layout.addWidget(w)
+    return box
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the window's settings; tau, mirror and face size preview live (the caller restores on Cancel)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.setWindowTitle("Settings")
+        self.window_ = window
+        self.original = window.settings
+        self.model = window.engine.model if window.engine is not None else "dlib-resnet"
+        self.default_tau = window.engine.default_threshold if window.engine is not None else 0.5
+        self.slider_max = min(3.999, max(0.5, 4 * self.default_tau))
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setMinimumWidth(220)
+        self.tau = QDoubleSpinBox()
+        self.tau.setDecimals(3)
+        self.tau.setRange(0.001, 3.999)
+        self.tau.setSingleStep(0.005)
+        self.live_distance = QLabel("no face in view")
+        self.live_distance.setMinimumWidth(190)
+        self.reset = QPushButton(f"Reset ({self.default_tau:.3f})")
+        self.source = QLineEdit(self.original.source)
+        browse = QPushButton("File...")
+        self.resolution = QComboBox()
+        for w, h in RESOLUTIONS:
+            self.resolution.addItem(f"{w} x {h}", (w, h))
+        if self.resolution.findData(self.original.resolution) < 0:
+            self.resolution.addItem("{} x {}".format(*self.original.resolution), self.original.resolution)
+        self.resolution.setCurrentIndex(self.resolution.findData(self.original.resolution))
+        self.model_box = QComboBox()
+        for info in MODELS.values():
+            self.model_box.addItem(info.title, info.name)
+        self.model_box.setCurrentIndex(self.model_box.findData(self.model))
+        self.model_state = QLabel()
+        self.get_weights = QPushButton("Download weights")
+        self.import_weights = QPushButton("Import weights...")
+        self.min_face = QSpinBox()
+        self.min_face.setRange(20, 1000)
+        self.min_face.setSuffix(" px")
+        self.min_face.setValue(self.original.min_face_size)
+        self.mirror = QCheckBox("Mirror the view")
+        self.mirror.setChecked(self.original.mirror_view)
+        form = QFormLayout(self)
+        form.addRow("Threshold tau:", _row(self.slider, self.tau, self.reset))
+        form.addRow("Face in view:", self.live_distance)
+        form.addRow("Source (camera index or file):", _row(self.source, browse))
+        form.addRow("Resolution (cameras):", self.resolution)
+        form.addRow("Model:", _row(self.model_box, self.get_weights, self.import_weights))
+        form.addRow("", self.model_state)
+        form.addRow("Minimum face size:", self.min_face)
+        form.addRow("", self.mirror)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.buttons = buttons
+        self.set_tau(window.threshold())
+        self._on_model_changed()
+        self.slider.valueChanged.connect(self._on_slider_changed)
+        self.tau.valueChanged.connect(self._on_tau_changed)
+        self.reset.clicked.connect(lambda: self.set_tau(self.default_tau))
+        browse.clicked.connect(self._on_browse)
+        self.model_box.currentIndexChanged.connect(self._on_model_changed)
+        self.get_weights.clicked.connect(self._on_download)
+        self.import_weights.clicked.connect(self._on_import)
+        self.min_face.valueChanged.connect(self._preview)
+        self.mirror.toggled.connect(self._preview)
+        window.bridge.result_ready.connect(self._on_result_ready)
+        self.finished.connect(lambda _: window.bridge.result_ready.disconnect(self._on_result_ready))
+
+    def set_tau(self, value: float) -> None:
+        """Show tau in both the slider and the number (which previews it)."""
+        self.tau.setValue(value)
+
+    def chosen_model(self) -> str:
+        """The model picked in the dialog."""
+        return str(self.model_box.currentData())
+
+    def result_settings(self) -> Settings:
+        """The settings as edited (raises SettingsError when out of bounds)."""
+        tau = round(self.tau.value(), 3)
+        value = None if abs(tau - self.default_tau) < 1e-9 else tau
+        edited = replace(
+            self.original,
+            source=self.source.text().strip() or self.original.source,
+            resolution=tuple(self.resolution.currentData()),
+            min_face_size=self.min_face.value(),
+            mirror_view=self.mirror.isChecked(),
+        )
+        return edited.with_threshold(self.model, value)
+
+    def _preview(self, *_: object) -> None:
+        try:
+            preview = self.result_settings()
+        except FaceAppError:
+            return
+        self.window_.apply_settings(
+            replace(preview, source=self.original.source, resolution=self.original.resolution), restart_source=False
+        )
+
+    def _on_slider_changed(self, position: int) -> None:
+        value = position * self.slider_max / SLIDER_STEPS
+        if abs(value - self.tau.value()) > self.slider_max / SLIDER_STEPS / 2:
+            self.tau.setValue(value)
+
+    def _on_tau_changed(self, value: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(min(value, self.slider_max) * SLIDER_STEPS / self.slider_max))
+        self.slider.blockSignals(False)
+        self._preview()
+
+    def _on_result_ready(self, result: FrameResult) -> None:
+        """The distance of the largest face in view, so the user can see where tau should go."""
+        if not result.faces:
+            self.live_distance.setText("no face in view")
+            return
+        face = max(result.faces, key=lambda f: f.detection.area)
+        if not np.isfinite(face.distance):
+            self.live_distance.setText("a face, but the gallery is empty")
+            return
+        tau = self.tau.value()
+        verdict = "accepted" if face.distance <= tau else "Unknown"
+        self.live_distance.setText(f"d = {face.distance:.3f} to {face.name} ({verdict} at tau {tau:.3f})")
+
+    def _on_browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Video file", "", "Videos (*.mp4 *.avi *.mov *.mkv);;All (*)")
+        if path:
+            self.source.setText(path)
+
+    def _on_model_changed(self, *_: object) -> None:
+        model = self.chosen_model()
+        have = weights.is_available(model)
+        downloadable = model != "dlib-resnet"
+        self.get_weights.setEnabled(not have and downloadable)
+        self.import_weights.setEnabled(not have)
+        if have:
+            note = "weights present" + ("" if model == self.model else "; OK re-embeds the gallery (can be cancelled)")
+        else:
+            note = "weights missing: " + weights.missing_message(model)
+        self.model_state.setText(note)
+        self.model_state.setWordWrap(True)
+
+    def _on_download(self) -> None:
+        flows.download_weights(self.window_, self.chosen_model(), self._on_model_changed)
+
+    def _on_import(self) -> None:
+        flows.import_weights(self.window_, self.chosen_model(), self._on_model_changed)

@@ -1,0 +1,158 @@
+"""The live view: paints every captured frame and draws the latest recognition result over it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from faceapp.core.live import FrameResult, LiveFace
+from faceapp.core.video import Frame
+
+# (text, colour) for one face; the main window swaps this for verification mode.
+Labeler = Callable[[LiveFace], tuple[str, QColor]]
+
+ACCEPT_COLOUR = QColor(40, 200, 90)
+REJECT_COLOUR = QColor(230, 70, 60)
+
+
+def to_qimage(image: np.ndarray) -> QImage:
+    """A QImage owning a copy of an RGB uint8 array. GUI thread only."""
+    rgb = np.ascontiguousarray(image)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class VideoView(QWidget):
+    """Shows the newest frame scaled to fit, boxes and labels from the newest result; a click on a box picks a face."""
+
+    face_clicked = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMouseTracking(True)
+        self.mirror = False
+        self.threshold = 0.5
+        self.labeler: Labeler = self.default_label
+        self.placeholder = "Opening the video source..."
+        self.frame: Frame | None = None
+        self.result: FrameResult | None = None
+        self._image: QImage | None = None
+        self.painted = 0
+        self.last_painted_index = -1
+        self.paint_times: list[float] = []
+
+    # -- data in ------------------------------------------------------------------------------------------------
+    def show_frame(self, frame: Frame) -> None:
+        """Display `frame` now (painted synchronously, so no frame is skipped by update coalescing)."""
+        self.frame = frame
+        self._image = to_qimage(frame.image)
+        if self.isVisible():
+            self.repaint()
+
+    def show_result(self, result: FrameResult | None) -> None:
+        """Use `result` for the boxes and labels from the next painted frame on."""
+        self.result = result
+
+    def set_placeholder(self, text: str) -> None:
+        """The text shown while there is no video."""
+        self.placeholder = text
+        self.update()
+
+    def clear(self) -> None:
+        """Forget the current frame and result (the source stopped)."""
+        self.frame, self._image, self.result = None, None, None
+        self.update()
+
+    def default_label(self, face: LiveFace) -> tuple[str, QColor]:
+        """Name or Unknown, with the distance to the nearest enrolled person."""
+        dist = "" if not np.isfinite(face.distance) else f"  {face.distance:.2f}"
+        colour = ACCEPT_COLOUR if face.accepted(self.threshold) else REJECT_COLOUR
+        return f"{face.label(self.threshold)}{dist}", colour
+
+    # -- geometry -----------------------------------------------------------------------------------------------
+    def image_rect(self) -> QRectF:
+        """Where the frame is drawn in widget coordinates (aspect kept, centred)."""
+        if self._image is None:
+            return QRectF()
+        iw, ih = self._image.width(), self._image.height()
+        scale = min(self.width() / iw, self.height() / ih)
+        w, h = iw * scale, ih * scale
+        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+
+    def box_rect(self, face: LiveFace) -> QRectF:
+        """The face's box in widget coordinates (mirrored when the view is)."""
+        target = self.image_rect()
+        if self._image is None:
+            return QRectF()
+        s = target.width() / self._image.width()
+        x1, y1, x2, y2 = face.detection.box
+        if self.mirror:
+            x1, x2 = self._image.width() - x2, self._image.width() - x1
+        return QRectF(target.left() + x1 * s, target.top() + y1 * s, (x2 - x1) * s, (y2 - y1) * s)
+
+    def face_at(self, point: QPointF) -> LiveFace | None:
+        """The face whose box contains `point` (the smallest when boxes overlap)."""
+        if self.result is None:
+            return None
+        hits = [f for f in self.result.faces if self.box_rect(f).contains(point)]
+        return min(hits, key=lambda f: f.detection.area, default=None)
+
+    # -- events -------------------------------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """A left click on a face box emits face_clicked."""
+        face = self.face_at(event.position()) if event.button() == Qt.MouseButton.LeftButton else None
+        if face is not None:
+            self.face_clicked.emit(face)
+        else:
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """A pointing hand over a face, to say it can be clicked."""
+        over = self.face_at(event.position()) is not None
+        self.setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Frame, then each face's box and label."""
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(24, 24, 28))
+        if self._image is None:
+            painter.setPen(QColor(200, 200, 200))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            painter.end()
+            return
+        target = self.image_rect()
+        image = self._image.mirrored(True, False) if self.mirror else self._image
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawImage(target, image)
+        if self.result is not None:
+            self._draw_faces(painter)
+        painter.end()
+        if self.frame is not None and self.frame.index != self.last_painted_index:
+            self.painted += 1
+            self.last_painted_index = self.frame.index
+
+    def _draw_faces(self, painter: QPainter) -> None:
+        assert self.result is not None
+        font = QFont(self.font())
+        font.setPointSizeF(max(9.0, min(14.0, self.width() / 60)))
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        for face in self.result.faces:
+            rect = self.box_rect(face)
+            text, colour = self.labeler(face)
+            painter.setPen(QPen(colour, 2.5))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect)
+            tw, th = metrics.horizontalAdvance(text) + 10, metrics.height() + 4
+            top = rect.top() - th if rect.top() - th >= 0 else rect.bottom()
+            label = QRectF(rect.left(), top, tw, th)
+            painter.fillRect(label, colour)
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(label, Qt.AlignmentFlag.AlignCenter, text)

@@ -1,0 +1,123 @@
+"""Small widgets of the main window: the live status bar and the message banner."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
+
+
+class RateMeter:
+    """Events per second over the last `window` seconds."""
+
+    def __init__(self, window: float = 2.0) -> None:
+        self.window = window
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float | None = None) -> None:
+        """Count one event."""
+        self._times.append(time.monotonic() if now is None else now)
+
+    def rate(self, now: float | None = None) -> float:
+        """Events per second in the window ending now."""
+        now = time.monotonic() if now is None else now
+        while self._times and now - self._times[0] > self.window:
+            self._times.popleft()
+        if len(self._times) < 2:
+            return 0.0
+        span = max(now - self._times[0], 1e-6)
+        return (len(self._times) - 1) / span if span < self.window else len(self._times) / self.window
+
+
+class LiveStatusBar(QStatusBar):
+    """Display fps, recognition fps, model and gallery size, plus a progress bar for background work."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.display = RateMeter()
+        self.recognition = RateMeter()
+        self.source_fps = 0.0
+        self.display_label = QLabel("display -- fps")
+        self.recognition_label = QLabel("recognition -- fps")
+        self.model_label = QLabel("model: loading...")
+        self.gallery_label = QLabel("gallery: --")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.addWidget(self.progress)
+        for label in (self.display_label, self.recognition_label, self.model_label, self.gallery_label):
+            label.setFrameShape(QFrame.Shape.NoFrame)
+            self.addPermanentWidget(label)
+
+    def refresh(self) -> None:
+        """Recompute the rates shown (called by a timer)."""
+        src = f" / {self.source_fps:.1f}" if self.source_fps else ""
+        self.display_label.setText(f"display {self.display.rate():.1f}{src} fps")
+        self.recognition_label.setText(f"recognition {self.recognition.rate():.1f} fps")
+
+    def set_model(self, text: str) -> None:
+        """The model shown."""
+        self.model_label.setText(f"model: {text}")
+
+    def set_gallery(self, people: int, samples: int) -> None:
+        """The gallery size shown."""
+        self.gallery_label.setText(f"gallery: {people} people, {samples} samples")
+
+    def show_progress(self, text: str, done: int, total: int) -> None:
+        """A busy (total 0) or determinate progress bar with `text`."""
+        self.progress.setRange(0, max(total, 0))
+        self.progress.setValue(min(done, total) if total else 0)
+        self.progress.setFormat(f"{text} %p%" if total else text)
+        self.progress.show()
+
+    def hide_progress(self) -> None:
+        """Hide the progress bar."""
+        self.progress.hide()
+
+
+class MessageBanner(QFrame):
+    """A coloured strip above the video that says what went wrong and offers what to do about it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(10, 6, 10, 6)
+        self._layout.addWidget(self.label, 1)
+        self._buttons: list[QPushButton] = []
+        self.kind = ""
+        self.topic = ""
+        self.hide()
+
+    def clear(self, topic: str) -> None:
+        """Hide the banner when it is about `topic` (the problem went away)."""
+        if self.isVisible() and self.topic == topic:
+            self.hide()
+
+    def show_message(
+        self,
+        text: str,
+        kind: str = "error",
+        actions: list[tuple[str, Callable[[], None]]] | None = None,
+        topic: str = "",
+    ) -> None:
+        """Show `text` with buttons for `actions` (label, callback); `kind` is error, warning or info."""
+        self.topic = topic
+        colours = {"error": "#7a2020", "warning": "#7a5a10", "info": "#20507a"}
+        self.kind = kind
+        self.setStyleSheet(f"#banner {{ background: {colours.get(kind, '#444')}; }} QLabel {{ color: white; }}")
+        self.label.setText(text)
+        for button in self._buttons:
+            button.deleteLater()
+        self._buttons = []
+        for title, callback in [*(actions or []), ("Dismiss", self.hide)]:
+            button = QPushButton(title)
+            button.clicked.connect(callback)
+            self._layout.addWidget(button)
+            self._buttons.append(button)
+        self.show()

@@ -1,0 +1,75 @@
+"""The live window: paints the video, keeps the source's frame rate with a slow model, and stops its threads."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from tests.ui.conftest import FakeEmbedder, WindowFactory, wait_for_faces
+
+
+def test_window_starts_on_a_video_file_and_paints_frames(
+    qtbot: QtBot, make_window: WindowFactory, hamilton: Path
+) -> None:
+    window = make_window(hamilton, FakeEmbedder())
+    qtbot.waitUntil(lambda: window.view.painted >= 15, timeout=5000)
+    wait_for_faces(qtbot, window)
+    qtbot.waitUntil(lambda: "display 0.0" not in window.status.display_label.text(), timeout=3000)
+    assert "dlib-resnet" in window.status.model_label.text()
+    assert "gallery: 0 people" in window.status.gallery_label.text()
+    assert window.view.image_rect().width() > 0
+
+
+def test_slow_embedder_does_not_slow_the_display(qtbot: QtBot, make_window: WindowFactory, hamilton: Path) -> None:
+    slow = FakeEmbedder(delay=0.3)
+    window = make_window(hamilton, slow)
+    wait_for_faces(qtbot, window)
+    start_captured, start_painted, t0 = window.session.captured, window.view.painted, time.monotonic()
+    qtbot.wait(3000)
+    captured = window.session.captured - start_captured
+    painted = window.view.painted - start_painted
+    elapsed = time.monotonic() - t0
+    assert captured >= 0.9 * window.session.source_fps * elapsed  # the source keeps its pace
+    assert painted >= captured - 2  # every captured frame is painted (one or two may be in flight)
+    assert window.session.recognized < captured / 3  # while recognition lags far behind
+
+
+def test_closing_stops_every_thread_within_a_second(qtbot: QtBot, make_window: WindowFactory, hamilton: Path) -> None:
+    window = make_window(hamilton, FakeEmbedder(delay=0.1))
+    wait_for_faces(qtbot, window)
+    threads = [window.session.capture, window.session.worker]
+    assert all(t is not None and t.is_alive() for t in threads)
+    t0 = time.monotonic()
+    window.close()
+    assert time.monotonic() - t0 < 1.0
+    assert not any(t is not None and t.is_alive() for t in threads)
+
+
+def test_missing_source_says_so_and_the_window_stays_usable(
+    qtbot: QtBot, make_window: WindowFactory, tmp_path: Path, hamilton: Path
+) -> None:
+    window = make_window(tmp_path / "nope.mp4", FakeEmbedder())
+    assert window.banner.isVisible()
+    assert "does not exist" in window.banner.label.text()
+    assert [b.text() for b in window.banner._buttons][:2] == ["Try camera index...", "Open video file..."]
+    assert window.open_source(str(hamilton))
+    qtbot.waitUntil(lambda: window.view.painted >= 5, timeout=5000)
+    assert not window.banner.isVisible()
+
+
+def test_missing_weights_show_a_download_path(qtbot: QtBot, make_window: WindowFactory, hamilton: Path) -> None:
+    from faceapp.errors import ModelError
+
+    def broken(name: str) -> FakeEmbedder:
+        raise ModelError("The weights of facenet-vggface2 are not on this machine.")
+
+    window = make_window(hamilton, FakeEmbedder(), start=False)
+    assert window.engine is not None
+    window.engine._factory = broken  # type: ignore[assignment]
+    window.engine._embedder = None
+    window.start()
+    qtbot.waitUntil(window.banner.isVisible, timeout=5000)
+    assert "not on this machine" in window.banner.label.text()
+    qtbot.waitUntil(lambda: window.view.painted >= 5, timeout=5000)  # the video still plays
