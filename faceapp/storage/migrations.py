@@ -137,6 +137,8 @@ def make_engine(path: Path, busy_timeout_ms: int) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # Deleted people's images and embeddings are overwritten in the file, not left in free pages.
+            cursor.execute("PRAGMA secure_delete = ON")
             if _is_gallery_or_empty(cursor):  # WAL is stored in the file: never convert another program's database
                 cursor.execute("PRAGMA journal_mode = WAL")
         finally:

@@ -181,7 +181,8 @@ class GalleryRepository:
             row = self._require(s, who)
             removed = sample_count(s, row.id)
             s.execute(delete(PersonRow).where(PersonRow.id == row.id))
-            return removed
+        self._purge_wal()
+        return removed
 
     # -- samples -------------------------------------------------------------------------------------------------
 
@@ -221,6 +222,16 @@ class GalleryRepository:
             if s.get(SampleRow, sample_id) is None:
                 raise BadInputError(f"No sample with id {sample_id} is stored.")
             s.execute(delete(SampleRow).where(SampleRow.id == sample_id))
+        self._purge_wal()
+
+    def _purge_wal(self) -> None:
+        """Copy the WAL into the database and empty it, so deleted pages do not linger in the -wal file."""
+        assert self._engine is not None
+        try:
+            with self._engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except exc.SQLAlchemyError:  # another reader holds the WAL: it is truncated at a later delete
+            pass
 
     def samples_of(self, person_id: int) -> list[StoredSample]:
         """A person's samples, oldest first (empty for an unknown id)."""
