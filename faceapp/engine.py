@@ -17,7 +17,7 @@ from faceapp.core.embedders.base import Embedder, create_embedder, model_info
 from faceapp.core.image_io import load_image
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Face, FaceSample, Match, Person
-from faceapp.errors import BadInputError, MultipleFacesError, NoFaceError, UnknownPersonError
+from faceapp.errors import BadInputError, ModelError, MultipleFacesError, NoFaceError, UnknownPersonError
 from faceapp.storage.names import normalize_name
 from faceapp.storage.repository import GalleryRepository
 
@@ -73,11 +73,12 @@ class Engine:
         if stored is None:
             chosen = model or default_model()
             model_info(chosen)
+            if not weights.is_available(chosen) and embedder_factory is create_embedder:
+                raise ModelError(weights.missing_message(chosen))  # before the gallery records a model it cannot use
             repo.set_model(chosen)
             self.notes.append(f"New gallery: using the {chosen} model.")
             stored = chosen
         self.model = stored
-        self.requested_model = model
 
     @classmethod
     def open(cls, db_path: Path, model: str | None = None, **kwargs: object) -> Engine:

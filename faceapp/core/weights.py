@@ -171,12 +171,12 @@ def import_file(model: str, source: Path) -> Path:
     if not source.is_file():
         raise ModelError(f"Cannot import {model}: {source} is not a file.")
     digest = verify(model, source)
+    check_loadable(model, source)
     dest_dir = paths.models_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / s.filename
     tmp = dest.with_suffix(dest.suffix + ".part")
     shutil.copyfile(source, tmp)
-    check_loadable(model, tmp)
     os.replace(tmp, dest)
     if s.sha256 is None:
         _recorded_digest_path(model).write_text(digest + "\n")
