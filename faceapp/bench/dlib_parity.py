@@ -131,3 +131,20 @@ def run(data_dir: Path | None, golden_dir: Path = GOLDEN_DIR) -> dict[str, Any]:
     result["tolerance"] = TOLERANCE
     result["passed"] = result["max_abs_diff"] < TOLERANCE
     return result
+
+
+def main(argv: list[str]) -> int:
+    """`faceapp bench dlib-parity [--data SHARED_DATA] [--out FILE]`: 0 when within tolerance, 1 otherwise."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="faceapp bench dlib-parity", description=main.__doc__)
+    parser.add_argument("--data", type=Path, help="the shared data folder (holding lfw/), for the LFW chips")
+    parser.add_argument("--out", type=Path, help="write the result as JSON here")
+    args = parser.parse_args(argv)
+    result = run(args.data)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    return 0 if result["passed"] else 1

@@ -21,7 +21,7 @@ import numpy as np
 
 from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.embedders.base import create_embedder, model_info
-from faceapp.core.live import FrameResult, RecognitionWorker
+from faceapp.core.live import FrameResult, LiveFace, RecognitionWorker
 from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox
 from faceapp.errors import FaceAppError
 
@@ -81,7 +81,10 @@ def summarize(
     return out
 
 
-def _truth_figures(face_frames: list, tau: float, fps: float, truth: list[TruthSpan]) -> dict[str, object]:  # type: ignore[type-arg]
+FaceFrames = list[tuple[FrameResult, LiveFace]]
+
+
+def _truth_figures(face_frames: FaceFrames, tau: float, fps: float, truth: list[TruthSpan]) -> dict[str, object]:
     def on_screen(index: int) -> set[str]:
         return {s.name for s in truth if s.start <= index <= s.end}
 

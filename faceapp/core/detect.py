@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,19 +60,45 @@ class Detector:
             small = cv2.resize(image, size, interpolation=interp)
         if min(small.shape[:2]) < 24:
             return []
+        return self._run(small, scale)[0]
+
+    def detect_many(self, images: Sequence[np.ndarray], batch: int = 16) -> list[list[Detection]]:
+        """detect() for each image; runs of same-size images that need no resizing go through MTCNN together."""
+        out: list[list[Detection]] = []
+        start = 0
+        while start < len(images):
+            shape = images[start].shape
+            end = start + 1
+            while end < len(images) and end - start < batch and images[end].shape == shape:
+                end += 1
+            if abs(self.detection_scale(shape) - 1.0) > 1e-6 or min(shape[:2]) < 24:
+                out.extend(self.detect(image) for image in images[start:end])
+            else:
+                out.extend(self._run(np.stack(images[start:end]), 1.0))
+            start = end
+        return out
+
+    def _run(self, batch: np.ndarray, scale: float) -> list[list[Detection]]:
+        """MTCNN on one image (H, W, 3) or a stack (N, H, W, 3) already resized by `scale`."""
         with self._lock:
             model = self._model()
             # MTCNN's pyramid starts at the smallest face wanted, in the downscaled image's pixels (20 at least).
             model.min_face_size = max(20, int(self.config.min_face_size * scale))
-            boxes, probs, points = model.detect(small, landmarks=True)
+            boxes, probs, points = model.detect(batch, landmarks=True)
+        if batch.ndim == 3:
+            boxes, probs, points = [boxes], [probs], [points]
+        return [self._filter(b, p, pts, scale) for b, p, pts in zip(boxes, probs, points, strict=True)]
+
+    def _filter(self, boxes: Any, probs: Any, points: Any, scale: float) -> list[Detection]:
+        """MTCNN's arrays for one image (numpy 2 gives object arrays) as full-resolution detections, filtered."""
         if boxes is None:
             return []
-        boxes = np.asarray(boxes, dtype=float).reshape(-1, 4) / scale
-        probs = np.asarray(probs, dtype=float).reshape(-1)
-        points = np.asarray(points, dtype=float).reshape(-1, 5, 2) / scale
+        b_all = np.asarray(boxes, dtype=float).reshape(-1, 4) / scale
+        p_all = np.asarray(probs, dtype=float).reshape(-1)
+        pts_all = np.asarray(points, dtype=float).reshape(-1, 5, 2) / scale
         found = [
             Detection((float(b[0]), float(b[1]), float(b[2]), float(b[3])), float(p), pts)
-            for b, p, pts in zip(boxes, probs, points, strict=True)
+            for b, p, pts in zip(b_all, p_all, pts_all, strict=True)
         ]
         kept = [d for d in found if d.score >= self.config.min_score and d.size >= self.config.min_face_size]
         return sorted(kept, key=lambda d: d.area, reverse=True)

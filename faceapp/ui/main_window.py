@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
             self.session.open(spec, self.settings.resolution)
         except CameraError as exc:
             log.warning("cannot open source %s: %s", spec, exc)
+            self.status.source_fps = 0.0
             self.view.set_placeholder("No video.")
             self.banner.show_message(
                 str(exc),

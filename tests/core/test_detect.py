@@ -48,3 +48,14 @@ def test_min_face_size_drops_small_faces(shared_data: Path) -> None:
     image = load_image(shared_data / "photos/face_recognition_examples/_obama_resolution_variants/obama-240p.jpg")
     assert len(Detector(DetectorConfig(min_face_size=40)).detect(image)) == 1
     assert Detector(DetectorConfig(min_face_size=100)).detect(image) == []
+
+
+def test_detect_many_batches_same_size_images_like_detect(shared_data: Path, detector: Detector) -> None:
+    lfw = shared_data / "lfw"
+    images = [load_image(p) for p in sorted((lfw / "Tony_Blair").glob("*.jpg"))[:3]]
+    images.append(load_image(shared_data / "photos/face_recognition_examples/obama/obama_small.jpg"))
+    batched = detector.detect_many(images, batch=3)
+    single = [detector.detect(image) for image in images]
+    assert [len(found) for found in batched] == [len(found) for found in single]
+    for many, one in zip(batched, single, strict=True):
+        np.testing.assert_allclose(many[0].box, one[0].box, atol=1.0)

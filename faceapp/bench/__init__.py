@@ -1,0 +1,111 @@
+"""Benchmarks behind `faceapp bench`: accuracy, speed and parity figures measured on local data (docs/benchmarks.md).
+
+Suites: `lfw` (verification) and `identify` (open-set identification) are parsed here; `video`, `gui`, `startup`
+and `dlib-parity` are modules with their own `main(argv)`. Modules load lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from faceapp.errors import FaceAppError
+
+# Suites whose module parses its own arguments.
+MODULE_SUITES = {
+    "video": "faceapp.bench.video",
+    "gui": "faceapp.bench.gui",
+    "startup": "faceapp.bench.startup",
+    "dlib-parity": "faceapp.bench.dlib_parity",
+}
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, help="the LFW folder (holding pairs.txt), or its parent")
+    p.add_argument("--model", default="dlib-resnet", help="embedder name (default: dlib-resnet)")
+    p.add_argument("--out", type=Path, help="write the full result as JSON here")
+    p.add_argument("--plots", type=Path, help="write PNG plots into this folder")
+    p.add_argument("--no-cache", action="store_true", help="embed every image again and keep nothing")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `faceapp bench` argument parser for the suites implemented here."""
+    parser = argparse.ArgumentParser(prog="faceapp bench", description="Measure accuracy and speed on local data.")
+    sub = parser.add_subparsers(dest="suite", required=True, metavar="SUITE")
+    p = sub.add_parser("lfw", help="LFW verification, official 10-fold pairs.txt protocol")
+    _common(p)
+    p.add_argument("--limit", type=int, help="only the first N same and N different pairs of each fold")
+    p.add_argument("--pairs", default="pairs.txt", help="pairs file in the LFW folder (e.g. pairsDevTrain.txt)")
+    p = sub.add_parser("identify", help="LFW one-shot open-set identification")
+    _common(p)
+    p.add_argument("--samples", type=int, default=1, help="K: gallery images per person (default 1)")
+    sub.add_parser("video", help="the live pipeline on a video file, without a display", add_help=False)
+    sub.add_parser("gui", help="the live window: frame rates, event-loop latency, start-up", add_help=False)
+    sub.add_parser("startup", help="wall time of `faceapp --help` and a cold `faceapp identify`", add_help=False)
+    sub.add_parser("dlib-parity", help="torch dlib-resnet against dlib's golden descriptors", add_help=False)
+    return parser
+
+
+def _finish(result: dict[str, Any], text: str, out: Path | None) -> int:
+    from faceapp.bench import report
+
+    print(text)
+    if out is not None:
+        report.write_json(result, out)
+        print(f"\nwrote {out}")
+    return 0
+
+
+def _run_lfw(args: argparse.Namespace) -> int:
+    from faceapp.bench import lfw, report
+
+    result = lfw.run(
+        args.data, args.model, use_cache=not args.no_cache, limit=args.limit, pairs_file=args.pairs, progress=_progress
+    )
+    if args.plots is not None:
+        path = args.plots / f"lfw-roc-{result['model']}.png"
+        title = f"LFW ROC, {result['model']}"
+        report.plot_curve(result["roc"]["far"], result["roc"]["tar"], path, title, "true accept rate")
+        result["plots"] = [str(path)]
+    return _finish(result, report.lfw_text(result), args.out)
+
+
+def _run_identify(args: argparse.Namespace) -> int:
+    from faceapp.bench import identify, report
+
+    result = identify.run(args.data, args.model, samples=args.samples, use_cache=not args.no_cache, progress=_progress)
+    if args.plots is not None:
+        path = args.plots / f"identify-dir-{result['model']}-k{args.samples}.png"
+        curve = result["dir_curve"]
+        title = f"LFW open-set identification, {result['model']}, K={args.samples}"
+        report.plot_curve(curve["far"], curve["dir"], path, title, "detection and identification rate")
+        result["plots"] = [str(path)]
+    return _finish(result, report.identify_text(result), args.out)
+
+
+def main(argv: list[str]) -> int:
+    """Run one benchmark suite; 0 on success, 2 on bad input."""
+    if argv and argv[0] in MODULE_SUITES:
+        try:
+            return int(importlib.import_module(MODULE_SUITES[argv[0]]).main(argv[1:]))
+        except FaceAppError as exc:
+            print(f"faceapp bench: {exc}", file=sys.stderr)
+            return 2
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        return _run_lfw(args) if args.suite == "lfw" else _run_identify(args)
+    except FaceAppError as exc:
+        print(f"faceapp bench: {exc}", file=sys.stderr)
+        return 2
