@@ -65,10 +65,32 @@ def _letterboxed_copy(source: Path, out: Path, size: tuple[int, int] = (640, 480
     return out
 
 
+def _import_seconds() -> float:
+    """What a new process spends importing Qt and the app's window before it can start (not counted above)."""
+    import subprocess
+
+    code = "import time; t = time.perf_counter(); import faceapp.app, faceapp.ui.main_window; "
+    code += "print(time.perf_counter() - t)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip())
+
+
+def _enroll(db: Path, people: list[tuple[str, str]]) -> None:
+    """Enroll NAME=IMAGE pairs into the benchmark's gallery."""
+    from faceapp.engine import Engine
+
+    engine = Engine.open(db, None)
+    try:
+        for name, image in people:
+            engine.enroll(name, [image])
+    finally:
+        engine.close()
+
+
 class _Run:
     """One window on one source, measured."""
 
-    def __init__(self, db: Path, source: Path, enroll: list[tuple[str, str]], factor: float = 1.0) -> None:
+    def __init__(self, db: Path, source: Path, factor: float = 1.0) -> None:
         from faceapp.core.embedders.base import create_embedder
         from faceapp.engine import Engine
         from faceapp.settings import Settings
@@ -79,9 +101,6 @@ class _Run:
             return _slow(embedder, factor) if factor > 1 else embedder
 
         self.engine = Engine.open(db, None, embedder_factory=factory)
-        for name, image in enroll:
-            if name not in [p.name for p in self.engine.people()]:
-                self.engine.enroll(name, [image])
         self.window = MainWindow(self.engine, Settings(source=str(source), mirror_view=False), persist_settings=False)
         self.window.resize(960, 640)
         self.window.show()
@@ -129,7 +148,11 @@ class _Run:
         result = w.view.result
         if result is None or not result.faces:
             return float("nan")
-        face = max(result.faces, key=lambda f: f.detection.area)
+        # A face nobody is enrolled as: enrolling someone already known would not change the label shown.
+        unknown = [f for f in result.faces if not f.accepted(w.threshold())]
+        if not unknown:
+            return float("nan")
+        face = max(unknown, key=lambda f: f.detection.area)
         w.engine.enroll_samples("Bench Person", [EnrollDialog.sample_of(w.image_for(result.frame_index), face)])  # type: ignore[union-attr]
         saved = time.monotonic()
         w.refresh_gallery()
@@ -165,21 +188,22 @@ def main(argv: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
+    _enroll(home / "g.sqlite3", enroll)  # before the launch clock starts: the app opens an existing gallery
     launch = time.monotonic()
-    run = _Run(home / "g.sqlite3", args.source, enroll)
+    run = _Run(home / "g.sqlite3", args.source)
     _pump(30, lambda: run.window.view.painted > 0)
-    report: dict[str, Any] = {"first_frame_s": time.monotonic() - launch}
+    report: dict[str, Any] = {"first_frame_s": time.monotonic() - launch, "imports_s": _import_seconds()}
     run.wait_recognizing()
     report["models_ready_s"] = time.monotonic() - launch
     _pump(3)  # torch's first passes on new input sizes are slow; measure the steady state
     report["normal"] = run.measure(args.seconds)
     report["new_person_recognized_s"] = run.time_to_recognize_new_person()
     report["close_s"] = run.close()
-    slow = _Run(home / "g.sqlite3", args.source, [], factor=args.slow_embedder_factor)
+    slow = _Run(home / "g.sqlite3", args.source, factor=args.slow_embedder_factor)
     slow.wait_recognizing()
     report["slow_embedder"] = {"factor": args.slow_embedder_factor, **slow.measure(args.seconds)}
     slow.close()
-    vga = _Run(home / "g.sqlite3", _letterboxed_copy(args.source, home / "vga.mp4"), [])
+    vga = _Run(home / "g.sqlite3", _letterboxed_copy(args.source, home / "vga.mp4"))
     vga.wait_recognizing()
     report["vga_640x480"] = vga.measure(args.seconds)
     vga.close()
@@ -193,7 +217,8 @@ def main(argv: list[str]) -> int:
 
 def _print(r: dict[str, Any]) -> None:
     rows = [
-        ("first frame painted after launch", f"{r['first_frame_s']:.2f} s", "< 2 s"),
+        ("imports in a new process (Qt, faceapp)", f"{r['imports_s']:.2f} s", ""),
+        ("first frame painted after launch", f"{r['first_frame_s']:.2f} s", "< 2 s (with imports)"),
         ("models loaded, recognizing", f"{r['models_ready_s']:.2f} s", ""),
         (
             "display fps / source fps",

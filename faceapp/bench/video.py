@@ -72,6 +72,7 @@ def summarize(
         "latency_ms": stages,
         "face_frames": len(face_frames),
         "labelled_share": labelled / len(face_frames) if face_frames else 0.0,
+        "embedded_share": sum(r.timings.get("embedded", len(r.faces)) for r in results) / max(len(face_frames), 1),
         "tracks": len(labels_by_track),
         "label_changes_per_track": float(np.mean(changes)) if changes else 0.0,
         "first_label_s": first_label,
@@ -198,6 +199,7 @@ def main(argv: list[str]) -> int:
         print(f"latency {stage:<8}      p50 {lat[stage]['p50']:7.1f} ms   p95 {lat[stage]['p95']:7.1f} ms")
     print(f"faces labelled        {100 * float(result['labelled_share']):.1f}% of {result['face_frames']} face-frames")  # type: ignore[arg-type]
     print(f"label changes/track   {result['label_changes_per_track']:.2f} over {result['tracks']} tracks")
+    print(f"faces re-embedded     {100 * float(result['embedded_share']):.1f}% of face-frames (the rest: track's last)")  # type: ignore[arg-type]
     print(f"first label (s)       {result['first_label_s']}")
     if truth:
         print(f"wrong labels          {result['wrong_labels']} (precision {result['labelled_precision']:.3f})")

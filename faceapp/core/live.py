@@ -57,42 +57,73 @@ class _Track:
     box: tuple[float, float, float, float]
     history: deque[tuple[int | None, float]]
     last_seen: int
+    embedding: np.ndarray | None = None
+    embedded_box: tuple[float, float, float, float] | None = None
+    since_embedding: int = 0
 
 
 class Tracker:
-    """Greedy IoU tracker; each track votes over its last few matches so a label does not flicker."""
+    """Greedy IoU tracker. Each track keeps its latest embedding and votes over its last few matches.
 
-    def __init__(self, window: int = 5, min_iou: float = 0.3, max_missed: int = 10) -> None:
-        self.window, self.min_iou, self.max_missed = window, min_iou, max_missed
-        self._tracks: list[_Track] = []
+    A face that stays put is re-embedded every `embed_every` updates and re-matched against the gallery on every one
+    (matching costs microseconds), so labels follow gallery changes at once while the network runs less often.
+    """
+
+    def __init__(self, window: int = 5, min_iou: float = 0.3, max_missed: int = 10, embed_every: int = 3) -> None:
+        self.window, self.min_iou, self.max_missed, self.embed_every = window, min_iou, max_missed, embed_every
+        self._tracks: dict[int, _Track] = {}
         self._next_id = 1
         self._tick = 0
 
-    def update(self, observations: list[tuple[Detection, int | None, float]]) -> list[tuple[int, int | None, float]]:
-        """Assign each (detection, nearest person, distance) a track; returns (track id, person, smoothed distance)."""
+    def assign(self, detections: list[Detection]) -> list[int]:
+        """A track id for each detection (largest first), new tracks for faces that match none."""
         self._tick += 1
-        free = list(self._tracks)
-        out = []
-        for det, pid, dist in observations:
+        free = list(self._tracks.values())
+        ids = []
+        for det in detections:
             best = max(free, key=lambda t: iou(t.box, det.box), default=None)
             if best is None or iou(best.box, det.box) < self.min_iou:
                 best = _Track(self._next_id, det.box, deque(maxlen=self.window), self._tick)
                 self._next_id += 1
-                self._tracks.append(best)
+                self._tracks[best.track_id] = best
             else:
                 free.remove(best)
             best.box, best.last_seen = det.box, self._tick
-            best.history.append((pid, dist))
-            out.append((best.track_id, *self._vote(best)))
-        self._tracks = [t for t in self._tracks if self._tick - t.last_seen <= self.max_missed]
-        return out
+            best.since_embedding += 1
+            ids.append(best.track_id)
+        self._tracks = {k: t for k, t in self._tracks.items() if self._tick - t.last_seen <= self.max_missed}
+        return ids
 
-    @staticmethod
-    def _vote(track: _Track) -> tuple[int | None, float]:
-        votes = Counter(pid for pid, _ in track.history)
+    def needs_embedding(self, track_id: int) -> bool:
+        """Whether the track's face must go through the network this update (new, moved, or due)."""
+        t = self._tracks[track_id]
+        if t.embedding is None or t.embedded_box is None:
+            return True
+        return t.since_embedding >= self.embed_every or iou(t.box, t.embedded_box) < 0.7
+
+    def set_embedding(self, track_id: int, embedding: np.ndarray) -> None:
+        """Remember the track's newest embedding."""
+        t = self._tracks[track_id]
+        t.embedding, t.embedded_box, t.since_embedding = embedding, t.box, 0
+
+    def embedding(self, track_id: int) -> np.ndarray:
+        """The track's latest embedding."""
+        found = self._tracks[track_id].embedding
+        assert found is not None, "set_embedding comes first"
+        return found
+
+    def forget_votes(self) -> None:
+        """Clear every track's match history (the gallery changed: old votes name the old gallery's people)."""
+        for t in self._tracks.values():
+            t.history.clear()
+
+    def vote(self, track_id: int, person_id: int | None, distance: float) -> tuple[int | None, float]:
+        """Record this update's match; the person most often nearest lately, with their median distance."""
+        t = self._tracks[track_id]
+        t.history.append((person_id, distance))
+        votes = Counter(pid for pid, _ in t.history)
         pid, _ = votes.most_common(1)[0]
-        dists = [d for p, d in track.history if p == pid]
-        return pid, float(np.median(dists))
+        return pid, float(np.median([d for p, d in t.history if p == pid]))
 
 
 class RecognitionWorker(threading.Thread):
@@ -116,12 +147,18 @@ class RecognitionWorker(threading.Thread):
         self.on_result = on_result
         self.keep_embeddings = keep_embeddings
         self.tracker = Tracker()
+        self._reset_votes = False
         self._stop_event = threading.Event()
         self.error: str | None = None
 
     def set_gallery(self, gallery: GallerySnapshot) -> None:
-        """Use a new gallery snapshot from the next frame on (thread-safe: one reference assignment)."""
+        """Use a new gallery snapshot from the next frame on (thread-safe: one reference assignment).
+
+        Tracks keep their embeddings (they are matched against the new gallery at once) but forget their votes,
+        so a newly enrolled person's name replaces "Unknown" on the very next update.
+        """
         self._gallery = gallery
+        self._reset_votes = True
 
     def set_analyzer(self, analyzer: FaceAnalyzer, gallery: GallerySnapshot) -> None:
         """Switch detector/embedder (and the gallery for its model) from the next frame on."""
@@ -146,34 +183,35 @@ class RecognitionWorker(threading.Thread):
                 self.error = f"Recognition failed: {exc}"
 
     def process(self, frame: Frame) -> FrameResult:
-        """Detect, embed and match one frame."""
-        analyzer, gallery = self._analyzer, self._gallery
+        """Detect, embed (new or due tracks only) and match one frame."""
+        analyzer, gallery, tracker = self._analyzer, self._gallery, self.tracker
+        if self._reset_votes:
+            self._reset_votes = False
+            tracker.forget_votes()
         t0 = time.perf_counter()
         detections = analyzer.detector.detect(frame.image)
         t1 = time.perf_counter()
-        faces = analyzer.embed(frame.image, detections)
+        ids = tracker.assign(detections)
+        due = [i for i, tid in enumerate(ids) if tracker.needs_embedding(tid)]
+        if due:
+            fresh = analyzer.embed(frame.image, [detections[i] for i in due])
+            for i, face in zip(due, fresh, strict=True):
+                tracker.set_embedding(ids[i], face.embedding)
         t2 = time.perf_counter()
-        observations: list[tuple[Detection, int | None, float]] = []
-        if faces:
-            matches = gallery.identify(np.stack([f.embedding for f in faces]), threshold=4.0)
-            observations = [(f.detection, m.person_id, m.distance) for f, m in zip(faces, matches, strict=True)]
-        tracked = self.tracker.update(observations)
+        faces: list[LiveFace] = []
+        if detections:
+            vectors = np.stack([tracker.embedding(tid) for tid in ids])
+            matches = gallery.identify(vectors, threshold=4.0)
+            for det, tid, vec, m in zip(detections, ids, vectors, matches, strict=True):
+                pid, dist = tracker.vote(tid, m.person_id, m.distance)
+                name = gallery.names.get(pid) if pid is not None else None
+                faces.append(LiveFace(tid, det, pid, name, dist, vec if self.keep_embeddings else None))
         t3 = time.perf_counter()
-        live = tuple(
-            LiveFace(
-                track_id,
-                f.detection,
-                pid,
-                gallery.names.get(pid) if pid is not None else None,
-                dist,
-                f.embedding if self.keep_embeddings else None,
-            )
-            for f, (track_id, pid, dist) in zip(faces, tracked, strict=True)
-        )
         timings = {
             "detect": (t1 - t0) * 1e3,
             "embed": (t2 - t1) * 1e3,
             "match": (t3 - t2) * 1e3,
             "total": (t3 - t0) * 1e3,
+            "embedded": float(len(due)),
         }
-        return FrameResult(frame.index, frame.timestamp, live, timings, gallery.model, frame.image.shape[:2])
+        return FrameResult(frame.index, frame.timestamp, tuple(faces), timings, gallery.model, frame.image.shape[:2])

@@ -1,0 +1,164 @@
+"""The live pipeline without Qt: mailbox, frame source, capture thread, tracker and recognition worker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.live import FrameResult, RecognitionWorker, Tracker
+from faceapp.core.matching import GallerySnapshot
+from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox, parse_source
+from faceapp.errors import CameraError
+from tests.fakes import FakeDetector, FakeEmbedder, detection
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    """A 12-frame 80x64 MJPEG file at 25 fps: a test camera."""
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (80, 64))
+    for i in range(12):
+        writer.write(np.full((64, 80, 3), i * 20, np.uint8))
+    writer.release()
+    return path
+
+
+def test_mailbox_keeps_only_the_newest_item() -> None:
+    box: LatestFrameMailbox[int] = LatestFrameMailbox()
+    box.put(1)
+    box.put(2)
+    assert box.get(timeout=0.01) == 2
+    assert box.dropped == 1
+    assert box.get(timeout=0.01) is None
+
+
+def test_mailbox_close_wakes_a_waiting_reader() -> None:
+    box: LatestFrameMailbox[int] = LatestFrameMailbox()
+    threading.Timer(0.05, box.close).start()
+    start = time.monotonic()
+    assert box.get(timeout=5) is None
+    assert time.monotonic() - start < 1
+
+
+def test_sources_are_camera_indexes_or_files(video: Path, tmp_path: Path) -> None:
+    assert parse_source("0") == 0
+    assert parse_source(str(video)) == str(video)
+    source = FrameSource(str(video))
+    source.open()
+    assert source.fps == pytest.approx(25.0)
+    assert source.frame_count == 12
+    frame = source.read()
+    assert frame is not None
+    assert frame.shape == (64, 80, 3)
+    source.close()
+    with pytest.raises(CameraError, match="does not exist"):
+        FrameSource(str(tmp_path / "missing.mp4")).open()
+    with pytest.raises(CameraError, match="Cannot open camera 57"):
+        FrameSource("57").open()
+
+
+def test_capture_thread_hands_over_every_frame_then_says_the_video_ended(video: Path) -> None:
+    frames: list[Frame] = []
+    status: list[str] = []
+    source = FrameSource(str(video))
+    source.open()
+    capture = CaptureThread(source, frames.append, status.append, loop=False, realtime=False)
+    capture.start()
+    capture.join(timeout=5)
+    assert [f.index for f in frames] == list(range(12))
+    assert status == ["End of video."]
+
+
+def test_capture_thread_plays_a_file_in_real_time_and_stops_on_request(video: Path) -> None:
+    frames: list[Frame] = []
+    source = FrameSource(str(video))
+    source.open()
+    capture = CaptureThread(source, frames.append, loop=True, realtime=True)
+    capture.start()
+    time.sleep(0.4)
+    capture.stop()
+    capture.join(timeout=1)
+    assert not capture.is_alive()
+    assert 6 <= len(frames) <= 14  # 25 fps for 0.4 s is 10 frames
+
+
+def test_tracker_keeps_ids_and_reembeds_on_a_cadence() -> None:
+    tracker = Tracker(embed_every=3)
+    a, b = detection(0, 0, 50, 50), detection(200, 0, 250, 50)
+    first = tracker.assign([a, b])
+    assert first == [1, 2]
+    assert all(tracker.needs_embedding(t) for t in first)
+    for t in first:
+        tracker.set_embedding(t, np.ones(4))
+    assert tracker.assign([detection(2, 0, 52, 50), b]) == [1, 2]
+    assert not tracker.needs_embedding(1)
+    tracker.assign([a, b])
+    tracker.assign([a, b])
+    assert tracker.needs_embedding(1)  # three updates since its embedding
+    far = tracker.assign([detection(400, 300, 450, 350)])
+    assert far == [3]
+
+
+def test_tracker_votes_steady_the_label() -> None:
+    tracker = Tracker(window=5)
+    (tid,) = tracker.assign([detection(0, 0, 50, 50)])
+    assert tracker.vote(tid, 7, 0.1) == (7, 0.1)
+    tracker.vote(tid, 7, 0.12)
+    assert tracker.vote(tid, 8, 0.05)[0] == 7  # one odd match does not flip the label
+
+
+def image_with_pattern(seed: int) -> np.ndarray:
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[20:84, 20:84] = (
+        np.random.default_rng(seed).integers(0, 255, (4, 4), dtype=np.uint8).repeat(16, 0).repeat(16, 1)[:, :, None]
+    )
+    return image
+
+
+def make_worker(results: list[FrameResult], embedder: FakeEmbedder) -> tuple[RecognitionWorker, np.ndarray]:
+    analyzer = FaceAnalyzer(FakeDetector([detection(20, 20, 84, 84)]), embedder)  # type: ignore[arg-type]
+    image = image_with_pattern(1)
+    _, vectors = embedder.embed(image, [detection(20, 20, 84, 84)])
+    embedder.calls = 0
+    worker = RecognitionWorker(LatestFrameMailbox(), analyzer, GallerySnapshot.empty("fake", 16), results.append)
+    return worker, vectors
+
+
+def test_worker_labels_faces_and_follows_gallery_swaps_without_reembedding() -> None:
+    embedder = FakeEmbedder()
+    worker, vectors = make_worker([], embedder)
+    image = image_with_pattern(1)
+    first = worker.process(Frame(0, 0.0, image))
+    assert first.faces[0].label(0.1) == "Unknown"
+    assert embedder.calls == 1
+    worker.set_gallery(GallerySnapshot("fake", np.array([5]), {5: "Ada"}, vectors))
+    second = worker.process(Frame(1, 0.04, image))
+    assert second.faces[0].label(0.1) == "Ada"  # the cached embedding meets the new gallery at once
+    assert embedder.calls == 1
+    assert second.faces[0].track_id == first.faces[0].track_id
+    assert set(second.timings) >= {"detect", "embed", "match", "total"}
+
+
+def test_worker_thread_reports_results_and_stops_quickly() -> None:
+    results: list[FrameResult] = []
+    worker, _ = make_worker(results, FakeEmbedder(delay=0.05))
+    worker.start()
+    for i in range(5):
+        worker.mailbox.put(Frame(i, 0.0, image_with_pattern(1)))
+        time.sleep(0.02)
+    deadline = time.monotonic() + 2
+    while not results and time.monotonic() < deadline:
+        time.sleep(0.01)
+    start = time.monotonic()
+    worker.stop()
+    worker.join(timeout=1)
+    assert not worker.is_alive()
+    assert time.monotonic() - start < 1
+    assert results
+    assert worker.mailbox.dropped >= 1  # frames it was too slow for were replaced, not queued
