@@ -20,7 +20,7 @@ from tests.ui.conftest import STEADY_FACE, WindowFactory, wait_for_faces
 
 LIN, ALEX = "Lin-Manuel Miranda", "Alex Lacamoire"
 # Alex Lacamoire is only seen in profile at the piano; his nearest distance there is 0.17-0.19, just above the
-# dlib model's LFW-optimal default (0.16), so this test uses tau 0.19 as a user would set it in the settings dialog.
+# dlib model's LFW-optimal default (0.178), so this test uses tau 0.19 as a user would set it in the settings dialog.
 TAU = 0.19
 
 

@@ -1,0 +1,80 @@
+"""The gallery dialog (rename, delete a sample, delete a person, with confirmation) and photos dropped on the window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+from pytestqt.qtbot import QtBot
+
+from faceapp.ui.gallery_dialog import GalleryDialog
+from tests.ui.conftest import FakeEmbedder, WindowFactory
+
+
+def answer(monkeypatch: pytest.MonkeyPatch, yes: bool) -> None:
+    """Make every confirmation question return Yes or No."""
+    button = QMessageBox.StandardButton.Yes if yes else QMessageBox.StandardButton.No
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: button)
+
+
+def test_gallery_rename_and_deletions_ask_first_and_reach_the_live_view(
+    qtbot: QtBot, make_window: WindowFactory, hamilton: Path, examples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = make_window(hamilton, FakeEmbedder())
+    engine = window.engine
+    assert engine is not None
+    engine.enroll("Obama", [examples / "obama/obama.jpg", examples / "obama/obama1.jpg"])
+    engine.enroll("Biden", [examples / "biden/biden.jpg"])
+    qtbot.waitUntil(lambda: window.analyzer is not None, timeout=15000)
+    dialog = GalleryDialog(window)
+    qtbot.addWidget(dialog)
+    assert dialog.people.count() == 2
+    assert dialog.people.item(1).text() == "Obama\n2 sample(s)"
+
+    dialog.people.setCurrentRow(1)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("Barack O'Bama", True))
+    dialog.buttons["rename"].click()
+    assert engine.repo.get_person("Barack O'Bama") is not None
+
+    person = engine.repo.get_person("Barack O'Bama")
+    assert person is not None
+    dialog.people.setCurrentRow([dialog.people.item(i).text() for i in range(2)].index("Barack O'Bama\n2 sample(s)"))
+    dialog.samples.setCurrentRow(0)
+    answer(monkeypatch, yes=False)
+    dialog.buttons["delete_sample"].click()
+    assert len(engine.repo.samples_of(person.id)) == 2  # declined: nothing deleted
+    answer(monkeypatch, yes=True)
+    dialog.buttons["delete_sample"].click()
+    assert len(engine.repo.samples_of(person.id)) == 1
+
+    dialog.buttons["delete_person"].click()
+    assert [p.name for p in engine.people()] == ["Biden"]
+    assert dialog.people.count() == 1
+    qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.people_count == 1, timeout=5000)
+
+
+def test_photos_dropped_on_the_window_enroll_a_person(
+    qtbot: QtBot, make_window: WindowFactory, hamilton: Path, examples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = make_window(hamilton, FakeEmbedder())
+    engine = window.engine
+    assert engine is not None
+    qtbot.waitUntil(lambda: window.analyzer is not None, timeout=15000)
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *args, **kwargs: ("Rose Leslie", True))
+    data = QMimeData()
+    data.setUrls(
+        [
+            QUrl.fromLocalFile(str(examples / "rose_leslie/img1.jpg")),
+            QUrl.fromLocalFile(str(examples / "rose_leslie/img2.jpg")),
+        ]
+    )
+    drop = QDropEvent(
+        QPointF(50, 50), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
+    window.dropEvent(drop)
+    qtbot.waitUntil(lambda: [p.sample_count for p in engine.people()] == [2], timeout=20000)
+    assert engine.people()[0].name == "Rose Leslie"
+    qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.sample_count == 2, timeout=5000)
