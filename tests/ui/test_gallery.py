@@ -78,3 +78,25 @@ def test_photos_dropped_on_the_window_enroll_a_person(
     qtbot.waitUntil(lambda: [p.sample_count for p in engine.people()] == [2], timeout=20000)
     assert engine.people()[0].name == "Rose Leslie"
     qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.sample_count == 2, timeout=5000)
+
+
+def test_switching_model_reembeds_the_gallery_in_the_background(
+    qtbot: QtBot, make_window: WindowFactory, hamilton: Path, examples: Path
+) -> None:
+    from faceapp import paths
+    from faceapp.core import weights
+    from faceapp.ui import flows
+
+    window = make_window(hamilton, FakeEmbedder())
+    engine = window.engine
+    assert engine is not None
+    engine.enroll("Obama", [examples / "obama/obama.jpg", examples / "obama/obama1.jpg"])
+    qtbot.waitUntil(lambda: window.analyzer is not None, timeout=15000)
+    # Only the file's presence matters here: the test's embedder factory never reads it.
+    paths.models_dir().mkdir(parents=True, exist_ok=True)
+    (paths.models_dir() / weights.spec("facenet-casia").filename).write_bytes(b"stand-in")
+    flows.switch_model(window, "facenet-casia")
+    qtbot.waitUntil(lambda: engine.repo.model == "facenet-casia", timeout=15000)
+    assert engine.model == "facenet-casia"
+    assert engine.repo.embedding_models()["facenet-casia"] == 2
+    qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.model == "facenet-casia", timeout=15000)
