@@ -36,6 +36,10 @@ class Detector:
         if self._mtcnn is None:
             from facenet_pytorch import MTCNN
 
+            from faceapp.core.weights import verify_mtcnn
+
+            verify_mtcnn()
+
             self._mtcnn = MTCNN(
                 keep_all=True,
                 min_face_size=20,

@@ -58,6 +58,29 @@ WEIGHTS: dict[str, WeightsSpec] = {
 }
 
 
+# MTCNN's three networks ship inside the facenet-pytorch 2.5.3 wheel; facenet-pytorch loads them with a bare
+# torch.load, which is weights_only from torch 2.6 on (pyproject requires it). They are checked before use.
+MTCNN_SHA256 = {
+    "pnet.pt": "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
+    "rnet.pt": "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
+    "onet.pt": "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d",
+}
+
+
+def verify_mtcnn() -> None:
+    """Check facenet-pytorch's MTCNN weight files against their known digests; ModelError when one differs."""
+    found = importlib.util.find_spec("facenet_pytorch")
+    if found is None or not found.submodule_search_locations:
+        raise ModelError("facenet-pytorch is not installed: pip install facenet-pytorch==2.5.3")
+    data = Path(next(iter(found.submodule_search_locations))) / "data"
+    for name, digest in MTCNN_SHA256.items():
+        path = data / name
+        if not path.is_file():
+            raise ModelError(f"MTCNN weights {path} are missing: reinstall facenet-pytorch==2.5.3.")
+        if sha256_of(path) != digest:
+            raise ModelError(f"MTCNN weights {path} do not match their known checksum: reinstall facenet-pytorch.")
+
+
 def sha256_of(path: Path) -> str:
     """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()

@@ -87,3 +87,10 @@ def test_unknown_model_names_list_the_known_ones() -> None:
 
     with pytest.raises(ModelError, match="known models: dlib-resnet"):
         create_embedder("arcface")
+
+
+def test_mtcnn_weights_are_checked_before_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    weights.verify_mtcnn()  # the installed wheel's files match
+    monkeypatch.setitem(weights.MTCNN_SHA256, "pnet.pt", "0" * 64)
+    with pytest.raises(ModelError, match=r"pnet\.pt do not match"):
+        weights.verify_mtcnn()
