@@ -25,7 +25,7 @@ class VerifyPanel(QWidget):
         self.people.setMinimumWidth(160)
         self.people.setEnabled(False)
         self.verdict = QLabel("")
-        self.verdict.setMinimumWidth(200)
+        self.verdict.setMinimumWidth(260)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         layout.addWidget(self.switch)
