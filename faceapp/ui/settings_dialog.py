@@ -104,6 +104,7 @@ class SettingsDialog(QDialog):
         form.addRow(buttons)
         self.buttons = buttons
         self.set_tau(window.threshold())
+        self._place_slider(self.tau.value())
         self._on_model_changed()
         self.slider.valueChanged.connect(self._on_slider_changed)
         self.tau.valueChanged.connect(self._on_tau_changed)
@@ -153,10 +154,13 @@ class SettingsDialog(QDialog):
             self.tau.setValue(value)
 
     def _on_tau_changed(self, value: float) -> None:
+        self._place_slider(value)
+        self._preview()
+
+    def _place_slider(self, value: float) -> None:
         self.slider.blockSignals(True)
         self.slider.setValue(round(min(value, self.slider_max) * SLIDER_STEPS / self.slider_max))
         self.slider.blockSignals(False)
-        self._preview()
 
     def _on_result_ready(self, result: FrameResult) -> None:
         """The distance of the largest face in view, so the user can see where tau should go."""

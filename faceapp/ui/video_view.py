@@ -152,7 +152,8 @@ class VideoView(QWidget):
             painter.drawRect(rect)
             tw, th = metrics.horizontalAdvance(text) + 10, metrics.height() + 4
             top = rect.top() - th if rect.top() - th >= 0 else rect.bottom()
-            label = QRectF(rect.left(), top, tw, th)
+            left = max(0.0, min(rect.left(), self.width() - tw))  # keep the label inside the view
+            label = QRectF(left, top, tw, th)
             painter.fillRect(label, colour)
             painter.setPen(QColor(255, 255, 255))
             painter.drawText(label, Qt.AlignmentFlag.AlignCenter, text)

@@ -129,6 +129,8 @@ def test_threshold_change_in_settings_relabels(
     def set_tiny_tau_and(accept: bool) -> None:
         dialog = QApplication.activeModalWidget()
         assert isinstance(dialog, SettingsDialog)
+        # The slider opens where tau is: a quarter of its range (which runs to 4 x the model's default).
+        assert dialog.slider.value() == dialog.slider.maximum() // 4
         dialog.tau.setValue(0.001)
         assert "Someone" not in labels()  # relabelled at once, while the dialog is open
         (dialog.accept if accept else dialog.reject)()
