@@ -24,6 +24,7 @@ from faceapp.bench.embed_cache import (
     cache_path,
     embed_images,
 )
+from faceapp.core.distance import pair_distances
 from faceapp.core.embedders.base import Embedder
 from faceapp.core.types import Detection
 from faceapp.errors import BadInputError
@@ -198,7 +199,7 @@ def run(
     row = {f: i for i, f in enumerate(files)}
     a = np.array([row[image_path(root, p.name1, p.i1)] for p in pairs])
     b = np.array([row[image_path(root, p.name2, p.i2)] for p in pairs])
-    dist = np.sum((embedded.embeddings[a] - embedded.embeddings[b]) ** 2, axis=1)  # = core.distance, row by row
+    dist = pair_distances(embedded.embeddings[a], embedded.embeddings[b])
     same = np.array([p.same for p in pairs])
     folds = np.array([p.fold for p in pairs])
     no_face = [str(f.relative_to(root)) for f, n in zip(files, embedded.faces, strict=True) if n == 0]

@@ -25,6 +25,11 @@ def distances(probes: np.ndarray, gallery: np.ndarray) -> np.ndarray:
     return np.clip(d, 0.0, 4.0)
 
 
+def pair_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """d(a[i], b[i]) for each row i of two equally long stacks of unit-length embeddings."""
+    return np.clip(np.sum((np.asarray(a, np.float32) - np.asarray(b, np.float32)) ** 2, axis=-1), 0.0, 4.0)
+
+
 def distance(a: np.ndarray, b: np.ndarray) -> float:
     """d(a, b) for two unit-length embeddings."""
     return float(distances(a, b)[0, 0])

@@ -70,3 +70,11 @@ def test_person_distances_takes_each_persons_nearest_sample(gallery: GallerySnap
     assert d[0, 1] == pytest.approx(2.0, abs=1e-5)
     assert gallery.people_count == 2
     assert gallery.sample_count == 3
+
+
+def test_pair_distances_match_the_matrix_form() -> None:
+    rng = np.random.default_rng(3)
+    a, b = normalize(rng.normal(size=(6, 8))), normalize(rng.normal(size=(6, 8)))
+    from faceapp.core.distance import pair_distances
+
+    np.testing.assert_allclose(pair_distances(a, b), np.diag(distances(a, b)), atol=1e-5)
