@@ -43,3 +43,13 @@ def test_truth_counts_wrong_labels_and_time_to_first_correct(tmp_path: Path) -> 
     out = summarize(results, tau=0.2, elapsed=1.0, fps=10.0, truth=truth)
     assert out["wrong_labels"] == 1  # Ada at frame 8 is off screen
     assert out["time_to_first_correct_s"] == {"Ada": pytest.approx(0.3), "Bob": pytest.approx(0.3)}
+
+
+def test_plot_run_draws_latency_and_label_timeline(tmp_path: Path) -> None:
+    from faceapp.bench.video import plot_run
+
+    results = [result(i, [(1, "Ada", 0.1 if i > 2 else 0.5)]) for i in range(6)]
+    path = tmp_path / "plots" / "video.png"
+    plot_run(results, tau=0.2, fps=10.0, path=path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 5000

@@ -110,6 +110,7 @@ def run(
     tau: float | None,
     scale: float,
     truth: list[TruthSpan] | None = None,
+    plots: Path | None = None,
 ) -> dict[str, object]:
     """Enroll into a throwaway gallery, play `source` through the live pipeline, and summarize."""
     import tempfile
@@ -129,7 +130,7 @@ def run(
     threshold = tau if tau is not None else model_info(model).default_threshold
     frames = FrameSource(str(source))
     frames.open()
-    fps = frames.fps
+    fps, total = frames.fps, frames.frame_count
     mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
     results: list[FrameResult] = []
     lock = threading.Lock()
@@ -143,7 +144,9 @@ def run(
     worker.start()
     start = time.monotonic()
     capture.start()
-    capture.finished.wait()
+    while not capture.finished.wait(2.0):
+        played = (time.monotonic() - start) * fps
+        print(f"playing: {played:.0f}/{total} frames, {len(results)} recognised", file=sys.stderr, flush=True)
     elapsed = time.monotonic() - start
     worker.stop()
     worker.join(timeout=5)
@@ -159,7 +162,45 @@ def run(
             "dropped_frames": mailbox.dropped,
         }
     )
+    if plots is not None:
+        path = plots / f"video-{Path(source).stem}.png"
+        plot_run(results, threshold, fps, path)
+        out["plots"] = [str(path)]
     return out
+
+
+def plot_run(results: list[FrameResult], tau: float, fps: float, path: Path) -> None:
+    """Two panels over video time: each stage's latency, and each face track's label (Unknown in grey)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (lat, lab) = plt.subplots(2, 1, figsize=(8, 6), dpi=100, sharex=True)
+    t = [r.frame_index / fps for r in results]
+    for stage in ("detect", "embed", "total"):
+        lat.plot(t, [r.timings[stage] for r in results], label=stage, linewidth=1)
+    lat.set_ylabel("latency (ms)")
+    lat.legend(loc="upper right")
+    lat.grid(True, alpha=0.3)
+    names = sorted({f.label(tau) for r in results for f in r.faces} - {"Unknown"})
+    colours = {name: plt.get_cmap("tab10")(i % 10) for i, name in enumerate(names)}
+    for r in results:
+        for f in r.faces:
+            colour = colours.get(f.label(tau), (0.7, 0.7, 0.7))
+            lab.scatter(r.frame_index / fps, f.track_id, s=12, color=colour)
+    for name, colour in colours.items():
+        lab.scatter([], [], color=colour, label=name)
+    if names:
+        lab.legend(loc="upper right", fontsize=8)
+    lab.set_ylabel("face track (grey: Unknown)")
+    lab.set_xlabel("video time (s)")
+    lab.grid(True, alpha=0.3)
+    fig.suptitle(f"bench video, tau {tau:g}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _parse_enroll(items: list[str]) -> dict[str, list[Path]]:
@@ -182,9 +223,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--threshold", type=float)
     parser.add_argument("--scale", type=float, default=0.5, help="detection scale (the app uses 0.5)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--plots", type=Path, help="write a latency and label timeline PNG into this folder")
     args = parser.parse_args(argv)
     truth = read_truth(args.truth) if args.truth else None
-    result = run(args.source, _parse_enroll(args.enroll), args.model, args.threshold, args.scale, truth)
+    result = run(args.source, _parse_enroll(args.enroll), args.model, args.threshold, args.scale, truth, args.plots)
     lat = result["latency_ms"]
     assert isinstance(lat, dict)
     print(
