@@ -14,7 +14,7 @@ from faceapp.core.align import sample_crop
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.embedders.base import Embedder, create_embedder, model_info
-from faceapp.core.image_io import load_image
+from faceapp.core.image_io import load_image, to_rgb
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Face, FaceSample, Match, Person
 from faceapp.errors import BadInputError, ModelError, MultipleFacesError, NoFaceError, UnknownPersonError
@@ -160,8 +160,8 @@ class Engine:
     # -- faces --------------------------------------------------------------------------------------------------
     @staticmethod
     def load(image: ImageInput) -> np.ndarray:
-        """An RGB array from a path or an RGB array."""
-        return image if isinstance(image, np.ndarray) else load_image(image)
+        """An RGB array from a path, or from a grey, RGB or RGBA array (BGR arrays: convert with to_rgb first)."""
+        return to_rgb(image) if isinstance(image, np.ndarray) else load_image(image)
 
     def faces(self, image: np.ndarray) -> list[Face]:
         """Every face in `image`, embedded, largest first."""

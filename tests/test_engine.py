@@ -121,3 +121,12 @@ def test_a_cancelled_switch_keeps_the_old_model(tmp_path: Path) -> None:
     assert not engine.switch_model("facenet-casia", cancelled=lambda: True)
     assert engine.model == "dlib-resnet"
     assert engine.repo.model == "dlib-resnet"
+
+
+def test_grey_and_rgba_arrays_are_accepted(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    engine.enroll("Ada", [face_image(1)])
+    grey = face_image(1)[:, :, 0]
+    rgba = np.dstack([face_image(1), np.full((128, 128), 255, np.uint8)])
+    assert engine.identify(grey, 0.1)[0].match.label == "Ada"
+    assert engine.identify(rgba, 0.1)[0].match.label == "Ada"
