@@ -69,6 +69,9 @@ class Engine:
         self.detector = detector or Detector(DetectorConfig())
         self._embedder: Embedder | None = None
         self._cache = _Cache()
+        # Enrollments and model switches may run on background threads: one at a time, so an enrollment never
+        # stores one model's vectors under another model's name, nor commits between a switch's list and its end.
+        self._writing = threading.RLock()
         stored = repo.model
         if stored is None:
             chosen = model or default_model()
@@ -111,6 +114,10 @@ class Engine:
         self, model: str, progress: ProgressFn | None = None, cancelled: Callable[[], bool] | None = None
     ) -> bool:
         """Re-embed every stored sample with `model` and make it the gallery's model; False when cancelled."""
+        with self._writing:
+            return self._switch_model(model, progress, cancelled)
+
+    def _switch_model(self, model: str, progress: ProgressFn | None, cancelled: Callable[[], bool] | None) -> bool:
         model_info(model)
         embedder = self._factory(model)
         missing = self.repo.samples_missing(model)
@@ -191,6 +198,10 @@ class Engine:
     def enroll(self, name: str, images: Sequence[ImageInput], largest: bool = True) -> EnrollResult:
         """Add a person (or samples to an existing one) from photos; unusable photos are skipped and reported."""
         normalize_name(name)  # a bad name fails before any model work
+        with self._writing:
+            return self._enroll(name, images, largest)
+
+    def _enroll(self, name: str, images: Sequence[ImageInput], largest: bool) -> EnrollResult:
         samples: list[tuple[FaceSample, np.ndarray]] = []
         notes: list[str] = []
         for image in images:
@@ -209,12 +220,21 @@ class Engine:
         self.invalidate()
         return EnrollResult(person, len(samples), tuple(notes))
 
-    def enroll_samples(self, name: str, samples: Sequence[FaceSample]) -> EnrollResult:
-        """Enroll faces already detected (the GUI's click-to-enroll): each embedded from its crop."""
-        items = [(s, self.embedder.embed(s.image, [s.detection])[1][0]) for s in samples]
-        person = self.repo.enroll(name, items, self.model)
-        self.invalidate()
-        return EnrollResult(person, len(items))
+    def enroll_samples(self, name: str, samples: Sequence[FaceSample], wait: bool = True) -> EnrollResult:
+        """Enroll faces already detected (the GUI's click-to-enroll): each embedded from its crop.
+
+        With wait=False (the GUI thread) a gallery busy with a model switch or another enrollment is reported at once
+        instead of blocking the caller.
+        """
+        if not self._writing.acquire(blocking=wait):
+            raise BadInputError("The gallery is busy with a model change or an enrollment; save again in a moment.")
+        try:
+            items = [(s, self.embedder.embed(s.image, [s.detection])[1][0]) for s in samples]
+            person = self.repo.enroll(name, items, self.model)
+            self.invalidate()
+            return EnrollResult(person, len(items))
+        finally:
+            self._writing.release()
 
     def identify(self, image: ImageInput, threshold: float) -> list[Recognition]:
         """Every face in the image with the nearest enrolled person, or Unknown beyond `threshold`."""

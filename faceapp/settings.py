@@ -87,7 +87,7 @@ def load(path: Path | None = None) -> Settings:
         if "db_path" in values:
             values["db_path"] = str(values["db_path"])
         return Settings(**values).validated()
-    except (TypeError, ValueError, IndexError) as exc:
+    except (TypeError, ValueError, LookupError, AttributeError) as exc:
         raise SettingsError(f"{p}: a setting has the wrong type ({exc}). Fix or delete the file.") from None
 
 

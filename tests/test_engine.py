@@ -130,3 +130,28 @@ def test_grey_and_rgba_arrays_are_accepted(tmp_path: Path) -> None:
     rgba = np.dstack([face_image(1), np.full((128, 128), 255, np.uint8)])
     assert engine.identify(grey, 0.1)[0].match.label == "Ada"
     assert engine.identify(rgba, 0.1)[0].match.label == "Ada"
+
+
+def test_an_enrollment_during_a_model_switch_is_embedded_for_the_new_model(tmp_path: Path) -> None:
+    import threading
+
+    slow = FakeEmbedder(delay=0.05, info=_info("facenet-casia"))
+    embedders = {"dlib-resnet": FakeEmbedder(), "facenet-casia": slow}
+    engine = Engine(
+        GalleryRepository(tmp_path / "g.sqlite3"),
+        "dlib-resnet",  # type: ignore[arg-type]
+        detector=FakeDetector([FACE]),
+        embedder_factory=embedders.__getitem__,
+    )  # type: ignore[arg-type]
+    for seed in range(40):
+        engine.enroll(f"P{seed}", [face_image(seed)])
+    switch = threading.Thread(target=engine.switch_model, args=("facenet-casia",))
+    switch.start()
+    while slow.calls == 0:
+        threading.Event().wait(0.005)
+    with pytest.raises(BadInputError, match="busy"):
+        engine.enroll_samples("Late", [], wait=False)  # the GUI thread is told, not blocked
+    engine.enroll("Late", [face_image(99)])  # a background enrollment waits for the switch to finish
+    switch.join()
+    assert engine.model == "facenet-casia"
+    assert engine.snapshot().sample_count == 41  # every sample, the late one included, has a new-model vector

@@ -8,6 +8,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -112,10 +113,23 @@ class Tracker:
         assert found is not None, "set_embedding comes first"
         return found
 
-    def forget_votes(self) -> None:
-        """Clear every track's match history (the gallery changed: old votes name the old gallery's people)."""
-        for t in self._tracks.values():
-            t.history.clear()
+    def with_fresh_votes(self) -> Tracker:
+        """A copy whose tracks keep boxes and embeddings but no votes (they named the old gallery's people)."""
+        fresh = Tracker(self.window, self.min_iou, self.max_missed, self.embed_every)
+        fresh._next_id, fresh._tick = self._next_id, self._tick
+        fresh._tracks = {
+            k: _Track(
+                t.track_id,
+                t.box,
+                deque(maxlen=self.window),
+                t.last_seen,
+                t.embedding,
+                t.embedded_box,
+                t.since_embedding,
+            )
+            for k, t in self._tracks.items()
+        }
+        return fresh
 
     def vote(self, track_id: int, person_id: int | None, distance: float) -> tuple[int | None, float]:
         """Record this update's match; the person most often nearest lately, with their median distance."""
@@ -124,6 +138,12 @@ class Tracker:
         votes = Counter(pid for pid, _ in t.history)
         pid, _ = votes.most_common(1)[0]
         return pid, float(np.median([d for p, d in t.history if p == pid]))
+
+
+class _State(NamedTuple):
+    analyzer: FaceAnalyzer
+    gallery: GallerySnapshot
+    tracker: Tracker
 
 
 class RecognitionWorker(threading.Thread):
@@ -142,28 +162,34 @@ class RecognitionWorker(threading.Thread):
     ) -> None:
         super().__init__(name="faceapp-recognition", daemon=True)
         self.mailbox = mailbox
-        self._analyzer = analyzer
-        self._gallery = gallery
+        # Analyzer, gallery and tracker change together, from the GUI thread: one tuple, swapped in one assignment
+        # and read once per frame, so a frame never mixes one model's embeddings with another model's gallery.
+        self._state = _State(analyzer, gallery, Tracker())
         self.on_result = on_result
         self.keep_embeddings = keep_embeddings
-        self.tracker = Tracker()
-        self._reset_votes = False
         self._stop_event = threading.Event()
         self.error: str | None = None
 
-    def set_gallery(self, gallery: GallerySnapshot) -> None:
-        """Use a new gallery snapshot from the next frame on (thread-safe: one reference assignment).
+    @property
+    def tracker(self) -> Tracker:
+        """The tracker of the current state."""
+        return self._state.tracker
 
-        Tracks keep their embeddings (they are matched against the new gallery at once) but forget their votes,
-        so a newly enrolled person's name replaces "Unknown" on the very next update.
+    def set_gallery(self, gallery: GallerySnapshot) -> None:
+        """Use a new gallery snapshot of the same model from the next frame on (thread-safe).
+
+        Tracks keep their embeddings, matched against the new gallery at once, but their votes start afresh, so a
+        newly enrolled person's name replaces "Unknown" on the very next update. A snapshot of another model than
+        the running embedder's is ignored: set_analyzer brings it with the new embedder.
         """
-        self._gallery = gallery
-        self._reset_votes = True
+        state = self._state
+        if gallery.model != state.gallery.model:
+            return
+        self._state = _State(state.analyzer, gallery, state.tracker.with_fresh_votes())
 
     def set_analyzer(self, analyzer: FaceAnalyzer, gallery: GallerySnapshot) -> None:
-        """Switch detector/embedder (and the gallery for its model) from the next frame on."""
-        self._analyzer, self._gallery = analyzer, gallery
-        self.tracker = Tracker()
+        """Switch detector/embedder and the gallery for its model together, from the next frame on."""
+        self._state = _State(analyzer, gallery, Tracker())
 
     def stop(self) -> None:
         """Ask the loop to end and wake it; join() afterwards."""
@@ -184,10 +210,7 @@ class RecognitionWorker(threading.Thread):
 
     def process(self, frame: Frame) -> FrameResult:
         """Detect, embed (new or due tracks only) and match one frame."""
-        analyzer, gallery, tracker = self._analyzer, self._gallery, self.tracker
-        if self._reset_votes:
-            self._reset_votes = False
-            tracker.forget_votes()
+        analyzer, gallery, tracker = self._state
         t0 = time.perf_counter()
         detections = analyzer.detector.detect(frame.image)
         t1 = time.perf_counter()

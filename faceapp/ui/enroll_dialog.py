@@ -55,8 +55,7 @@ class EnrollDialog(QDialog):
         self.name = QComboBox()
         self.name.setEditable(True)
         self.name.setMinimumWidth(240)
-        people = window.engine.people() if window.engine is not None else []
-        self.name.addItems([p.name for p in people])
+        self.name.addItems(window.people_names())
         self.name.setCurrentIndex(-1)
         edit = self.name.lineEdit()
         if edit is not None:
@@ -157,7 +156,7 @@ class EnrollDialog(QDialog):
             self._capture_timer.stop()
             self._on_capture_finished()
         try:
-            result = engine.enroll_samples(name, self.samples)
+            result = engine.enroll_samples(name, self.samples, wait=False)  # never block the GUI thread
         except FaceAppError as exc:
             self.error_label.setText(str(exc))
             return

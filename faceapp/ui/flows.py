@@ -49,7 +49,7 @@ def enroll_photos(
     if not files:
         return
     if name is None:
-        names = [p.name for p in engine.people()]
+        names = window.people_names()
         name, ok = QInputDialog.getItem(
             window, "Enroll from photos", f"{len(files)} photo(s). Name (new, or an existing person):", names, -1, True
         )

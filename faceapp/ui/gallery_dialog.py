@@ -107,12 +107,16 @@ class GalleryDialog(QDialog):
     def _on_person_selected(self, *_: object) -> None:
         self.samples.clear()
         pid = self.person_id()
-        if pid is not None:
-            for stored in self.repo.samples_of(pid):
-                item = QListWidgetItem(icon_of(stored.sample.image), stored.created_at.strftime("%Y-%m-%d %H:%M"))
-                item.setData(ID_ROLE, stored.id)
-                item.setToolTip(stored.sample.source or "")
-                self.samples.addItem(item)
+        try:
+            stored_samples = self.repo.samples_of(pid) if pid is not None else []
+        except FaceAppError as exc:
+            QMessageBox.warning(self, "Gallery", str(exc))
+            stored_samples = []
+        for stored in stored_samples:
+            item = QListWidgetItem(icon_of(stored.sample.image), stored.created_at.strftime("%Y-%m-%d %H:%M"))
+            item.setData(ID_ROLE, stored.id)
+            item.setToolTip(stored.sample.source or "")
+            self.samples.addItem(item)
         self._update_buttons()
 
     def _update_buttons(self, *_: object) -> None:

@@ -27,6 +27,9 @@ from faceapp.ui.verify_panel import VerifyPanel
 from faceapp.ui.video_view import VideoView
 from faceapp.ui.widgets import LiveStatusBar, MessageBanner
 
+# Background tasks that write the gallery, and how long closing the window waits for one to commit.
+WRITE_TASKS = ("enroll-photos", "switch-model")
+WRITE_TASK_GRACE = 10.0
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -57,6 +60,7 @@ class MainWindow(QMainWindow):
         self.snapshot: GallerySnapshot | None = None
         self.analyzer: FaceAnalyzer | None = None
         self.tasks: list[BackgroundTask] = []
+        self._closing = False
         self.recent_frames: OrderedDict[int, np.ndarray] = OrderedDict()
         self.bridge = PipelineBridge(self)
         self.session = LiveSession(self.bridge)
@@ -160,8 +164,11 @@ class MainWindow(QMainWindow):
         return task.start()
 
     def _on_models_loaded(self, analyzer: FaceAnalyzer) -> None:
+        if self._closing:  # loading finished after the window closed: start nothing
+            return
         self.status.hide_progress()
         self.analyzer = analyzer
+        self.apply_settings(self.settings, restart_source=False)  # tau is per model: the model may have changed
         self.refresh_gallery()
         if self.session.running and self.snapshot is not None:
             self.session.start_recognition(analyzer, self.snapshot)
@@ -218,6 +225,16 @@ class MainWindow(QMainWindow):
         except (OSError, FaceAppError) as exc:
             self.banner.show_message(f"Settings not saved: {exc}", "warning")
 
+    def people_names(self) -> list[str]:
+        """Enrolled names for the name pickers; [] (and the reason in the banner) when the gallery cannot be read."""
+        if self.engine is None:
+            return []
+        try:
+            return [p.name for p in self.engine.people()]
+        except FaceAppError as exc:
+            self.show_error(str(exc))
+            return []
+
     def threshold(self) -> float:
         """tau for the gallery's model under the current settings."""
         if self.engine is None:
@@ -225,26 +242,28 @@ class MainWindow(QMainWindow):
         return self.settings.threshold_for(self.engine.model, self.engine.default_threshold)
 
     def image_for(self, result_index: int) -> np.ndarray | None:
-        """The captured frame a result was computed on (kept for a short while), else the newest frame."""
-        image = self.recent_frames.get(result_index)
-        if image is None and self.view.frame is not None:
-            image = self.view.frame.image
-        return image
+        """The captured frame a result was computed on while it is kept; None once it is gone (boxes would not fit)."""
+        return self.recent_frames.get(result_index)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Stop every thread (events + joins with timeouts) before the window goes."""
+        """Stop every thread (events + joins with timeouts) before the window goes.
+
+        A gallery write in flight (an enrollment, or a model switch, which stops at its next chunk once cancelled)
+        is waited for, so closing never loses what the user was told is being saved.
+        """
+        self._closing = True
         self._timer.stop()
         for task in self.tasks:
             task.cancel()
         self.session.stop(timeout=0.9)
         for task in self.tasks:
-            task.join(0.05)
+            task.join(WRITE_TASK_GRACE if task.name in WRITE_TASKS else 0.05)
         super().closeEvent(event)
 
     # -- pipeline slots -----------------------------------------------------------------------------------------
     def _on_frame_ready(self, frame: Frame) -> None:
         self.recent_frames[frame.index] = frame.image
-        while len(self.recent_frames) > 24:
+        while len(self.recent_frames) > 48:
             self.recent_frames.popitem(last=False)
         self.status.display.tick()
         self.view.show_frame(frame)
@@ -283,8 +302,10 @@ class MainWindow(QMainWindow):
             self.status.showMessage("Recognition is not running yet; enroll once the models are loaded.", 5000)
             return
         image = self.image_for(self.view.result.frame_index)
-        if image is not None:
-            flows.enroll_face(self, image, face)
+        if image is None:
+            self.status.showMessage("That frame has already gone by; click the face again.", 5000)
+            return
+        flows.enroll_face(self, image, face)
 
     def _on_enroll_photos(self) -> None:
         flows.enroll_photos(self, None)

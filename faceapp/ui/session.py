@@ -30,6 +30,7 @@ class LiveSession:
         self.captured = 0
         self.recognized = 0
         self._stopped = False  # a thread that outlived stop() must not emit into a closing window
+        self._generation = 0  # ... nor into the next source's session: callbacks carry the generation they began in
 
     @property
     def running(self) -> bool:
@@ -46,8 +47,12 @@ class LiveSession:
         source = FrameSource(spec, resolution)
         source.open()
         self._stopped = False
+        self._generation += 1
+        generation = self._generation
         self.source = source
-        self.capture = CaptureThread(source, self._on_frame, self.bridge.post_status, loop=True, realtime=True)
+        self.capture = CaptureThread(
+            source, lambda frame: self._on_frame(frame, generation), self.bridge.post_status, loop=True, realtime=True
+        )
         self.capture.start()
 
     def start_recognition(self, analyzer: FaceAnalyzer, gallery: GallerySnapshot) -> None:
@@ -55,7 +60,10 @@ class LiveSession:
         if self.worker is not None and self.worker.is_alive():
             self.worker.set_analyzer(analyzer, gallery)
             return
-        self.worker = RecognitionWorker(self.mailbox, analyzer, gallery, self._on_result, keep_embeddings=True)
+        generation = self._generation
+        self.worker = RecognitionWorker(
+            self.mailbox, analyzer, gallery, lambda result: self._on_result(result, generation), keep_embeddings=True
+        )
         self.worker.start()
 
     def set_gallery(self, gallery: GallerySnapshot) -> None:
@@ -80,17 +88,17 @@ class LiveSession:
         self.mailbox = LatestFrameMailbox()
         return not alive
 
-    def _on_frame(self, frame: Frame) -> None:
+    def _on_frame(self, frame: Frame, generation: int) -> None:
         """Capture thread: the display gets every frame; the worker gets the newest."""
-        if self._stopped:
+        if self._stopped or generation != self._generation:
             return
         self.captured += 1
         self.mailbox.put(frame)
         self.bridge.post_frame(frame)
 
-    def _on_result(self, result: FrameResult) -> None:
+    def _on_result(self, result: FrameResult, generation: int) -> None:
         """Worker thread: pass the result on."""
-        if self._stopped:
+        if self._stopped or generation != self._generation:
             return
         self.recognized += 1
         self.bridge.post_result(result)

@@ -65,6 +65,8 @@ class VerifyPanel(QWidget):
         pid = self.claimed_id()
         if self.snapshot is None or pid is None or face.embedding is None:
             return False, float("inf")
+        if face.embedding.shape[-1] != self.snapshot.embeddings.shape[-1]:
+            return False, float("inf")  # a frame of the previous model, during a model switch
         match = self.snapshot.verify(face.embedding, pid, self.threshold)
         return match.accepted, match.distance
 
