@@ -32,8 +32,14 @@ def test_reset_threshold_returns_to_the_model_default() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["{not json", "[1, 2]", '{"resolution": "big"}', '{"resolution": {"w": 1}}', '{"min_face_size": 5}',
-     '{"thresholds": [1, 2]}'],
+    [
+        "{not json",
+        "[1, 2]",
+        '{"resolution": "big"}',
+        '{"resolution": {"w": 1}}',
+        '{"min_face_size": 5}',
+        '{"thresholds": [1, 2]}',
+    ],
 )
 def test_a_bad_file_fails_loudly_and_is_kept(tmp_path: Path, text: str) -> None:
     path = tmp_path / "s.json"
