@@ -1,7 +1,7 @@
 """The `faceapp` command: the desktop app with no arguments, and enroll / identify / verify / people / models / bench.
 
 Heavy modules (torch, cv2, Qt) are imported inside the handlers so `faceapp --help` stays fast.
-Exit codes: 0 success, 1 no match or rejected, 2 bad input or an error the message explains.
+Exit codes: 0 success, 1 no match or rejected, 2 bad input or an error the message explains, 3 a bug (logged).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from faceapp.errors import FaceAppError
 if TYPE_CHECKING:
     from faceapp.engine import Engine
 
-EXIT_OK, EXIT_NO_MATCH, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_NO_MATCH, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 log = logging.getLogger("faceapp")
 
 
@@ -293,3 +293,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: the user gets one line, the log gets the traceback
+        where = _log_crash()
+        print(f"error: unexpected {type(exc).__name__}: {exc} (details in {where})", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _log_crash() -> str:
+    """Append the current exception's traceback to the CLI log; returns the log's path (or why it is missing)."""
+    import traceback
+
+    from faceapp import paths
+
+    path = paths.data_dir() / "logs" / "faceapp-cli.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:
+            f.write(traceback.format_exc() + "\n")
+    except OSError as exc:
+        return f"no log: {exc}"
+    return str(path)

@@ -100,3 +100,20 @@ def test_enroll_refuses_bad_names_and_faceless_images(
     assert "no face" in capsys.readouterr().err
     assert main(["--db", str(db), "people", "list"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_an_unexpected_failure_is_one_line_and_logged(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import faceapp.cli
+
+    def broken(args: object) -> int:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(faceapp.cli, "cmd_people", broken)
+    assert main(["people", "list"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "ZeroDivisionError: boom" in err
+    log = Path(err.split("details in ")[1].rstrip(")\n"))
+    assert "Traceback" in log.read_text()
