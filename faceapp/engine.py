@@ -16,7 +16,7 @@ from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.embedders.base import Embedder, create_embedder, model_info
 from faceapp.core.image_io import load_image, to_rgb
 from faceapp.core.matching import GallerySnapshot
-from faceapp.core.types import Face, FaceSample, Match, Person
+from faceapp.core.types import Detection, Face, FaceSample, Match, Person
 from faceapp.errors import BadInputError, ModelError, MultipleFacesError, NoFaceError, UnknownPersonError
 from faceapp.storage.names import normalize_name
 from faceapp.storage.repository import GalleryRepository
@@ -126,8 +126,8 @@ class Engine:
             if cancelled is not None and cancelled():
                 return False
             chunk = missing[start : start + 16]
-            vectors = [embedder.embed(s.sample.image, [s.sample.detection])[1][0] for s in chunk]
-            self.repo.store_embeddings(model, [(s.id, v) for s, v in zip(chunk, vectors, strict=True)])
+            embedded = self._embedded([s.sample for s in chunk], embedder)
+            self.repo.store_embeddings(model, [(s.id, v) for s, (_, v) in zip(chunk, embedded, strict=True)])
             if progress is not None:
                 progress(min(start + 16, total), total)
         self.repo.set_model(model)
@@ -174,7 +174,9 @@ class Engine:
         """Every face in `image`, embedded, largest first."""
         return self.analyzer.analyze(image)
 
-    def one_face(self, image: ImageInput, what: str, largest: bool = True) -> tuple[np.ndarray, Face, str | None]:
+    def one_detection(
+        self, image: ImageInput, what: str, largest: bool = True
+    ) -> tuple[np.ndarray, Detection, str | None]:
         """The single face an operation needs, with a note when the largest of several was taken."""
         rgb = self.load(image)
         detections = self.detector.detect(rgb)
@@ -186,14 +188,19 @@ class Engine:
             if not largest:
                 raise MultipleFacesError(f"{label}: {len(detections)} faces found; use a photo of one person.")
             note = f"{label}: {len(detections)} faces found; used the largest."
-        face = self.analyzer.embed(rgb, detections[:1])[0]
-        return rgb, face, note
+        return rgb, detections[0], note
 
-    def sample_of(self, image: np.ndarray, face: Face, source: str) -> tuple[FaceSample, np.ndarray]:
-        """The gallery sample for a face, embedded from the stored crop so a later re-embedding matches."""
-        crop, moved = sample_crop(image, face.detection)
-        _, vectors = self.embedder.embed(crop, [moved])
-        return FaceSample(crop, moved, source), vectors[0]
+    def one_face(self, image: ImageInput, what: str, largest: bool = True) -> tuple[np.ndarray, Face, str | None]:
+        """one_detection, embedded."""
+        rgb, detection, note = self.one_detection(image, what, largest)
+        return rgb, self.analyzer.embed(rgb, [detection])[0], note
+
+    def _embedded(
+        self, samples: Sequence[FaceSample], embedder: Embedder | None = None
+    ) -> list[tuple[FaceSample, np.ndarray]]:
+        """Each sample with its embedding, computed from the stored crop, as enrollment and re-embedding both do."""
+        model = embedder or self.embedder
+        return [(s, model.embed(s.image, [s.detection])[1][0]) for s in samples]
 
     def enroll(self, name: str, images: Sequence[ImageInput], largest: bool = True) -> EnrollResult:
         """Add a person (or samples to an existing one) from photos; unusable photos are skipped and reported."""
@@ -202,21 +209,21 @@ class Engine:
             return self._enroll(name, images, largest)
 
     def _enroll(self, name: str, images: Sequence[ImageInput], largest: bool) -> EnrollResult:
-        samples: list[tuple[FaceSample, np.ndarray]] = []
+        samples: list[FaceSample] = []
         notes: list[str] = []
         for image in images:
             try:
-                rgb, face, note = self.one_face(image, "enroll", largest)
+                rgb, detection, note = self.one_detection(image, "enroll", largest)
             except BadInputError as exc:
                 notes.append(f"skipped: {exc}")
                 continue
             if note:
                 notes.append(note)
-            source = "" if isinstance(image, np.ndarray) else str(image)
-            samples.append(self.sample_of(rgb, face, source))
+            crop, moved = sample_crop(rgb, detection)
+            samples.append(FaceSample(crop, moved, "" if isinstance(image, np.ndarray) else str(image)))
         if not samples:
             raise BadInputError("Nothing enrolled. " + ("; ".join(notes) if notes else "No images were given."))
-        person = self.repo.enroll(name, samples, self.model)
+        person = self.repo.enroll(name, self._embedded(samples), self.model)
         self.invalidate()
         return EnrollResult(person, len(samples), tuple(notes))
 
@@ -229,10 +236,9 @@ class Engine:
         if not self._writing.acquire(blocking=wait):
             raise BadInputError("The gallery is busy with a model change or an enrollment; save again in a moment.")
         try:
-            items = [(s, self.embedder.embed(s.image, [s.detection])[1][0]) for s in samples]
-            person = self.repo.enroll(name, items, self.model)
+            person = self.repo.enroll(name, self._embedded(samples), self.model)
             self.invalidate()
-            return EnrollResult(person, len(items))
+            return EnrollResult(person, len(samples))
         finally:
             self._writing.release()
 

@@ -17,8 +17,6 @@ from typing import Any, Generic, TypeVar
 import cv2
 import numpy as np
 
-from faceapp.core.types import Detection
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -218,8 +216,3 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
-
-
-def scale_detections(detections: list[Detection], factor: float) -> list[Detection]:
-    """Detections found on a resized frame, moved back to the full frame's pixels."""
-    return [d.shifted(0, 0, factor) for d in detections]
