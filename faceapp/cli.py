@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from faceapp.errors import FaceAppError
 
 if TYPE_CHECKING:
+    from faceapp.core.types import MatchRule
     from faceapp.engine import Engine
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -51,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("identify", parents=[shared], help="name every face in photos (1:K)")
     p.add_argument("images", nargs="+", type=Path)
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="ambiguity guard: name a face only when the next person is at least (1 + MARGIN) times as far; 0 is off",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_identify)
 
@@ -119,6 +126,19 @@ def threshold(args: argparse.Namespace, engine: Engine) -> float:
     return settings.load().threshold_for(engine.model, engine.default_threshold)
 
 
+def match_rule(args: argparse.Namespace, engine: Engine) -> MatchRule:
+    """tau (see `threshold`) with --margin, else the user's margin for the model, else the model's default."""
+    from faceapp import settings
+    from faceapp.core.types import MatchRule
+
+    tau = threshold(args, engine)
+    if args.margin is not None:
+        if not 0.0 <= args.margin <= settings.MAX_MARGIN:
+            raise FaceAppError(f"--margin {args.margin} is out of range (0 to {settings.MAX_MARGIN}).")
+        return MatchRule(tau, float(args.margin))
+    return MatchRule(tau, settings.load().margin_for(engine.model, engine.default_margin))
+
+
 def _box(box: Sequence[float]) -> list[int]:
     return [round(v) for v in box]
 
@@ -141,14 +161,14 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 def cmd_identify(args: argparse.Namespace) -> int:
     """faceapp identify IMAGE... [--json]"""
     engine = open_engine(args)
-    tau = threshold(args, engine)
+    rule = match_rule(args, engine)
     report: list[dict[str, Any]] = []
     bad = named = 0
     try:
         for image in args.images:
             entry: dict[str, Any] = {"image": str(image), "faces": []}
             try:
-                found = engine.identify(image, tau)
+                found = engine.identify(image, rule)
             except FaceAppError as exc:
                 entry["error"] = str(exc)
                 bad += 1
@@ -166,19 +186,29 @@ def cmd_identify(args: argparse.Namespace) -> int:
                         "distance": _round(r.match.distance),
                         "nearest": r.match.name,
                         "accepted": r.match.accepted,
+                        "runner_up": r.match.runner_up_name,
+                        "runner_up_distance": _round(r.match.runner_up),
+                        "ambiguous": r.match.ambiguous,
                     }
                 )
             report.append(entry)
     finally:
         engine.close()
     if args.json:
-        print(json.dumps({"model": engine.model, "threshold": tau, "results": report}, ensure_ascii=False, indent=2))
+        out = {"model": engine.model, "threshold": rule.threshold, "margin": rule.margin, "results": report}
+        print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
         for entry in report:
             if "error" in entry and not entry["faces"]:
                 print(f"error: {entry['error']}", file=sys.stderr)
             for face in entry["faces"]:
-                print(f"{entry['image']}\t{face['box']}\t{face['name']}\td={face['distance']}")
+                line = f"{entry['image']}\t{face['box']}\t{face['name']}\td={face['distance']}"
+                if face["ambiguous"]:
+                    line += (
+                        f"\t(too close to call: {face['nearest']} d={face['distance']},"
+                        f" {face['runner_up']} d={face['runner_up_distance']})"
+                    )
+                print(line)
     return EXIT_BAD_INPUT if bad else (EXIT_OK if named else EXIT_NO_MATCH)
 
 

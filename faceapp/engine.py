@@ -16,7 +16,7 @@ from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.embedders.base import Embedder, create_embedder, model_info
 from faceapp.core.image_io import load_image, to_rgb
 from faceapp.core.matching import GallerySnapshot
-from faceapp.core.types import Detection, Face, FaceSample, Match, Person
+from faceapp.core.types import Detection, Face, FaceSample, Match, MatchRule, Person
 from faceapp.errors import BadInputError, ModelError, MultipleFacesError, NoFaceError, UnknownPersonError
 from faceapp.storage.names import normalize_name
 from faceapp.storage.repository import GalleryRepository
@@ -109,6 +109,11 @@ class Engine:
     def default_threshold(self) -> float:
         """tau for the gallery's model when the user has not set one."""
         return model_info(self.model).default_threshold
+
+    @property
+    def default_margin(self) -> float:
+        """The 1:K ambiguity margin for the gallery's model when the user has not set one."""
+        return model_info(self.model).default_margin
 
     def switch_model(
         self, model: str, progress: ProgressFn | None = None, cancelled: Callable[[], bool] | None = None
@@ -242,12 +247,12 @@ class Engine:
         finally:
             self._writing.release()
 
-    def identify(self, image: ImageInput, threshold: float) -> list[Recognition]:
-        """Every face in the image with the nearest enrolled person, or Unknown beyond `threshold`."""
+    def identify(self, image: ImageInput, rule: MatchRule | float) -> list[Recognition]:
+        """Every face in the image with the nearest enrolled person, or Unknown unless `rule` accepts them."""
         faces = self.faces(self.load(image))
         if not faces:
             return []
-        matches = self.snapshot().identify(np.stack([f.embedding for f in faces]), threshold)
+        matches = self.snapshot().identify(np.stack([f.embedding for f in faces]), rule)
         return [Recognition(f, m) for f, m in zip(faces, matches, strict=True)]
 
     def verify(self, image: ImageInput, name: str, threshold: float) -> tuple[Recognition, str | None]:

@@ -11,6 +11,8 @@ from typing import Any
 from faceapp import paths
 from faceapp.errors import FaceAppError
 
+MAX_MARGIN = 1.0  # the next person at least twice as far: beyond that the guard would name almost nobody
+
 
 class SettingsError(FaceAppError):
     """settings.json is unreadable or holds a value out of bounds."""
@@ -26,6 +28,7 @@ class Settings:
     mirror_view: bool = True
     thresholds: dict[str, float] = field(default_factory=dict)
     db_path: str = ""
+    margins: dict[str, float] = field(default_factory=dict)
 
     def threshold_for(self, model: str, default: float) -> float:
         """tau for `model`: the user's value when set, else the model's default."""
@@ -40,6 +43,19 @@ class Settings:
             table[model] = float(value)
         return replace(self, thresholds=table).validated()
 
+    def margin_for(self, model: str, default: float) -> float:
+        """The ambiguity margin for `model`: the user's value when set, else the model's default."""
+        return self.margins.get(model, default)
+
+    def with_margin(self, model: str, value: float | None) -> Settings:
+        """A copy with the margin for `model` set (None resets it to the model's default)."""
+        table = dict(self.margins)
+        if value is None:
+            table.pop(model, None)
+        else:
+            table[model] = float(value)
+        return replace(self, margins=table).validated()
+
     def validated(self) -> Settings:
         """This object, or SettingsError naming the first value out of bounds."""
         w, h = self.resolution
@@ -50,6 +66,9 @@ class Settings:
         for model, tau in self.thresholds.items():
             if not 0.0 < tau < 4.0:
                 raise SettingsError(f"Threshold {tau} for {model} is out of range (0 to 4).")
+        for model, margin in self.margins.items():
+            if not 0.0 <= margin <= MAX_MARGIN:
+                raise SettingsError(f"Margin {margin} for {model} is out of range (0 to {MAX_MARGIN}).")
         if not self.source.strip():
             raise SettingsError("The video source is empty; use a camera index such as 0 or a video file.")
         return self
@@ -78,6 +97,8 @@ def load(path: Path | None = None) -> Settings:
             values["resolution"] = (int(values["resolution"][0]), int(values["resolution"][1]))
         if "thresholds" in values:
             values["thresholds"] = {str(k): float(v) for k, v in dict(values["thresholds"]).items()}
+        if "margins" in values:
+            values["margins"] = {str(k): float(v) for k, v in dict(values["margins"]).items()}
         if "source" in values:
             values["source"] = str(values["source"])
         if "min_face_size" in values:

@@ -69,6 +69,16 @@ def test_enroll_identify_verify_and_remove(shared_data: Path, db: Path, capsys: 
 
     assert main([*base, "identify", str(photos / "biden/biden.jpg")]) == 1  # nobody known: exit 1
     assert "Unknown" in capsys.readouterr().out
+    assert main([*base, "identify", "--json", "--margin", "0", str(photos / "kit_harington/john2.jpeg")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (face,) = report["results"][0]["faces"]
+    assert report["margin"] == 0.0
+    assert face["name"] == "Kit O'Harington"
+    assert face["runner_up"] == 'Rose "R" Leslie'
+    assert face["runner_up_distance"] > face["distance"]
+    assert face["ambiguous"] is False
+    assert main([*base, "identify", "--margin", "3", str(photos / "kit_harington/john2.jpeg")]) == 2
+    assert "--margin 3.0 is out of range" in capsys.readouterr().err
 
     assert main([*base, "verify", str(photos / "kit_harington/john2.jpeg"), "--as", "kit o'harington"]) == 0
     assert capsys.readouterr().out.startswith("ACCEPT")

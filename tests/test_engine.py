@@ -53,10 +53,10 @@ def test_one_photo_enrolls_and_identifies(tmp_path: Path) -> None:
     assert result.added == 1
     assert result.person.sample_count == 1
     engine.enroll("Bob", [face_image(2)])
-    found = engine.identify(face_image(1), threshold=0.1)
+    found = engine.identify(face_image(1), 0.1)
     assert [r.match.label for r in found] == ["Ada"]
     assert found[0].match.distance < 1e-5
-    assert engine.identify(face_image(3), threshold=0.05)[0].match.label == "Unknown"
+    assert engine.identify(face_image(3), 0.05)[0].match.label == "Unknown"
 
 
 def test_enrolling_an_existing_name_adds_a_sample(tmp_path: Path) -> None:

@@ -16,11 +16,15 @@ def test_defaults_when_there_is_no_file(tmp_path: Path) -> None:
 
 def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
-    s = Settings(source="clip.mp4", resolution=(1280, 720), min_face_size=60, mirror_view=False).with_threshold(
-        "dlib-resnet", 0.2
+    s = (
+        Settings(source="clip.mp4", resolution=(1280, 720), min_face_size=60, mirror_view=False)
+        .with_threshold("dlib-resnet", 0.2)
+        .with_margin("dlib-resnet", 0.0)
     )
     settings.save(s, path)
     assert settings.load(path) == s
+    assert settings.load(path).margin_for("dlib-resnet", 0.35) == 0.0  # 0 (off) is a value, not "unset"
+    assert settings.load(path).margin_for("facenet-vggface2", 0.35) == 0.35
     assert settings.load(path).threshold_for("dlib-resnet", 0.5) == 0.2
     assert settings.load(path).threshold_for("facenet-vggface2", 0.9) == 0.9
 
@@ -39,6 +43,8 @@ def test_reset_threshold_returns_to_the_model_default() -> None:
         '{"resolution": {"w": 1}}',
         '{"min_face_size": 5}',
         '{"thresholds": [1, 2]}',
+        '{"margins": {"dlib-resnet": -0.1}}',
+        '{"margins": {"dlib-resnet": "wide"}}',
     ],
 )
 def test_a_bad_file_fails_loudly_and_is_kept(tmp_path: Path, text: str) -> None:
@@ -52,3 +58,9 @@ def test_a_bad_file_fails_loudly_and_is_kept(tmp_path: Path, text: str) -> None:
 def test_out_of_range_threshold_is_refused() -> None:
     with pytest.raises(SettingsError, match="out of range"):
         Settings().with_threshold("m", 7.0)
+
+
+def test_margin_bounds_and_reset() -> None:
+    with pytest.raises(SettingsError, match=r"Margin 1\.5 .* out of range"):
+        Settings().with_margin("m", 1.5)
+    assert Settings().with_margin("m", 0.2).with_margin("m", None).margin_for("m", 0.35) == 0.35

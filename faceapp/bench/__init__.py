@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("identify", help="LFW one-shot open-set identification")
     _common(p)
     p.add_argument("--samples", type=int, default=1, help="K: gallery images per person (default 1)")
+    p.add_argument("--margin", type=float, help="the ambiguity margin to measure (default: the model's)")
+    p.add_argument("--people", help="only the people in this LFW people file, e.g. peopleDevTrain.txt")
     sub.add_parser("video", help="the live pipeline on a video file, without a display", add_help=False)
     sub.add_parser("gui", help="the live window: frame rates, event-loop latency, start-up", add_help=False)
     sub.add_parser("startup", help="wall time of `faceapp --help` and a cold `faceapp identify`", add_help=False)
@@ -81,12 +83,25 @@ def _run_lfw(args: argparse.Namespace) -> int:
 def _run_identify(args: argparse.Namespace) -> int:
     from faceapp.bench import identify, report
 
-    result = identify.run(args.data, args.model, samples=args.samples, use_cache=not args.no_cache, progress=_progress)
+    result = identify.run(
+        args.data,
+        args.model,
+        samples=args.samples,
+        margin=args.margin,
+        people_file=args.people,
+        use_cache=not args.no_cache,
+        progress=_progress,
+    )
     if args.plots is not None:
         path = args.plots / f"identify-dir-{result['model']}-k{args.samples}.png"
-        curve = result["dir_curve"]
+        curves = [
+            ("distance only", result["dir_curve"]),
+            (f"with margin {result['margin']:g} (the app)", result["dir_curve_margin"]),
+        ]
         title = f"LFW open-set identification, {result['model']}, K={args.samples}"
-        report.plot_curve(curve["far"], curve["dir"], path, title, "detection and identification rate")
+        report.plot_curves(
+            [(label, c["far"], c["dir"]) for label, c in curves], path, title, "detection and identification rate"
+        )
         result["plots"] = [str(path)]
     return _finish(result, report.identify_text(result), args.out)
 

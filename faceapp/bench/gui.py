@@ -149,7 +149,7 @@ class _Run:
         if result is None or not result.faces:
             return float("nan")
         # A face nobody is enrolled as: enrolling someone already known would not change the label shown.
-        unknown = [f for f in result.faces if not f.accepted(w.threshold())]
+        unknown = [f for f in result.faces if not f.accepted(w.rule())]
         if not unknown:
             return float("nan")
         face = max(unknown, key=lambda f: f.detection.area)
@@ -159,7 +159,7 @@ class _Run:
 
         def shown() -> bool:
             r = w.view.result
-            return r is not None and any(f.label(w.threshold()) == "Bench Person" for f in r.faces)
+            return r is not None and any(f.label(w.rule()) == "Bench Person" for f in r.faces)
 
         return time.monotonic() - saved if _pump(timeout, shown) else float("nan")
 

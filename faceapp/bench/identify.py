@@ -2,6 +2,11 @@
 
 Gallery: the first K images of every person with more than K images. Known probes: those people's other images.
 Unknown probes: every image of the people with K images or fewer (for K = 1, the 4,069 people with one image).
+
+Two decision rules are measured, both with the app's own matching code (GallerySnapshot.person_distances): distance
+only (the nearest person is named when d <= tau), and the app's rule, which also asks the next person to be at least
+(1 + margin) times as far (MatchRule). A sweep over margins shows where the model's default margin comes from;
+`--people peopleDevTrain.txt` restricts everything to LFW's development people, for calibrating without the test data.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from faceapp.bench.embed_cache import (
     embed_images,
 )
 from faceapp.bench.lfw import FARS, lfw_root, speed_figures
-from faceapp.core.distance import distances
 from faceapp.core.embedders.base import Embedder
+from faceapp.core.types import MatchRule
 from faceapp.errors import BadInputError
 
 
@@ -90,45 +95,109 @@ def match_time_ms(gallery: np.ndarray, gallery_ids: np.ndarray, probes: np.ndarr
 
 @dataclass(frozen=True)
 class Nearest:
-    """Each probe's nearest gallery sample: distances, and for known probes whether its person is right."""
+    """Each probe's nearest and second-nearest gallery person (by nearest sample), and whether the nearest is right."""
 
     known_d: np.ndarray
+    known_runner_up: np.ndarray
     correct: np.ndarray
     unknown_d: np.ndarray
+    unknown_runner_up: np.ndarray
 
     @classmethod
     def compute(
         cls, gallery: np.ndarray, gallery_ids: np.ndarray, known: np.ndarray, known_ids: np.ndarray, unknown: np.ndarray
     ) -> Nearest:
-        """Nearest samples by faceapp's distance (core/distance.py), one matrix product per probe set."""
-        col, known_d = metrics.nearest(distances(known, gallery))
-        _, unknown_d = metrics.nearest(distances(unknown, gallery))
-        return cls(known_d, gallery_ids[col] == known_ids, unknown_d)
+        """Per-person distances with the app's GallerySnapshot, in blocks of probes."""
+        from faceapp.core.matching import GallerySnapshot, two_nearest
+
+        snapshot = GallerySnapshot("bench", gallery_ids, {}, gallery)
+
+        def search(probes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            who, d1, d2 = [], [], []
+            for start in range(0, probes.shape[0], 2048):
+                people, d = snapshot.person_distances(probes[start : start + 2048])
+                best, first, _, second = two_nearest(d)
+                who.append(people[best])
+                d1.append(first)
+                d2.append(second)
+            return np.concatenate(who), np.concatenate(d1), np.concatenate(d2)
+
+        who, known_d, known_r = search(known)
+        _, unknown_d, unknown_r = search(unknown)
+        return cls(known_d, known_r, who == known_ids, unknown_d, unknown_r)
+
+    def scores(self, margin: float) -> tuple[np.ndarray, np.ndarray]:
+        """Known and unknown probes' scores under a margin: d where the next person is clear, else inf (never named).
+
+        A probe is named at tau exactly when its score <= tau, so sweeping tau over these scores is the app's rule.
+        """
+
+        def score(d: np.ndarray, runner_up: np.ndarray) -> np.ndarray:
+            return np.where(runner_up >= (1.0 + margin) * d, d, np.inf)
+
+        return score(self.known_d, self.known_runner_up), score(self.unknown_d, self.unknown_runner_up)
 
 
-def identification_figures(near: Nearest, tau: float) -> dict[str, Any]:
-    """Rank-1, DIR at each FAR, and DIR / FAR at threshold `tau`."""
+MARGIN_SWEEP = tuple(round(0.05 * i, 2) for i in range(11))
+
+
+def dir_rows(near: Nearest, margin: float) -> list[dict[str, float]]:
+    """DIR and tau at each FAR under `margin` (tau is capped at 4, the largest distance, when any tau would do)."""
+    known, unknown = near.scores(margin)
+    named = near.correct & np.isfinite(known)
     rows = []
     for far in FARS:
-        rate, threshold = metrics.dir_at_far(near.known_d, near.correct, near.unknown_d, far)
-        rows.append({"far": far, "dir": rate, "threshold": threshold})
+        rate, threshold = metrics.dir_at_far(known, named, unknown, far)
+        rows.append({"far": far, "dir": rate, "threshold": min(threshold, 4.0)})
+    return rows
+
+
+def identification_figures(near: Nearest, rule: MatchRule) -> dict[str, Any]:
+    """Rank-1; DIR at each FAR by distance only and under the app's margin; the rule's own DIR / FAR; a margin sweep."""
+    known, unknown = near.scores(rule.margin)
+    by_margin = {m: dir_rows(near, m) for m in MARGIN_SWEEP}
+    best = max(MARGIN_SWEEP, key=lambda m: (by_margin[m][0]["dir"], -m))
+    sweep = [{"margin": m, "dir_at_far": rows} for m, rows in by_margin.items()]
     return {
         "rank1": float(near.correct.mean()),
-        "dir_at_far": rows,
+        "dir_at_far": dir_rows(near, 0.0),
+        "margin": rule.margin,
+        "dir_at_far_margin": dir_rows(near, rule.margin),
         "at_default": {
-            "threshold": tau,
-            "dir": float(np.mean(near.correct & (near.known_d <= tau))),
-            "far": float(np.mean(near.unknown_d <= tau)),
+            "threshold": rule.threshold,
+            "margin": rule.margin,
+            "dir": float(np.mean(near.correct & (known <= rule.threshold))),
+            "far": float(np.mean(unknown <= rule.threshold)),
+            "dir_distance_only": float(np.mean(near.correct & (near.known_d <= rule.threshold))),
+            "far_distance_only": float(np.mean(near.unknown_d <= rule.threshold)),
         },
+        "margin_sweep": sweep,
+        "best_margin_at_far_1pct": best,
     }
 
 
-def dir_curve(near: Nearest) -> dict[str, list[float]]:
-    """DIR against FAR at up to 200 thresholds, for the plot and the JSON."""
-    thresholds = np.unique(np.quantile(near.unknown_d, np.geomspace(1e-4, 1.0, 200)))
-    far = np.searchsorted(np.sort(near.unknown_d), thresholds, side="right") / near.unknown_d.size
-    rate = [float(np.mean(near.correct & (near.known_d <= t))) for t in thresholds]
+def dir_curve(near: Nearest, margin: float = 0.0) -> dict[str, list[float]]:
+    """DIR against FAR at up to 200 thresholds under `margin`, for the plot and the JSON."""
+    known, unknown = near.scores(margin)
+    finite = unknown[np.isfinite(unknown)]
+    if finite.size == 0:
+        return {"far": [], "dir": [], "thresholds": []}
+    thresholds = np.unique(np.quantile(finite, np.geomspace(1e-4, 1.0, 200)))
+    far = np.searchsorted(np.sort(unknown), thresholds, side="right") / unknown.size
+    rate = [float(np.mean(near.correct & (known <= t))) for t in thresholds]
     return {"far": far.tolist(), "dir": rate, "thresholds": thresholds.tolist()}
+
+
+def read_people(path: Path) -> set[str]:
+    """The names in an LFW people file (peopleDevTrain.txt: a count line, then `name<TAB>images` lines)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read the people file ({exc.strerror or exc}).") from None
+    names = {line.split("\t")[0] for line in lines if "\t" in line}
+    if not names:
+        raise BadInputError(f"{path}: no `name<TAB>count` lines; expected an LFW people file.")
+    return names
 
 
 def run(
@@ -136,6 +205,8 @@ def run(
     model: str = "dlib-resnet",
     *,
     samples: int = 1,
+    margin: float | None = None,
+    people_file: str | None = None,
     embedder: Embedder | None = None,
     detector: ManyDetector | None = None,
     use_cache: bool = True,
@@ -145,7 +216,11 @@ def run(
     from faceapp.core.embedders.base import create_embedder
 
     root = lfw_root(data)
-    split = split_people(list_people(root), samples)
+    people = list_people(root)
+    if people_file is not None:
+        wanted = read_people(root / people_file if not Path(people_file).is_absolute() else Path(people_file))
+        people = {name: images for name, images in people.items() if name in wanted}
+    split = split_people(people, samples)
     embedder = embedder or create_embedder(model)
     cache = EmbedCache.open(cache_path("lfw", embedder.name) if use_cache else None, embedder.name, embedder.info.dim)
     files = split.gallery + split.known + split.unknown
@@ -168,9 +243,13 @@ def run(
         "no_face": int((embedded.faces == 0).sum()),
         "no_face_handling": FALLBACK_NOTE,
     }
+    info = embedder.info
+    rule = MatchRule(info.default_threshold, info.default_margin if margin is None else margin)
+    result["people_file"] = people_file
     near = Nearest.compute(gallery, split.gallery_ids, known, split.known_ids, unknown)
-    result.update(identification_figures(near, embedder.info.default_threshold))
+    result.update(identification_figures(near, rule))
     result["match_ms_per_probe"] = match_time_ms(gallery, split.gallery_ids, known, embedder.name)
     result["speed"] = speed_figures(embedded, embedder, files[0])
     result["dir_curve"] = dir_curve(near)
+    result["dir_curve_margin"] = dir_curve(near, rule.margin)
     return result

@@ -71,15 +71,35 @@ def identify_text(result: dict[str, Any]) -> str:
     """The `bench identify` result as a table."""
     rows = [
         ("model", result["model"]),
+        ("people", result.get("people_file") or "all of LFW"),
         ("gallery", f"{result['gallery_images']} images of {result['gallery_people']} people (K={result['samples']})"),
         ("known probes", str(result["known_probes"])),
         ("unknown probes", f"{result['unknown_probes']} images of {result['unknown_people']} people with <= K images"),
         ("rank-1 accuracy", _pct(result["rank1"])),
     ]
-    for row in result["dir_at_far"]:
-        rows.append((f"DIR @ FAR {_pct(row['far'], 1)}", f"{_pct(row['dir'])} (threshold {row['threshold']:.4f})"))
+    margin = result["margin"]
+    for only, ruled in zip(result["dir_at_far"], result["dir_at_far_margin"], strict=True):
+        rows.append(
+            (
+                f"DIR @ FAR {_pct(only['far'], 1)}",
+                f"{_pct(only['dir'])} by distance only (tau {only['threshold']:.4f}); "
+                f"{_pct(ruled['dir'])} with margin {margin:g} (tau {ruled['threshold']:.4f})",
+            )
+        )
     at = result["at_default"]
-    rows.append(("at default threshold", f"{at['threshold']:.4f}: DIR {_pct(at['dir'])}, FAR {_pct(at['far'])}"))
+    rows.append(
+        (
+            "at the app's default rule",
+            f"tau {at['threshold']:.4f}, margin {at['margin']:g}: DIR {_pct(at['dir'])}, FAR {_pct(at['far'])} "
+            f"(distance only: DIR {_pct(at['dir_distance_only'])}, FAR {_pct(at['far_distance_only'])})",
+        )
+    )
+    sweep = "  ".join(
+        f"{row['margin']:g}: {_pct(row['dir_at_far'][0]['dir'], 1)}/{_pct(row['dir_at_far'][1]['dir'], 1)}"
+        for row in result["margin_sweep"]
+    )
+    rows.append(("margin: DIR @ FAR 1%/0.1%", sweep))
+    rows.append(("best margin @ FAR 1%", f"{result['best_margin_at_far_1pct']:g}"))
     rows.append(("match one probe", f"{result['match_ms_per_probe']:.3f} ms ({result['gallery_images']} samples)"))
     rows.append(("no face found", f"{result['no_face']} images; {result['no_face_handling']}"))
     rows += speed_rows(result["speed"])
@@ -94,15 +114,23 @@ def write_json(result: dict[str, Any], path: Path) -> None:
 
 def plot_curve(far: list[float], rate: list[float], path: Path, title: str, ylabel: str) -> None:
     """A TAR (or DIR) against FAR curve, log FAR axis, saved as PNG."""
+    plot_curves([("", far, rate)], path, title, ylabel)
+
+
+def plot_curves(curves: list[tuple[str, list[float], list[float]]], path: Path, title: str, ylabel: str) -> None:
+    """Labelled TAR (or DIR) against FAR curves on one log-FAR plot, saved as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
-    points = [(f, r) for f, r in zip(far, rate, strict=True) if f > 0]
-    if points:
-        ax.plot([f for f, _ in points], [r for _, r in points], drawstyle="steps-post")
+    for label, far, rate in curves:
+        points = [(f, r) for f, r in zip(far, rate, strict=True) if f > 0]
+        if points:
+            ax.plot([f for f, _ in points], [r for _, r in points], drawstyle="steps-post", label=label or None)
+    if any(label for label, _, _ in curves):
+        ax.legend(loc="lower right")
     ax.set_xscale("log")
     ax.set_xlim(1e-4, 1.0)
     ax.set_xlabel("false accept rate")

@@ -22,6 +22,7 @@ import numpy as np
 from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.embedders.base import create_embedder, model_info
 from faceapp.core.live import FrameResult, LiveFace, RecognitionWorker
+from faceapp.core.types import MatchRule
 from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox
 from faceapp.errors import FaceAppError
 
@@ -52,7 +53,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def summarize(
-    results: list[FrameResult], tau: float, elapsed: float, fps: float, truth: list[TruthSpan] | None
+    results: list[FrameResult], tau: MatchRule | float, elapsed: float, fps: float, truth: list[TruthSpan] | None
 ) -> dict[str, object]:
     """The figures of one run from the worker's results."""
     stages = {k: _percentiles([r.timings[k] for r in results]) for k in ("detect", "embed", "match", "total")}
@@ -85,7 +86,9 @@ def summarize(
 FaceFrames = list[tuple[FrameResult, LiveFace]]
 
 
-def _truth_figures(face_frames: FaceFrames, tau: float, fps: float, truth: list[TruthSpan]) -> dict[str, object]:
+def _truth_figures(
+    face_frames: FaceFrames, tau: MatchRule | float, fps: float, truth: list[TruthSpan]
+) -> dict[str, object]:
     def on_screen(index: int) -> set[str]:
         return {s.name for s in truth if s.start <= index <= s.end}
 
@@ -111,6 +114,7 @@ def run(
     scale: float,
     truth: list[TruthSpan] | None = None,
     plots: Path | None = None,
+    margin: float | None = None,
 ) -> dict[str, object]:
     """Enroll into a throwaway gallery, play `source` through the live pipeline, and summarize."""
     import tempfile
@@ -127,7 +131,10 @@ def run(
             engine.enroll(name, images)
         gallery, analyzer = engine.snapshot(), engine.analyzer
         engine.close()
-    threshold = tau if tau is not None else model_info(model).default_threshold
+    info = model_info(model)
+    rule = MatchRule(
+        tau if tau is not None else info.default_threshold, margin if margin is not None else info.default_margin
+    )
     frames = FrameSource(str(source))
     frames.open()
     fps, total = frames.fps, frames.frame_count
@@ -150,26 +157,27 @@ def run(
     elapsed = time.monotonic() - start
     worker.stop()
     worker.join(timeout=5)
-    out = summarize(results, threshold, elapsed, fps, truth)
+    out = summarize(results, rule, elapsed, fps, truth)
     out.update(
         {
             "source": str(source),
             "source_fps": fps,
             "frames": frames.frame_count or None,
             "model": model,
-            "threshold": threshold,
+            "threshold": rule.threshold,
+            "margin": rule.margin,
             "detection_scale": scale,
             "dropped_frames": mailbox.dropped,
         }
     )
     if plots is not None:
         path = plots / f"video-{Path(source).stem}.png"
-        plot_run(results, threshold, fps, path)
+        plot_run(results, rule, fps, path)
         out["plots"] = [str(path)]
     return out
 
 
-def plot_run(results: list[FrameResult], tau: float, fps: float, path: Path) -> None:
+def plot_run(results: list[FrameResult], tau: MatchRule | float, fps: float, path: Path) -> None:
     """Two panels over video time: each stage's latency, and each face track's label (Unknown in grey)."""
     import matplotlib
 
@@ -221,17 +229,27 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--truth", type=Path, help="CSV of start_frame,end_frame,name")
     parser.add_argument("--model", default="dlib-resnet")
     parser.add_argument("--threshold", type=float)
+    parser.add_argument("--margin", type=float, help="ambiguity margin (default: the model's)")
     parser.add_argument("--scale", type=float, default=0.5, help="detection scale (the app uses 0.5)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--plots", type=Path, help="write a latency and label timeline PNG into this folder")
     args = parser.parse_args(argv)
     truth = read_truth(args.truth) if args.truth else None
-    result = run(args.source, _parse_enroll(args.enroll), args.model, args.threshold, args.scale, truth, args.plots)
+    result = run(
+        args.source,
+        _parse_enroll(args.enroll),
+        args.model,
+        args.threshold,
+        args.scale,
+        truth,
+        args.plots,
+        margin=args.margin,
+    )
     lat = result["latency_ms"]
     assert isinstance(lat, dict)
     print(
         f"source {result['source']} ({result['source_fps']:.2f} fps), model {result['model']}, "
-        f"tau {result['threshold']:g}, detection scale {args.scale:g}"
+        f"tau {result['threshold']:g}, margin {result['margin']:g}, detection scale {args.scale:g}"
     )
     print(
         f"recognition rate      {result['recognition_fps']:.1f} /s ({result['recognitions']} frames recognised, "

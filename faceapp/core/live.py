@@ -14,7 +14,7 @@ import numpy as np
 
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.matching import GallerySnapshot
-from faceapp.core.types import Detection
+from faceapp.core.types import Detection, MatchRule
 from faceapp.core.video import Frame, LatestFrameMailbox, iou
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LiveFace:
-    """A face in a frame: its track, box, nearest enrolled person and distance (tau is applied when shown)."""
+    """A face in a frame: its track, box, nearest enrolled person, distance and the next person's distance.
+
+    The match rule (tau and margin) is applied when shown, so changing it relabels at once.
+    """
 
     track_id: int
     detection: Detection
@@ -30,14 +33,20 @@ class LiveFace:
     name: str | None
     distance: float
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
+    runner_up: float = float("inf")
 
-    def accepted(self, threshold: float) -> bool:
-        """Whether this face counts as its nearest person under tau."""
-        return self.name is not None and self.distance <= threshold
+    def accepted(self, rule: MatchRule | float) -> bool:
+        """Whether this face counts as its nearest person under the rule (a bare float is tau alone)."""
+        return self.name is not None and MatchRule.of(rule).accepts(self.distance, self.runner_up)
 
-    def label(self, threshold: float) -> str:
-        """The person's name under tau, else "Unknown"."""
-        return self.name if self.accepted(threshold) and self.name else "Unknown"
+    def ambiguous(self, rule: MatchRule | float) -> bool:
+        """Within tau, but too close to the next person to name."""
+        r = MatchRule.of(rule)
+        return self.name is not None and r.within(self.distance) and not r.clear(self.distance, self.runner_up)
+
+    def label(self, rule: MatchRule | float) -> str:
+        """The person's name under the rule, else "Unknown"."""
+        return self.name if self.accepted(rule) and self.name else "Unknown"
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ class FrameResult:
 class _Track:
     track_id: int
     box: tuple[float, float, float, float]
-    history: deque[tuple[int | None, float]]
+    history: deque[tuple[int | None, float, float]]  # (nearest person, distance, next person's distance)
     last_seen: int
     embedding: np.ndarray | None = None
     embedded_box: tuple[float, float, float, float] | None = None
@@ -131,13 +140,17 @@ class Tracker:
         }
         return fresh
 
-    def vote(self, track_id: int, person_id: int | None, distance: float) -> tuple[int | None, float]:
-        """Record this update's match; the person most often nearest lately, with their median distance."""
+    def vote(
+        self, track_id: int, person_id: int | None, distance: float, runner_up: float = float("inf")
+    ) -> tuple[int | None, float, float]:
+        """Record this update's match; the person most often nearest lately, with the median distance to them and
+        the median distance to the next person in those updates."""
         t = self._tracks[track_id]
-        t.history.append((person_id, distance))
-        votes = Counter(pid for pid, _ in t.history)
+        t.history.append((person_id, distance, runner_up))
+        votes = Counter(pid for pid, _, _ in t.history)
         pid, _ = votes.most_common(1)[0]
-        return pid, float(np.median([d for p, d in t.history if p == pid]))
+        mine = [(d, r) for p, d, r in t.history if p == pid]
+        return pid, float(np.median([d for d, _ in mine])), float(np.median([r for _, r in mine]))
 
 
 class _State(NamedTuple):
@@ -224,11 +237,11 @@ class RecognitionWorker(threading.Thread):
         faces: list[LiveFace] = []
         if detections:
             vectors = np.stack([tracker.embedding(tid) for tid in ids])
-            matches = gallery.identify(vectors, threshold=4.0)
+            matches = gallery.identify(vectors, 4.0)  # the rule is applied when shown
             for det, tid, vec, m in zip(detections, ids, vectors, matches, strict=True):
-                pid, dist = tracker.vote(tid, m.person_id, m.distance)
+                pid, dist, runner_up = tracker.vote(tid, m.person_id, m.distance, m.runner_up)
                 name = gallery.names.get(pid) if pid is not None else None
-                faces.append(LiveFace(tid, det, pid, name, dist, vec if self.keep_embeddings else None))
+                faces.append(LiveFace(tid, det, pid, name, dist, vec if self.keep_embeddings else None, runner_up))
         t3 = time.perf_counter()
         timings = {
             "detect": (t1 - t0) * 1e3,

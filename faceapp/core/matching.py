@@ -1,17 +1,19 @@
 """Matching faces against the gallery: an immutable snapshot searched with one matrix product.
 
-Identification (1:K) answers the nearest enrolled person, or Unknown when even the nearest is farther than tau.
-Verification (1:1) compares a face with one claimed person. With several samples per person the nearest sample counts.
+Identification (1:K) answers the nearest enrolled person, or Unknown when even the nearest is farther than tau, or
+when the next person is nearly as near (the rule's margin, see MatchRule). Verification (1:1) compares a face with one
+claimed person. With several samples per person the nearest sample counts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from faceapp.core.distance import distances
-from faceapp.core.types import Match
+from faceapp.core.types import Match, MatchRule
 
 
 @dataclass(frozen=True)
@@ -38,33 +40,50 @@ class GallerySnapshot:
         """How many distinct people have at least one sample."""
         return int(np.unique(self.person_ids).shape[0])
 
+    @cached_property
+    def _by_person(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sample order grouped by person, each group's first position, and the people (sorted)."""
+        order = np.argsort(self.person_ids, kind="stable")
+        people, starts = np.unique(self.person_ids[order], return_index=True)
+        return order, starts, people
+
     def person_distances(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each probe row: the ids of the people in the gallery and each one's nearest-sample distance.
 
         Returns (people (K,), dist (N, K)); K is the number of people with samples.
         """
         probes = np.atleast_2d(embeddings)
-        people, inverse = np.unique(self.person_ids, return_inverse=True)
+        order, starts, people = self._by_person
         if people.shape[0] == 0:
             return people, np.zeros((probes.shape[0], 0), np.float32)
-        d = distances(probes, self.embeddings)
-        per_person = np.full((probes.shape[0], people.shape[0]), np.inf, dtype=np.float32)
-        for column in range(people.shape[0]):
-            per_person[:, column] = d[:, inverse == column].min(axis=1)
-        return people, per_person
+        d = distances(probes, self.embeddings[order])
+        return people, np.minimum.reduceat(d, starts, axis=1)
 
-    def identify(self, embeddings: np.ndarray, threshold: float) -> list[Match]:
-        """The best person for each probe row, accepted when its distance <= threshold."""
+    def identify(self, embeddings: np.ndarray, rule: MatchRule | float) -> list[Match]:
+        """The nearest person for each probe row, with the runner-up, accepted under `rule` (a bare float is tau)."""
+        rule = MatchRule.of(rule)
         probes = np.atleast_2d(embeddings)
         if self.sample_count == 0 or probes.shape[0] == 0:
             return [Match(None, None, float("inf"), False) for _ in range(probes.shape[0])]
-        d = distances(probes, self.embeddings)
-        best = d.argmin(axis=1)
+        people, d = self.person_distances(probes)
+        best, dist1, second, dist2 = two_nearest(d)
         matches = []
-        for row, column in enumerate(best):
-            pid = int(self.person_ids[column])
-            dist = float(d[row, column])
-            matches.append(Match(pid, self.names.get(pid), dist, dist <= threshold))
+        for row in range(d.shape[0]):
+            pid = int(people[best[row]])
+            dist, runner_up = float(dist1[row]), float(dist2[row])
+            runner_name = self.names.get(int(people[second[row]])) if second[row] >= 0 else None
+            within, clear = rule.within(dist), rule.clear(dist, runner_up)
+            matches.append(
+                Match(
+                    pid,
+                    self.names.get(pid),
+                    dist,
+                    within and clear,
+                    runner_up,
+                    runner_name,
+                    ambiguous=within and not clear,
+                )
+            )
         return matches
 
     def verify(self, embedding: np.ndarray, person_id: int, threshold: float) -> Match:
@@ -75,3 +94,17 @@ class GallerySnapshot:
             return Match(person_id, name, float("inf"), False)
         dist = float(distances(np.atleast_2d(embedding), self.embeddings[mask]).min())
         return Match(person_id, name, dist, dist <= threshold)
+
+
+def two_nearest(per_person: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For a (probes, people) distance matrix: the nearest column and its distance, and the second nearest column
+    and its distance (-1 and inf when there is only one column)."""
+    d = np.asarray(per_person)
+    rows = np.arange(d.shape[0])
+    if d.shape[1] < 2:
+        best = np.zeros(d.shape[0], np.int64)
+        return best, d[rows, best], np.full(d.shape[0], -1), np.full(d.shape[0], np.inf)
+    two = np.argpartition(d, 1, axis=1)[:, :2]
+    swap = d[rows, two[:, 1]] < d[rows, two[:, 0]]
+    two[swap] = two[swap][:, ::-1]
+    return two[:, 0], d[rows, two[:, 0]], two[:, 1], d[rows, two[:, 1]]

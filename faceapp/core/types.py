@@ -68,13 +68,49 @@ class FaceSample:
 
 
 @dataclass(frozen=True)
+class MatchRule:
+    """When the nearest enrolled person counts as a match: d <= threshold (tau), and clear of the next person.
+
+    `margin` is the ambiguity guard of 1:K search: the nearest *other* person must be at least (1 + margin) times as
+    far as the nearest (runner_up >= (1 + margin) * d), otherwise the face is too close to call and stays Unknown.
+    0 turns the guard off. It has no say in 1:1 verification, where there is no other person.
+    """
+
+    threshold: float
+    margin: float = 0.0
+
+    @classmethod
+    def of(cls, rule: MatchRule | float) -> MatchRule:
+        """`rule` itself, or a distance-only rule for a bare tau."""
+        return rule if isinstance(rule, MatchRule) else cls(float(rule))
+
+    def within(self, distance: float) -> bool:
+        """d <= tau."""
+        return distance <= self.threshold
+
+    def clear(self, distance: float, runner_up: float) -> bool:
+        """The nearest person stands clear of the next one (always true with margin 0 or no other person)."""
+        return runner_up >= (1.0 + self.margin) * distance
+
+    def accepts(self, distance: float, runner_up: float = float("inf")) -> bool:
+        """Both conditions: within tau and clear of the runner-up."""
+        return self.within(distance) and self.clear(distance, runner_up)
+
+
+@dataclass(frozen=True)
 class Match:
-    """The answer for one face: the nearest enrolled person, and whether the distance is within tau."""
+    """The answer for one face: the nearest enrolled person, and whether the rule accepted them.
+
+    `runner_up` is the distance to the nearest other person (inf when there is none, and in 1:1 verification).
+    """
 
     person_id: int | None
     name: str | None
     distance: float
     accepted: bool
+    runner_up: float = float("inf")
+    runner_up_name: str | None = None
+    ambiguous: bool = False  # within tau, but turned down because another person is nearly as near
 
     @property
     def label(self) -> str:

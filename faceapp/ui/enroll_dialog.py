@@ -60,7 +60,7 @@ class EnrollDialog(QDialog):
         edit = self.name.lineEdit()
         if edit is not None:
             edit.setPlaceholderText("Type a new name or pick a person")
-        if face.name is not None and face.accepted(window.threshold()):
+        if face.name is not None and face.accepted(window.rule()):
             self.name.setCurrentText(face.name)
         self.capture_button = QPushButton(f"Capture more ({CAPTURE_SECONDS:.0f} s)")
         self.capture_button.clicked.connect(self._on_capture_clicked)

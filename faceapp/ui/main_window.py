@@ -16,6 +16,7 @@ from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.matching import GallerySnapshot
+from faceapp.core.types import MatchRule
 from faceapp.core.video import Frame
 from faceapp.engine import Engine
 from faceapp.errors import CameraError, FaceAppError
@@ -208,7 +209,7 @@ class MainWindow(QMainWindow):
         """Make `new` current: tau, mirror and minimum face size at once; the source restarts when it changed."""
         old, self.settings = self.settings, new
         tau = self.threshold()
-        self.view.threshold = tau
+        self.view.rule = self.rule()
         self.verify.threshold = tau
         self.view.mirror = new.mirror_view
         self.live_detector.config = replace(self.live_detector.config, min_face_size=new.min_face_size)
@@ -240,6 +241,12 @@ class MainWindow(QMainWindow):
         if self.engine is None:
             return 0.5
         return self.settings.threshold_for(self.engine.model, self.engine.default_threshold)
+
+    def rule(self) -> MatchRule:
+        """tau and the ambiguity margin for the gallery's model under the current settings."""
+        if self.engine is None:
+            return MatchRule(self.threshold())
+        return MatchRule(self.threshold(), self.settings.margin_for(self.engine.model, self.engine.default_margin))
 
     def image_for(self, result_index: int) -> np.ndarray | None:
         """The captured frame a result was computed on while it is kept; None once it is gone (boxes would not fit)."""

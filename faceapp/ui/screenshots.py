@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def lin_in_view() -> bool:
         result = window.view.result
-        tau = window.threshold()
+        tau = window.rule()
         return result is not None and result.frame_index % 275 >= 120 and any(f.accepted(tau) for f in result.faces)
 
     if not wait_until(app, lin_in_view, 40):

@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 from faceapp.core import weights
 from faceapp.core.embedders.base import MODELS
 from faceapp.core.live import FrameResult
+from faceapp.core.types import MatchRule
 from faceapp.errors import FaceAppError
-from faceapp.settings import Settings
+from faceapp.settings import MAX_MARGIN, Settings
 from faceapp.ui import flows
 
 if TYPE_CHECKING:
@@ -68,6 +69,17 @@ class SettingsDialog(QDialog):
         self.live_distance = QLabel("no face in view")
         self.live_distance.setMinimumWidth(190)
         self.reset = QPushButton(f"Reset ({self.default_tau:.3f})")
+        self.default_margin = window.engine.default_margin if window.engine is not None else 0.0
+        self.margin = QSpinBox()
+        self.margin.setRange(0, round(100 * MAX_MARGIN))
+        self.margin.setSuffix(" % farther")
+        self.margin.setSpecialValueText("off")
+        self.margin.setToolTip(
+            "Ambiguity guard: a face is named only when the next-nearest person is at least this much farther"
+            " than the nearest. It keeps lookalikes and strangers from being named in a large gallery."
+        )
+        self.margin.setValue(round(100 * window.rule().margin))
+        self.margin_reset = QPushButton(f"Reset ({100 * self.default_margin:.0f} %)")
         self.source = QLineEdit(self.original.source)
         browse = QPushButton("File...")
         self.resolution = QComboBox()
@@ -92,6 +104,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(self)
         form.addRow("Threshold tau:", _row(self.slider, self.tau, self.reset))
         form.addRow("Face in view:", self.live_distance)
+        form.addRow("Next person at least:", _row(self.margin, self.margin_reset))
         form.addRow("Source (camera index or file):", _row(self.source, browse))
         form.addRow("Resolution (cameras):", self.resolution)
         form.addRow("Model:", _row(self.model_box, self.get_weights, self.import_weights))
@@ -109,6 +122,8 @@ class SettingsDialog(QDialog):
         self.slider.valueChanged.connect(self._on_slider_changed)
         self.tau.valueChanged.connect(self._on_tau_changed)
         self.reset.clicked.connect(lambda: self.set_tau(self.default_tau))
+        self.margin.valueChanged.connect(self._preview)
+        self.margin_reset.clicked.connect(lambda: self.margin.setValue(round(100 * self.default_margin)))
         browse.clicked.connect(self._on_browse)
         self.model_box.currentIndexChanged.connect(self._on_model_changed)
         self.get_weights.clicked.connect(self._on_download)
@@ -137,7 +152,9 @@ class SettingsDialog(QDialog):
             min_face_size=self.min_face.value(),
             mirror_view=self.mirror.isChecked(),
         )
-        return edited.with_threshold(self.model, value)
+        margin = self.margin.value() / 100
+        margin_value = None if abs(margin - self.default_margin) < 0.005 else margin
+        return edited.with_threshold(self.model, value).with_margin(self.model, margin_value)
 
     def _preview(self, *_: object) -> None:
         try:
@@ -171,9 +188,14 @@ class SettingsDialog(QDialog):
         if not np.isfinite(face.distance):
             self.live_distance.setText("a face, but the gallery is empty")
             return
-        tau = self.tau.value()
-        verdict = "accepted" if face.distance <= tau else "Unknown"
-        self.live_distance.setText(f"d = {face.distance:.3f} to {face.name} ({verdict} at tau {tau:.3f})")
+        rule = MatchRule(self.tau.value(), self.margin.value() / 100)
+        if face.accepted(rule):
+            verdict = f"accepted at tau {rule.threshold:.3f}"
+        elif face.ambiguous(rule):
+            verdict = f"Unknown: next person at d = {face.runner_up:.3f}, too close"
+        else:
+            verdict = f"Unknown at tau {rule.threshold:.3f}"
+        self.live_distance.setText(f"d = {face.distance:.3f} to {face.name} ({verdict})")
 
     def _on_browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Video file", "", "Videos (*.mp4 *.avi *.mov *.mkv);;All (*)")

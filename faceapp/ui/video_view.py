@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEv
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from faceapp.core.live import FrameResult, LiveFace
+from faceapp.core.types import MatchRule
 from faceapp.core.video import Frame
 
 # (text, colour) for one face; the main window swaps this for verification mode.
@@ -37,7 +38,7 @@ class VideoView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
         self.mirror = False
-        self.threshold = 0.5
+        self.rule = MatchRule(0.5)
         self.labeler: Labeler = self.default_label
         self.placeholder = "Opening the video source..."
         self.frame: Frame | None = None
@@ -70,10 +71,12 @@ class VideoView(QWidget):
         self.update()
 
     def default_label(self, face: LiveFace) -> tuple[str, QColor]:
-        """Name or Unknown, with the distance to the nearest enrolled person."""
+        """Name or Unknown, with the distance to the nearest enrolled person (and why, when too close to call)."""
         dist = "" if not np.isfinite(face.distance) else f"  {face.distance:.2f}"
-        colour = ACCEPT_COLOUR if face.accepted(self.threshold) else REJECT_COLOUR
-        return f"{face.label(self.threshold)}{dist}", colour
+        if face.ambiguous(self.rule):
+            dist += " (ambiguous)"
+        colour = ACCEPT_COLOUR if face.accepted(self.rule) else REJECT_COLOUR
+        return f"{face.label(self.rule)}{dist}", colour
 
     # -- geometry -----------------------------------------------------------------------------------------------
     def image_rect(self) -> QRectF:

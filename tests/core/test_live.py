@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from faceapp.core.analyzer import FaceAnalyzer
-from faceapp.core.live import FrameResult, RecognitionWorker, Tracker
+from faceapp.core.live import FrameResult, LiveFace, RecognitionWorker, Tracker
 from faceapp.core.matching import GallerySnapshot
+from faceapp.core.types import MatchRule
 from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox, parse_source
 from faceapp.errors import CameraError
 from tests.fakes import FakeDetector, FakeEmbedder, detection
@@ -108,9 +109,19 @@ def test_tracker_keeps_ids_and_reembeds_on_a_cadence() -> None:
 def test_tracker_votes_steady_the_label() -> None:
     tracker = Tracker(window=5)
     (tid,) = tracker.assign([detection(0, 0, 50, 50)])
-    assert tracker.vote(tid, 7, 0.1) == (7, 0.1)
-    tracker.vote(tid, 7, 0.12)
-    assert tracker.vote(tid, 8, 0.05)[0] == 7  # one odd match does not flip the label
+    assert tracker.vote(tid, 7, 0.1, 0.3) == (7, 0.1, 0.3)
+    tracker.vote(tid, 7, 0.12, 0.2)
+    # One odd match does not flip the label; distances are the medians of the winning person's updates only.
+    assert tracker.vote(tid, 8, 0.05, 0.06) == (7, pytest.approx(0.11), pytest.approx(0.25))
+
+
+def test_live_face_applies_tau_and_the_margin() -> None:
+    face = LiveFace(1, detection(0, 0, 50, 50), 7, "Ada", 0.10, runner_up=0.12)
+    assert face.label(0.15) == "Ada"  # a bare tau: distance only
+    assert face.label(MatchRule(0.15, 0.35)) == "Unknown"  # Bob at 0.12 is within 35% of 0.10
+    assert face.ambiguous(MatchRule(0.15, 0.35))
+    assert face.label(MatchRule(0.15, 0.15)) == "Ada"
+    assert not face.ambiguous(MatchRule(0.05, 0.35))  # beyond tau is plain Unknown, not ambiguous
 
 
 def image_with_pattern(seed: int) -> np.ndarray:

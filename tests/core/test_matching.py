@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from faceapp.core.distance import distance, distances, normalize
-from faceapp.core.matching import GallerySnapshot
+from faceapp.core.matching import GallerySnapshot, two_nearest
+from faceapp.core.types import MatchRule
 
 
 def unit(*values: float) -> np.ndarray:
@@ -38,7 +39,7 @@ def gallery() -> GallerySnapshot:
 
 def test_identify_names_the_nearest_sample_and_applies_tau(gallery: GallerySnapshot) -> None:
     probes = np.stack([unit(0, 1, 0), unit(0, 0.1, 1), unit(-1, -1, -1)])
-    matches = gallery.identify(probes, threshold=0.7)
+    matches = gallery.identify(probes, 0.7)
     # (0,1,0) is nearest the second sample of Ada: d = 2 - 2 cos 45deg = 0.586.
     assert matches[0].name == "Ada"
     assert matches[0].distance == pytest.approx(2 - np.sqrt(2), abs=1e-5)
@@ -78,3 +79,64 @@ def test_pair_distances_match_the_matrix_form() -> None:
     from faceapp.core.distance import pair_distances
 
     np.testing.assert_allclose(pair_distances(a, b), np.diag(distances(a, b)), atol=1e-5)
+
+
+def test_person_distances_match_brute_force_with_interleaved_people() -> None:
+    rng = np.random.default_rng(5)
+    ids = np.array([3, 1, 3, 2, 1, 3, 9])  # unsorted, interleaved, several samples each
+    snap = GallerySnapshot("m", ids, {}, normalize(rng.normal(size=(7, 8))))
+    probes = normalize(rng.normal(size=(4, 8)))
+    people, d = snap.person_distances(probes)
+    full = distances(probes, snap.embeddings)
+    assert list(people) == [1, 2, 3, 9]
+    for column, pid in enumerate(people):
+        np.testing.assert_allclose(d[:, column], full[:, ids == pid].min(axis=1), atol=1e-6)
+
+
+def test_identify_reports_the_runner_up_person_not_a_second_sample(gallery: GallerySnapshot) -> None:
+    (match,) = gallery.identify(unit(1, 0.2, 0), 0.7)
+    assert match.name == "Ada"
+    assert match.runner_up_name == "Bob"  # Ada's own second sample is nearer, but it is the same person
+    assert match.runner_up == pytest.approx(2.0, abs=1e-5)
+
+
+def test_the_margin_turns_a_too_close_call_into_unknown() -> None:
+    # A probe nearly between Ada and Bob: d(Ada) = 0.513, d(Bob) = 0.662, only 1.29 times as far.
+    snap = GallerySnapshot("m", np.array([1, 2]), {1: "Ada", 2: "Bob"}, np.stack([unit(1, 0, 0), unit(0, 1, 0)]))
+    probe = unit(1, 0.9, 0)
+    (plain,) = snap.identify(probe, MatchRule(1.0))
+    (guarded,) = snap.identify(probe, MatchRule(1.0, 0.35))
+    assert plain.accepted
+    assert plain.label == "Ada"
+    assert guarded.name == "Ada"
+    assert not guarded.accepted
+    assert guarded.ambiguous
+    assert guarded.label == "Unknown"
+    assert guarded.runner_up / guarded.distance < 1.35
+    (clear,) = snap.identify(unit(1, 0.2, 0), MatchRule(1.0, 0.35))
+    assert clear.accepted
+    assert not clear.ambiguous
+    (far,) = snap.identify(probe, MatchRule(0.1, 0.35))
+    assert not far.accepted
+    assert not far.ambiguous
+
+
+def test_the_margin_does_not_apply_with_one_person() -> None:
+    snap = GallerySnapshot("m", np.array([1, 1]), {1: "Ada"}, np.stack([unit(1, 0, 0), unit(1, 0.1, 0)]))
+    (match,) = snap.identify(unit(1, 0.05, 0), MatchRule(0.5, 1.0))
+    assert match.accepted
+    assert match.runner_up == float("inf")
+    assert match.runner_up_name is None
+
+
+def test_two_nearest_orders_the_two_best_columns() -> None:
+    d = np.array([[0.5, 0.1, 0.3], [0.2, 0.9, 0.1]])
+    best, d1, second, d2 = two_nearest(d)
+    assert list(best) == [1, 2]
+    assert list(second) == [2, 0]
+    np.testing.assert_allclose(d1, [0.1, 0.1])
+    np.testing.assert_allclose(d2, [0.3, 0.2])
+    best, d1, second, d2 = two_nearest(np.array([[0.4]]))
+    assert list(best) == [0]
+    assert list(second) == [-1]
+    assert d2[0] == float("inf")

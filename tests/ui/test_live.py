@@ -73,3 +73,38 @@ def test_missing_weights_show_a_download_path(qtbot: QtBot, make_window: WindowF
     qtbot.waitUntil(window.banner.isVisible, timeout=5000)
     assert "not on this machine" in window.banner.label.text()
     qtbot.waitUntil(lambda: window.view.painted >= 5, timeout=5000)  # the video still plays
+
+
+def test_margin_in_settings_and_ambiguous_faces_in_the_view(
+    qtbot: QtBot, make_window: WindowFactory, hamilton: Path
+) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from faceapp.core.live import LiveFace
+    from faceapp.ui import flows
+    from faceapp.ui.settings_dialog import SettingsDialog
+    from tests.fakes import detection
+
+    window = make_window(hamilton, FakeEmbedder(), start=False)
+    assert window.rule().margin == 0.35  # dlib-resnet's calibrated default
+    close_call = LiveFace(1, detection(10, 10, 90, 90), 1, "Ada", 0.10, runner_up=0.12)
+    text, _ = window.view.labeler(close_call)
+    assert text.startswith("Unknown")
+    assert "(ambiguous)" in text
+    seen: list[str] = []
+
+    def turn_the_guard_off() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, SettingsDialog)
+        assert dialog.margin.value() == 35
+        dialog.margin.setValue(0)
+        seen.append(window.view.labeler(close_call)[0])  # previewed while the dialog is open
+        dialog.accept()
+
+    QTimer.singleShot(200, turn_the_guard_off)
+    flows.open_settings(window)
+    assert seen
+    assert seen[0].startswith("Ada")
+    assert window.settings.margin_for("dlib-resnet", 0.35) == 0.0
+    assert window.rule().margin == 0.0

@@ -20,12 +20,20 @@ class ModelInfo:
     dim: int
     default_threshold: float
     description: str
+    default_margin: float = 0.0  # the 1:K ambiguity guard (MatchRule.margin); 0 is off
 
 
 # Default thresholds are squared euclidean distances between unit-length embeddings (see core/distance.py),
 # chosen as the accuracy-optimal point of `faceapp bench lfw` over LFW's 6,000 pairs (docs/benchmarks.md).
 # dlib-resnet: 0.178 gives 99.23% on all pairs (FAR about 0.8%); its FAR = 0.1% point is 0.150 (TAR 96.6%), the
 # stricter choice for a large gallery. FaceNet could not be measured here (no weights offline): 1.0 is a guess.
+#
+# Default margins (the 1:K ambiguity guard, MatchRule.margin): a name is given only when the next person is at least
+# (1 + margin) times as far. dlib-resnet's is the margin that maximises DIR at FAR = 1% of one-shot open-set
+# identification on LFW's development people (`faceapp bench identify --people peopleDevTrain.txt`); the FaceNet
+# models borrow it, unmeasured (the ratio does not depend on the distance's scale, but the best value may differ).
+DLIB_MARGIN = 0.35
+
 MODELS: dict[str, ModelInfo] = {
     "dlib-resnet": ModelInfo(
         "dlib-resnet",
@@ -33,6 +41,7 @@ MODELS: dict[str, ModelInfo] = {
         128,
         0.178,
         "dlib's 29-layer face ResNet ported to torch; weights from the face_recognition_models package.",
+        DLIB_MARGIN,
     ),
     "facenet-vggface2": ModelInfo(
         "facenet-vggface2",
@@ -40,6 +49,7 @@ MODELS: dict[str, ModelInfo] = {
         512,
         1.0,
         "facenet-pytorch InceptionResnetV1 trained on VGGFace2; weights downloaded once on request.",
+        DLIB_MARGIN,
     ),
     "facenet-casia": ModelInfo(
         "facenet-casia",
@@ -47,6 +57,7 @@ MODELS: dict[str, ModelInfo] = {
         512,
         1.0,
         "facenet-pytorch InceptionResnetV1 trained on CASIA-WebFace; weights downloaded once on request.",
+        DLIB_MARGIN,
     ),
 }
 
