@@ -127,3 +127,38 @@ def test_an_unexpected_failure_is_one_line_and_logged(
     assert "ZeroDivisionError: boom" in err
     log = Path(err.split("details in ")[1].rstrip(")\n"))
     assert "Traceback" in log.read_text()
+
+
+def test_identify_says_when_a_face_is_too_close_to_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    import faceapp.cli
+    from faceapp.core.types import Face, Match, MatchRule
+    from faceapp.engine import Recognition
+    from tests.fakes import detection
+
+    rules: list[MatchRule] = []
+
+    class StubEngine:
+        model, default_threshold, default_margin = "dlib-resnet", 0.178, 0.35
+
+        def identify(self, image: object, rule: MatchRule) -> list[Recognition]:
+            rules.append(rule)
+            face = Face(detection(10, 10, 90, 90), np.zeros(128, np.float32))
+            return [Recognition(face, Match(1, "Ada", 0.1, False, 0.12, "Bob", ambiguous=True))]
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(faceapp.cli, "open_engine", lambda args: StubEngine())
+    assert main(["identify", "photo.jpg"]) == 1  # nobody named
+    line = capsys.readouterr().out
+    assert "Unknown\td=0.1\t(too close to call: Ada d=0.1, Bob d=0.12)" in line
+    assert rules[-1] == MatchRule(0.178, 0.35)  # no settings saved: the model's defaults
+    assert main(["identify", "--json", "--threshold", "0.2", "--margin", "0.1", "photo.jpg"]) == 1
+    face = json.loads(capsys.readouterr().out)["results"][0]["faces"][0]
+    assert face["ambiguous"] is True
+    assert face["runner_up"] == "Bob"
+    assert rules[-1] == MatchRule(0.2, 0.1)
