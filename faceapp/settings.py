@@ -36,12 +36,7 @@ class Settings:
 
     def with_threshold(self, model: str, value: float | None) -> Settings:
         """A copy with tau for `model` set (None resets it to the model's default)."""
-        table = dict(self.thresholds)
-        if value is None:
-            table.pop(model, None)
-        else:
-            table[model] = float(value)
-        return replace(self, thresholds=table).validated()
+        return replace(self, thresholds=_set(self.thresholds, model, value)).validated()
 
     def margin_for(self, model: str, default: float) -> float:
         """The ambiguity margin for `model`: the user's value when set, else the model's default."""
@@ -49,12 +44,7 @@ class Settings:
 
     def with_margin(self, model: str, value: float | None) -> Settings:
         """A copy with the margin for `model` set (None resets it to the model's default)."""
-        table = dict(self.margins)
-        if value is None:
-            table.pop(model, None)
-        else:
-            table[model] = float(value)
-        return replace(self, margins=table).validated()
+        return replace(self, margins=_set(self.margins, model, value)).validated()
 
     def validated(self) -> Settings:
         """This object, or SettingsError naming the first value out of bounds."""
@@ -72,6 +62,16 @@ class Settings:
         if not self.source.strip():
             raise SettingsError("The video source is empty; use a camera index such as 0 or a video file.")
         return self
+
+
+def _set(table: dict[str, float], model: str, value: float | None) -> dict[str, float]:
+    """A copy of a per-model table with `model` set to `value`, or removed when None."""
+    out = dict(table)
+    if value is None:
+        out.pop(model, None)
+    else:
+        out[model] = float(value)
+    return out
 
 
 def settings_path() -> Path:
