@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -213,7 +214,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
 
 
 def _round(value: float) -> float | None:
-    return None if value == float("inf") else round(value, 4)
+    return round(value, 4) if math.isfinite(value) else None
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

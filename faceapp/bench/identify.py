@@ -132,8 +132,10 @@ class Nearest:
         A probe is named at tau exactly when its score <= tau, so sweeping tau over these scores is the app's rule.
         """
 
+        rule = MatchRule(4.0, margin)
+
         def score(d: np.ndarray, runner_up: np.ndarray) -> np.ndarray:
-            return np.where(runner_up >= (1.0 + margin) * d, d, np.inf)
+            return np.where(rule.clear_mask(d, runner_up), d, np.inf)
 
         return score(self.known_d, self.known_runner_up), score(self.unknown_d, self.unknown_runner_up)
 

@@ -42,10 +42,11 @@ class GallerySnapshot:
 
     @cached_property
     def _by_person(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sample order grouped by person, each group's first position, and the people (sorted)."""
+        """The embeddings grouped by person, each group's first row, and the people (sorted, read-only)."""
         order = np.argsort(self.person_ids, kind="stable")
         people, starts = np.unique(self.person_ids[order], return_index=True)
-        return order, starts, people
+        people.flags.writeable = False
+        return self.embeddings[order], starts, people
 
     def person_distances(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each probe row: the ids of the people in the gallery and each one's nearest-sample distance.
@@ -53,10 +54,10 @@ class GallerySnapshot:
         Returns (people (K,), dist (N, K)); K is the number of people with samples.
         """
         probes = np.atleast_2d(embeddings)
-        order, starts, people = self._by_person
+        grouped, starts, people = self._by_person
         if people.shape[0] == 0:
             return people, np.zeros((probes.shape[0], 0), np.float32)
-        d = distances(probes, self.embeddings[order])
+        d = distances(probes, grouped)
         return people, np.minimum.reduceat(d, starts, axis=1)
 
     def identify(self, embeddings: np.ndarray, rule: MatchRule | float) -> list[Match]:

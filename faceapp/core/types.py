@@ -89,8 +89,16 @@ class MatchRule:
         return distance <= self.threshold
 
     def clear(self, distance: float, runner_up: float) -> bool:
-        """The nearest person stands clear of the next one (always true with margin 0 or no other person)."""
-        return runner_up >= (1.0 + self.margin) * distance
+        """The nearest person stands clear of the next one (always true with margin 0 or no other person).
+
+        With a margin, a tie is never clear, not even at d = 0 (the same face enrolled under two names).
+        """
+        return bool(self.clear_mask(np.asarray(distance), np.asarray(runner_up)))
+
+    def clear_mask(self, distance: np.ndarray, runner_up: np.ndarray) -> np.ndarray:
+        """`clear` element-wise, for arrays of distances and runner-up distances (the benchmark's form)."""
+        clear = runner_up >= (1.0 + self.margin) * distance
+        return clear if self.margin == 0 else clear & (runner_up > distance)
 
     def accepts(self, distance: float, runner_up: float = float("inf")) -> bool:
         """Both conditions: within tau and clear of the runner-up."""

@@ -78,7 +78,8 @@ class SettingsDialog(QDialog):
             "Ambiguity guard: a face is named only when the next-nearest person is at least this much farther"
             " than the nearest. It keeps lookalikes and strangers from being named in a large gallery."
         )
-        self.margin.setValue(round(100 * window.rule().margin))
+        self.initial_margin = window.rule().margin
+        self.margin.setValue(round(100 * self.initial_margin))
         self.margin_reset = QPushButton(f"Reset ({100 * self.default_margin:.0f} %)")
         self.source = QLineEdit(self.original.source)
         browse = QPushButton("File...")
@@ -152,7 +153,9 @@ class SettingsDialog(QDialog):
             min_face_size=self.min_face.value(),
             mirror_view=self.mirror.isChecked(),
         )
-        margin = self.margin.value() / 100
+        # The box shows whole percent: an untouched box keeps a finer value saved by hand in settings.json.
+        touched = self.margin.value() != round(100 * self.initial_margin)
+        margin = self.margin.value() / 100 if touched else self.initial_margin
         margin_value = None if abs(margin - self.default_margin) < 0.005 else margin
         return edited.with_threshold(self.model, value).with_margin(self.model, margin_value)
 

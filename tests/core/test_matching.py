@@ -140,3 +140,23 @@ def test_two_nearest_orders_the_two_best_columns() -> None:
     assert list(best) == [0]
     assert list(second) == [-1]
     assert d2[0] == float("inf")
+
+
+def test_a_tie_is_never_clear_with_a_margin_not_even_at_zero() -> None:
+    # The same face enrolled under two names: both at d = 0.
+    snap = GallerySnapshot("m", np.array([1, 2]), {1: "Ada", 2: "Bob"}, np.stack([unit(1, 0, 0), unit(1, 0, 0)]))
+    (guarded,) = snap.identify(unit(1, 0, 0), MatchRule(0.5, 0.35))
+    assert not guarded.accepted
+    assert guarded.ambiguous
+    (plain,) = snap.identify(unit(1, 0, 0), MatchRule(0.5))
+    assert plain.accepted  # margin 0: distance only, as before
+    rule = MatchRule(0.5, 0.35)
+    mask = rule.clear_mask(np.array([0.0, 0.1, 0.1]), np.array([0.0, 0.2, 0.12]))
+    assert list(mask) == [False, True, False]
+    assert [rule.clear(d, r) for d, r in [(0.0, 0.0), (0.1, 0.2), (0.1, 0.12)]] == list(mask)
+
+
+def test_person_distances_does_not_hand_out_its_cache(gallery: GallerySnapshot) -> None:
+    people, _ = gallery.person_distances(unit(1, 0, 0))
+    with pytest.raises(ValueError, match="read-only"):
+        people[0] = 99

@@ -108,3 +108,27 @@ def test_margin_in_settings_and_ambiguous_faces_in_the_view(
     assert seen[0].startswith("Ada")
     assert window.settings.margin_for("dlib-resnet", 0.35) == 0.0
     assert window.rule().margin == 0.0
+
+
+def test_an_untouched_margin_box_keeps_a_finer_saved_margin(
+    qtbot: QtBot, make_window: WindowFactory, hamilton: Path
+) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from faceapp.ui import flows
+    from faceapp.ui.settings_dialog import SettingsDialog
+
+    window = make_window(hamilton, FakeEmbedder(), start=False, margins={"dlib-resnet": 0.355})
+
+    def change_something_else() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, SettingsDialog)
+        assert dialog.margin.value() == 36  # shown in whole percent
+        dialog.mirror.setChecked(True)
+        dialog.accept()
+
+    QTimer.singleShot(200, change_something_else)
+    flows.open_settings(window)
+    assert window.settings.mirror_view
+    assert window.settings.margin_for("dlib-resnet", 0.35) == 0.355
