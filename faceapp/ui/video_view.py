@@ -123,19 +123,21 @@ class VideoView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         """Frame, then each face's box and label."""
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor(24, 24, 28))
-        if self._image is None:
-            painter.setPen(QColor(200, 200, 200))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
-            painter.end()
-            return
-        target = self.image_rect()
-        image = self._image.mirrored(True, False) if self.mirror else self._image
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawImage(target, image)
-        if self.result is not None:
-            self._draw_faces(painter)
-        painter.end()
+        try:
+            painter.fillRect(self.rect(), QColor(24, 24, 28))
+            if self._image is None:
+                painter.setPen(QColor(200, 200, 200))
+                flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+                painter.drawText(self.rect(), flags, self.placeholder)
+                return
+            target = self.image_rect()
+            image = self._image.flipped(Qt.Orientation.Horizontal) if self.mirror else self._image
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(target, image)
+            if self.result is not None:
+                self._draw_faces(painter)
+        finally:
+            painter.end()  # also when drawing raised: an open painter breaks every later paint of the window
         if self.frame is not None and self.frame.index != self.last_painted_index:
             self.painted += 1
             self.last_painted_index = self.frame.index
