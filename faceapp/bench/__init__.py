@@ -1,6 +1,6 @@
 """Benchmarks behind `faceapp bench`: accuracy, speed and parity figures measured on local data (docs/benchmarks.md).
 
-Suites: `lfw` (verification) and `identify` (open-set identification) are parsed here; `video`, `gui`, `startup`
+Suites: `lfw` (verification) and `identify` (open-set identification) are parsed here; `video`, `gui`, `soak`, `startup`
 and `dlib-parity` are modules with their own `main(argv)`. Modules load lazily.
 """
 
@@ -18,6 +18,7 @@ from faceapp.errors import FaceAppError
 MODULE_SUITES = {
     "video": "faceapp.bench.video",
     "gui": "faceapp.bench.gui",
+    "soak": "faceapp.bench.soak",
     "startup": "faceapp.bench.startup",
     "dlib-parity": "faceapp.bench.dlib_parity",
 }
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--people", help="only the people in this LFW people file, e.g. peopleDevTrain.txt")
     sub.add_parser("video", help="the live pipeline on a video file, without a display", add_help=False)
     sub.add_parser("gui", help="the live window: frame rates, event-loop latency, start-up", add_help=False)
+    sub.add_parser("soak", help="the live window on a looping video for N minutes: alive, memory", add_help=False)
     sub.add_parser("startup", help="wall time of `faceapp --help` and a cold `faceapp identify`", add_help=False)
     sub.add_parser("dlib-parity", help="torch dlib-resnet against dlib's golden descriptors", add_help=False)
     return parser

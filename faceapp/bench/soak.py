@@ -1,0 +1,199 @@
+"""`faceapp bench soak`: the real window on a looping video for N minutes: alive, memory over time, rates at both ends.
+
+The window runs in a child process, so that a crash of the interpreter (PySide6 6.12's `none_dealloc` abort, issue 8)
+is reported as a result with its time and signal instead of ending the benchmark with it. The child prints one JSON
+line per sample; the parent prints progress, the table and writes --out JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from faceapp.errors import BadInputError
+
+# After this many minutes the resident set counts as warmed up (models loaded, torch's first passes done, caches
+# filled); growth is measured from the first sample after it.
+WARM_UP_MIN = 2.0
+RSS_GROWTH_LIMIT_MB = 50.0
+
+
+def rss_mb() -> float:
+    """This process's resident set in MiB (Linux /proc; NaN elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def none_refcount() -> int:
+    """sys.getrefcount(None): it falls steadily under a leaking PySide6 on Python 3.11 (constant on 3.12+)."""
+    return sys.getrefcount(None)
+
+
+def _child(args: argparse.Namespace) -> int:
+    """Run the window and print a JSON sample every `interval` seconds until `minutes` have passed."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from faceapp.bench.gui import _enroll, _pump, _Run
+
+    home = Path(tempfile.mkdtemp(prefix="faceapp-bench-soak-"))
+    os.environ["FACEAPP_DATA_DIR"] = str(home / "data")
+    os.environ["FACEAPP_CONFIG_DIR"] = str(home / "config")
+    app = QApplication.instance() or QApplication([])
+    _enroll(home / "g.sqlite3", [(item.split("=", 1)[0], item.split("=", 1)[-1]) for item in args.enroll])
+    run = _Run(home / "g.sqlite3", args.source)
+    w = run.window
+    lateness: list[float] = []
+    last = [time.perf_counter()]
+
+    def on_probe() -> None:
+        now = time.perf_counter()
+        lateness.append(max(0.0, (now - last[0]) * 1000 - 10))
+        last[0] = now
+
+    probe = QTimer()
+    probe.setInterval(10)
+    probe.timeout.connect(on_probe)
+    probe.start()
+    start = time.monotonic()
+    prev = (start, w.view.painted, w.session.captured, w.session.recognized)
+    end = start + args.minutes * 60
+    while time.monotonic() < end:
+        _pump(min(args.interval, max(0.0, end - time.monotonic())))
+        now = time.monotonic()
+        span = max(now - prev[0], 1e-9)
+        sample = {
+            "t_min": (now - start) / 60,
+            "rss_mb": rss_mb(),
+            "display_fps": (w.view.painted - prev[1]) / span,
+            "captured_fps": (w.session.captured - prev[2]) / span,
+            "recognition_fps": (w.session.recognized - prev[3]) / span,
+            "source_fps": w.session.source_fps,
+            "gui_latency_p95_ms": float(np.percentile(lateness, 95)) if lateness else float("nan"),
+            "none_refcount": none_refcount(),
+            "painted": w.view.painted,
+        }
+        lateness.clear()
+        prev = (now, w.view.painted, w.session.captured, w.session.recognized)
+        print(json.dumps(sample), flush=True)
+    probe.stop()
+    run.close()
+    del app
+    return 0
+
+
+def summarize(samples: list[dict[str, Any]], returncode: int, minutes: float) -> dict[str, Any]:
+    """Alive or not, RSS growth after warm-up, and the rates of the first and last samples."""
+    died = returncode != 0
+    reason = ""
+    if returncode < 0:
+        reason = f"killed by signal {signal.Signals(-returncode).name}"
+    elif returncode > 0:
+        reason = f"exited with code {returncode}"
+    ran = samples[-1]["t_min"] if samples else 0.0
+    warm = [s for s in samples if s["t_min"] >= min(WARM_UP_MIN, ran)] or samples
+    growth = warm[-1]["rss_mb"] - warm[0]["rss_mb"] if warm else float("nan")
+    return {
+        "minutes_asked": minutes,
+        "minutes_ran": ran,
+        "alive": not died and ran >= minutes * 0.99 and bool(samples) and samples[-1]["display_fps"] > 0,
+        "end": reason or "finished",
+        "rss_start_mb": samples[0]["rss_mb"] if samples else float("nan"),
+        "rss_after_warm_up_mb": warm[0]["rss_mb"] if warm else float("nan"),
+        "rss_end_mb": samples[-1]["rss_mb"] if samples else float("nan"),
+        "rss_max_mb": max((s["rss_mb"] for s in samples), default=float("nan")),
+        "rss_growth_after_warm_up_mb": growth,
+        "first": samples[0] if samples else None,
+        "last": samples[-1] if samples else None,
+        "none_refcount_change": samples[-1]["none_refcount"] - warm[0]["none_refcount"] if warm else 0,
+        "samples": samples,
+    }
+
+
+def report_text(r: dict[str, Any]) -> str:
+    """The soak's table, with each target's verdict."""
+    growth = r["rss_growth_after_warm_up_mb"]
+    ok_mem = growth <= RSS_GROWTH_LIMIT_MB
+    lines = [
+        f"ran {r['minutes_ran']:.1f} of {r['minutes_asked']:g} min: {'ALIVE' if r['alive'] else 'DIED'} ({r['end']})",
+        f"RSS: start {r['rss_start_mb']:.0f} MiB, after {WARM_UP_MIN:g} min {r['rss_after_warm_up_mb']:.0f} MiB, "
+        f"end {r['rss_end_mb']:.0f} MiB, max {r['rss_max_mb']:.0f} MiB",
+        f"RSS growth after warm-up: {growth:+.1f} MiB (target <= {RSS_GROWTH_LIMIT_MB:g}: "
+        f"{'met' if ok_mem else 'MISSED'})",
+        f"None refcount change after warm-up: {r['none_refcount_change']:+d}",
+    ]
+    for key in ("first", "last"):
+        s = r[key]
+        if s:
+            lines.append(
+                f"{key:5} sample at {s['t_min']:5.1f} min: display {s['display_fps']:.1f} / source "
+                f"{s['source_fps']:.2f} fps, recognition {s['recognition_fps']:.1f} updates/s, "
+                f"GUI p95 {s['gui_latency_p95_ms']:.1f} ms"
+            )
+    lines.append("\n  min    RSS MiB  display  recog.  GUI p95 ms")
+    for s in r["samples"]:
+        lines.append(
+            f"{s['t_min']:5.1f}  {s['rss_mb']:9.1f}  {s['display_fps']:7.1f}  {s['recognition_fps']:6.1f}  "
+            f"{s['gui_latency_p95_ms']:10.1f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """Run the soak in a child process; 0 when the window stayed alive, 1 when it died, 2 on bad input."""
+    parser = argparse.ArgumentParser(prog="faceapp bench soak", description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, required=True, help="a video file, played in a loop as the camera")
+    parser.add_argument("--minutes", type=float, default=30.0, help="how long to run (default 30)")
+    parser.add_argument("--interval", type=float, default=30.0, help="seconds between samples (default 30)")
+    parser.add_argument("--enroll", action="append", default=[], metavar="NAME=IMAGE", help="enroll first")
+    parser.add_argument("--out", type=Path, help="write the samples and summary as JSON here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not args.source.is_file():
+        raise BadInputError(f"{args.source}: no such video file.")
+    if args.minutes <= 0 or args.interval <= 0:
+        raise BadInputError("--minutes and --interval must be positive.")
+    if args.child:
+        return _child(args)
+    cmd = [sys.executable, "-m", "faceapp.bench.soak", "--child", *argv]
+    samples: list[dict[str, Any]] = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.startswith("{"):
+                samples.append(json.loads(line))
+                s = samples[-1]
+                print(
+                    f"soak {s['t_min']:5.1f} min  RSS {s['rss_mb']:.0f} MiB  display {s['display_fps']:.1f} fps  "
+                    f"recognition {s['recognition_fps']:.1f}/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        returncode = child.wait()
+    result = summarize(samples, returncode, args.minutes)
+    print(report_text(result))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2))
+        print(f"\nwrote {args.out}")
+    return 0 if result["alive"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,77 @@
+"""`faceapp bench soak`: the summary's verdicts, and a short real run of the window in a child process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from faceapp.bench import soak
+
+
+def _sample(t: float, rss: float, display: float = 25.0, none: int = 1000) -> dict[str, float]:
+    return {
+        "t_min": t,
+        "rss_mb": rss,
+        "display_fps": display,
+        "captured_fps": display,
+        "recognition_fps": 10.0,
+        "source_fps": 25.0,
+        "gui_latency_p95_ms": 3.0,
+        "none_refcount": none,
+        "painted": int(t * 1500),
+    }
+
+
+def test_growth_is_measured_from_the_first_sample_after_warm_up() -> None:
+    samples = [_sample(0.5, 900), _sample(1.5, 1000), _sample(2.5, 1010), _sample(10, 1030, none=1000)]
+    r = soak.summarize(samples, 0, 10)
+    assert r["alive"]
+    assert r["rss_after_warm_up_mb"] == 1010
+    assert r["rss_growth_after_warm_up_mb"] == pytest.approx(20)
+    assert "met" in soak.report_text(r)
+
+
+def test_a_crashed_child_is_reported_dead_with_its_signal() -> None:
+    samples = [_sample(0.5, 900), _sample(3.0, 1000, none=900), _sample(4.0, 1100, none=10)]
+    r = soak.summarize(samples, -6, 30)  # what none_dealloc's abort() gives
+    assert not r["alive"]
+    assert r["end"] == "killed by signal SIGABRT"
+    assert r["none_refcount_change"] == -890
+    text = soak.report_text(r)
+    assert "DIED" in text
+    assert "MISSED" in text  # +100 MiB after warm-up
+
+
+def test_a_run_cut_short_or_a_frozen_display_is_not_alive() -> None:
+    assert not soak.summarize([_sample(0.5, 900), _sample(5.0, 900)], 0, 30)["alive"]  # 5 of 30 minutes
+    assert not soak.summarize([_sample(0.5, 900), _sample(30.0, 900, display=0.0)], 0, 30)["alive"]
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
+    from faceapp.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="no such video file"):
+        soak.main(["--source", str(tmp_path / "missing.mp4")])
+    (tmp_path / "v.mp4").write_bytes(b"")
+    with pytest.raises(BadInputError, match="positive"):
+        soak.main(["--source", str(tmp_path / "v.mp4"), "--minutes", "0"])
+
+
+def test_a_short_soak_runs_the_window_in_a_child_and_reports_it_alive(tmp_path: Path) -> None:
+    video = tmp_path / "loop.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (160, 120))
+    for i in range(25):
+        writer.write(np.full((120, 160, 3), 8 * i, np.uint8))
+    writer.release()
+    out = tmp_path / "soak.json"
+    code = soak.main(["--source", str(video), "--minutes", "0.15", "--interval", "3", "--out", str(out)])
+    r = json.loads(out.read_text())
+    assert code == 0, r["end"]
+    assert r["alive"]
+    assert len(r["samples"]) >= 2
+    assert r["last"]["display_fps"] > 10  # frames kept coming to the end of the run (source: 25 fps)
+    assert np.isfinite(r["rss_end_mb"])
