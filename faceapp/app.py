@@ -77,6 +77,12 @@ def run(db: Path | None = None, source: str | None = None, model: str | None = N
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("faceapp")
+    from faceapp.ui.qt_check import painting_problem
+
+    problem = painting_problem()
+    if problem is not None:
+        log.error("%s", problem)
+        QMessageBox.warning(None, "faceapp", problem)
     log.info("starting faceapp (db=%s, source=%s, model=%s); log at %s", db, source, model, logfile)
     persist = True
     try:
