@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("file", type=Path)
     p.set_defaults(handler=cmd_models)
 
+    p = sub.add_parser("train", help="learn a similarity from a folder of people (see `faceapp train --help`)")
+    p.add_argument("train_args", nargs=argparse.REMAINDER)
+    p.set_defaults(handler=cmd_train)
+
     p = sub.add_parser("bench", help="measure accuracy and speed (see docs/benchmarks.md)")
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(handler=cmd_bench)
@@ -296,6 +300,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from faceapp.bench import main as bench_main
 
     return bench_main(args.bench_args)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """faceapp train DATA --out NAME ... (implemented in faceapp.train)."""
+    from faceapp.train.cli import main as train_main
+
+    return train_main(args.train_args)
 
 
 def cmd_app(args: argparse.Namespace) -> int:

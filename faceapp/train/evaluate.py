@@ -1,0 +1,77 @@
+"""Verification figures of an embedding network on held-out people: accuracy, TAR at FAR, histograms, tau.
+
+Scores are the app's distance d = ||f(a) - f(b)||^2 (or 1 - P(same) for a pair classifier, so that a lower score
+still means "more alike" and the same threshold code applies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from faceapp.bench import metrics
+
+Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+MAX_PAIRS = 3000  # genuine pairs per evaluation (all of them when fewer), and as many impostor pairs
+
+
+def eval_pairs(labels: np.ndarray, seed: int = 0, max_pairs: int = MAX_PAIRS) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (M, 2) and same-person flags (M,): up to max_pairs genuine pairs and as many impostor pairs."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    genuine = np.array(
+        [(i, j) for i in range(len(labels)) for j in range(i + 1, len(labels)) if labels[i] == labels[j]],
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    if len(genuine) > max_pairs:
+        genuine = genuine[rng.choice(len(genuine), max_pairs, replace=False)]
+    n = max(len(genuine), 1)
+    a, b = rng.integers(0, len(labels), size=(2, 4 * n))
+    keep = labels[a] != labels[b]
+    impostor = np.stack([a[keep], b[keep]], axis=1)[:n]
+    pairs = np.concatenate([genuine, impostor])
+    same = np.concatenate([np.ones(len(genuine), bool), np.zeros(len(impostor), bool)])
+    return pairs, same
+
+
+def distance_scores(embeddings: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """d for each index pair."""
+    diff = embeddings[pairs[:, 0]] - embeddings[pairs[:, 1]]
+    return np.einsum("ij,ij->i", diff, diff)
+
+
+def classifier_scores(head: torch.nn.Module) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """1 - P(same) from a pair classifier, for each index pair."""
+
+    def score(embeddings: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+        e = torch.from_numpy(embeddings)
+        with torch.no_grad():
+            p = head.probability(e[pairs[:, 0]], e[pairs[:, 1]])  # type: ignore[operator]
+        return 1.0 - p.numpy().astype(np.float64)
+
+    return score
+
+
+def figures(scores: np.ndarray, same: np.ndarray, bins: int = 40, top: float = 4.0) -> dict[str, Any]:
+    """Accuracy at the best threshold (that threshold is the calibrated tau), TAR at FAR 1% and 0.1%, histograms."""
+    tau = metrics.best_threshold(scores, same)
+    tar1, tau1 = metrics.tar_at_far(scores, same, 0.01)
+    tar01, tau01 = metrics.tar_at_far(scores, same, 0.001)
+    edges = np.linspace(0.0, top, bins + 1)
+    return {
+        "pairs": len(same),
+        "accuracy": metrics.accuracy(scores, same, tau),
+        "tau": tau,
+        "tar_at_far_1pct": tar1,
+        "tau_far_1pct": tau1,
+        "tar_at_far_0.1pct": tar01,
+        "tau_far_0.1pct": tau01,
+        "histogram": {
+            "edges": edges.tolist(),
+            "genuine": np.histogram(np.clip(scores[same], 0, top), edges)[0].tolist(),
+            "impostor": np.histogram(np.clip(scores[~same], 0, top), edges)[0].tolist(),
+        },
+    }
