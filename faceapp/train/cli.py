@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation", type=float, default=0.2, help="share of people held out (default 0.2)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of --out")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--plots", type=Path, help="write PNG plots (loss, validation, histograms, ROC) into this folder")
     p.add_argument("--json", action="store_true", help="print the card as JSON")
     return p
 
@@ -65,6 +66,11 @@ def main(argv: list[str]) -> int:
     )
     card = train(args.data, args.out, recipe, args.people, args.validation, args.resume, _progress)
     print(json.dumps(card, indent=1) if args.json else card_text(card))
+    if args.plots is not None:
+        from faceapp.train import plots
+
+        for path in plots.write(card, args.plots):
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -56,11 +56,14 @@ def classifier_scores(head: torch.nn.Module) -> Callable[[np.ndarray, np.ndarray
 
 
 def figures(scores: np.ndarray, same: np.ndarray, bins: int = 40, top: float = 4.0) -> dict[str, Any]:
-    """Accuracy at the best threshold (that threshold is the calibrated tau), TAR at FAR 1% and 0.1%, histograms."""
+    """Accuracy at the best threshold (that threshold is the calibrated tau), TAR at FAR 1% and 0.1%, the ROC, and
+    histograms over [0, top] narrowed to where the scores are (0.1% of the largest may fall in the last bin)."""
+    top = float(min(top, max(1e-3, 1.1 * np.quantile(scores, 0.999))))
     tau = metrics.best_threshold(scores, same)
     tar1, tau1 = metrics.tar_at_far(scores, same, 0.01)
     tar01, tau01 = metrics.tar_at_far(scores, same, 0.001)
     edges = np.linspace(0.0, top, bins + 1)
+    curve = metrics.downsample(metrics.roc(scores, same), 100)
     return {
         "pairs": len(same),
         "accuracy": metrics.accuracy(scores, same, tau),
@@ -69,6 +72,7 @@ def figures(scores: np.ndarray, same: np.ndarray, bins: int = 40, top: float = 4
         "tau_far_1pct": tau1,
         "tar_at_far_0.1pct": tar01,
         "tau_far_0.1pct": tau01,
+        "roc": {"far": curve.far.tolist(), "tar": curve.tar.tolist()},
         "histogram": {
             "edges": edges.tolist(),
             "genuine": np.histogram(np.clip(scores[same], 0, top), edges)[0].tolist(),

@@ -154,3 +154,27 @@ def test_a_few_steps_on_lfw_devtrain_lower_the_training_objective(shared_data: P
         trainer._epoch(recipe, net, None, opt, feats, faces.labels, epoch, None)
     after = _objective(net, feats, faces.labels, recipe.alpha())
     assert after < 0.8 * before, (before, after)
+
+
+def test_plots_of_a_card(tmp_path: Path) -> None:
+    from faceapp.train import evaluate, plots
+
+    rng = np.random.default_rng(0)
+    same = np.arange(400) < 200
+    f = evaluate.figures(np.where(same, rng.normal(0.1, 0.03, 400), rng.normal(0.3, 0.05, 400)).clip(0), same)
+    card = {
+        "name": "m",
+        "recipe": {"loss": "triplet"},
+        "history": [{"epoch": 0, "loss": 0.2}, {"epoch": 1, "loss": 0.1}],
+        "validation_by_epoch": [{"accuracy": 0.9}, {"accuracy": 0.95}],
+        "metrics": {"validation": {"before": f, "after": f}, "lfw_dev_test": {"before": None, "after": None}},
+    }
+    written = plots.write(card, tmp_path)
+    assert [p.name for p in written] == [
+        "train-m-curves.png",
+        "train-m-validation-histograms.png",
+        "train-m-validation-roc.png",
+    ]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
+    assert f["accuracy"] > 0.95
+    assert f["histogram"]["edges"][-1] < 1.0  # narrowed to where the scores are
