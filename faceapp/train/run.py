@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from faceapp.core.weights import sha256_of
 from faceapp.errors import BadInputError
 from faceapp.train import data, evaluate, trainer
 from faceapp.train.trainer import Checkpoint, History, Recipe
@@ -38,15 +39,6 @@ def check_name(name: str) -> str:
     if not ok:
         raise BadInputError(f"{name!r}: a trained model's name takes letters, digits, '-', '_' and '.' (64 at most).")
     return name
-
-
-def sha256(path: Path) -> str:
-    """The file's SHA-256, hex."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _tensors(prefix: str, state: dict[str, Any] | None) -> dict[str, torch.Tensor]:
@@ -182,7 +174,7 @@ def write_model(stem: Path, result: trainer.Trained, card: dict[str, Any]) -> di
     head_state = result.head.state_dict() if result.head is not None else None
     weights = stem.with_suffix(".safetensors")
     save_file({**_tensors("net", result.net.state_dict()), **_tensors("pair", head_state)}, str(weights))
-    card = {**card, "weights_file": weights.name, "weights_sha256": sha256(weights)}
+    card = {**card, "weights_file": weights.name, "weights_sha256": sha256_of(weights)}
     stem.with_suffix(".json").write_text(json.dumps(card, indent=1))
     return card
 

@@ -111,7 +111,7 @@ def test_train_on_lfw_devtrain_people_writes_a_model_whose_card_matches(shared_d
     stem = run.trained_dir() / "lfw-smoke"
     written = json.loads(stem.with_suffix(".json").read_text())
     assert written == card
-    assert card["weights_sha256"] == run.sha256(stem.with_suffix(".safetensors"))
+    assert card["weights_sha256"] == run.sha256_of(stem.with_suffix(".safetensors"))
     assert card["data"]["train_people"] + card["data"]["validation_people"] == 24
     assert card["recipe"]["loss"] == "triplet"
     assert card["recipe"]["mining"] == "batch-all"
