@@ -209,7 +209,7 @@ def train(
     dev_after = dev_test_figures(result.net, result.head, inputs.dev_test) if inputs.dev_test is not None else None
     history = result.history
     after = history.epochs[history.best_epoch]["validation"] if history.best_epoch >= 0 else history.before
-    kind = "probability" if recipe.loss == "binary" else "distance"
+    kind = "probability" if result.head is not None else "distance"
     card = {
         "format": CARD_FORMAT,
         "name": name,

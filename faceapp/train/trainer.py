@@ -306,6 +306,8 @@ def fit(
     net.load_state_dict(best[0])
     if head is not None and best[1] is not None:
         head.load_state_dict(best[1])
+    if history.best_epoch < 0:
+        head = None  # nothing beat the base, which is scored by distance: an untrained classifier is no verdict
     net.eval()
     seconds = time.perf_counter() - start
     rates = [r["images_per_second"] for r in history.epochs]

@@ -178,3 +178,10 @@ def test_plots_of_a_card(tmp_path: Path) -> None:
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
     assert f["accuracy"] > 0.95
     assert f["histogram"]["edges"][-1] < 1.0  # narrowed to where the scores are
+
+
+def test_a_binary_run_that_beats_nothing_returns_the_base_without_its_untrained_classifier() -> None:
+    recipe = Recipe(base="scratch", loss="binary", p=4, k=4, epochs=0)
+    result = trainer.fit(recipe, trainer.build_network(recipe), synthetic(8, 4, 1), synthetic(4, 4, 2))
+    assert result.history.best_epoch == -1
+    assert result.head is None  # the base is judged by distance; a random classifier would be a coin toss
