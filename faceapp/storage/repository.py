@@ -148,6 +148,11 @@ class GalleryRepository:
             row = s.scalars(select(PersonRow).where(PersonRow.name == clean)).first()
             return None if row is None else self._to_person(s, row)
 
+    def person(self, who: str | int) -> Person:
+        """The person named `who` (exactly, else regardless of case) or with id `who`; UnknownPersonError if none."""
+        with self._session() as s:
+            return self._to_person(s, self._require(s, who))
+
     def person_by_id(self, person_id: int) -> Person | None:
         """The person with this id, or None."""
         with self._session() as s:

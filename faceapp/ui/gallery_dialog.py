@@ -49,7 +49,7 @@ class GalleryDialog(QDialog):
         self.setWindowTitle("Gallery")
         self.resize(760, 480)
         self.window_ = window
-        self.repo = window.engine.repo
+        self.engine = window.engine
         self.people = QListWidget()
         self.people.setIconSize(QSize(64, 64))
         self.samples = QListWidget()
@@ -89,10 +89,10 @@ class GalleryDialog(QDialog):
         keep = keep if keep is not None else self.person_id()
         self.people.clear()
         try:
-            people = self.repo.list_people()
+            people = self.engine.people()
             for person in people:
                 item = QListWidgetItem(
-                    icon_of(self.repo.thumbnail(person.id)), f"{person.name}\n{person.sample_count} sample(s)"
+                    icon_of(self.engine.thumbnail(person.id)), f"{person.name}\n{person.sample_count} sample(s)"
                 )
                 item.setData(ID_ROLE, person.id)
                 self.people.addItem(item)
@@ -108,7 +108,7 @@ class GalleryDialog(QDialog):
         self.samples.clear()
         pid = self.person_id()
         try:
-            stored_samples = self.repo.samples_of(pid) if pid is not None else []
+            stored_samples = self.engine.samples_of(pid) if pid is not None else []
         except FaceAppError as exc:
             QMessageBox.warning(self, "Gallery", str(exc))
             stored_samples = []
@@ -151,7 +151,7 @@ class GalleryDialog(QDialog):
         if not ok or not new.strip():
             return
         try:
-            self.repo.rename_person(pid, new)
+            self.engine.rename(pid, new)
         except FaceAppError as exc:
             QMessageBox.warning(self, "Rename", str(exc))
             return
@@ -162,7 +162,7 @@ class GalleryDialog(QDialog):
         if pid is None or not self._confirm(f"Delete {self._name()} and all their samples? This cannot be undone."):
             return
         try:
-            self.repo.remove_person(pid)
+            self.engine.remove_person(pid)
         except FaceAppError as exc:
             QMessageBox.warning(self, "Delete", str(exc))
         self._changed()
@@ -173,7 +173,7 @@ class GalleryDialog(QDialog):
         if item is None or not self._confirm(f"Delete this sample of {self._name()}?"):
             return
         try:
-            self.repo.remove_sample(int(item.data(ID_ROLE)))
+            self.engine.remove_sample(int(item.data(ID_ROLE)))
         except FaceAppError as exc:
             QMessageBox.warning(self, "Delete", str(exc))
         self._changed(pid)

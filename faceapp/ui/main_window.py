@@ -194,7 +194,6 @@ class MainWindow(QMainWindow):
         if self.engine is None:
             return
         try:
-            self.engine.invalidate()  # the gallery dialog writes through the repository, behind the cache
             self.snapshot = self.engine.snapshot()
             people = self.engine.people()
         except FaceAppError as exc:

@@ -37,18 +37,17 @@ def test_gallery_rename_and_deletions_ask_first_and_reach_the_live_view(
     dialog.people.setCurrentRow(1)
     monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("Barack O'Bama", True))
     dialog.buttons["rename"].click()
-    assert engine.repo.get_person("Barack O'Bama") is not None
+    assert engine.person("Barack O'Bama") is not None
 
-    person = engine.repo.get_person("Barack O'Bama")
-    assert person is not None
+    person = engine.person("Barack O'Bama")
     dialog.people.setCurrentRow([dialog.people.item(i).text() for i in range(2)].index("Barack O'Bama\n2 sample(s)"))
     dialog.samples.setCurrentRow(0)
     answer(monkeypatch, yes=False)
     dialog.buttons["delete_sample"].click()
-    assert len(engine.repo.samples_of(person.id)) == 2  # declined: nothing deleted
+    assert len(engine.samples_of(person.id)) == 2  # declined: nothing deleted
     answer(monkeypatch, yes=True)
     dialog.buttons["delete_sample"].click()
-    assert len(engine.repo.samples_of(person.id)) == 1
+    assert len(engine.samples_of(person.id)) == 1
 
     dialog.buttons["delete_person"].click()
     assert [p.name for p in engine.people()] == ["Biden"]
@@ -96,7 +95,7 @@ def test_switching_model_reembeds_the_gallery_in_the_background(
     paths.models_dir().mkdir(parents=True, exist_ok=True)
     (paths.models_dir() / weights.spec("facenet-casia").filename).write_bytes(b"stand-in")
     flows.switch_model(window, "facenet-casia")
-    qtbot.waitUntil(lambda: engine.repo.model == "facenet-casia", timeout=15000)
+    qtbot.waitUntil(lambda: engine.stored_model == "facenet-casia", timeout=15000)
     assert engine.model == "facenet-casia"
-    assert engine.repo.embedding_models()["facenet-casia"] == 2
+    assert engine.embedding_models()["facenet-casia"] == 2
     qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.model == "facenet-casia", timeout=15000)
