@@ -302,20 +302,15 @@ class Engine:
         self.invalidate()
         return EnrollResult(person, len(samples), tuple(notes))
 
-    def enroll_samples(self, name: str, samples: Sequence[FaceSample], wait: bool = True) -> EnrollResult:
-        """Enroll faces already detected (the GUI's click-to-enroll): each embedded from its crop.
+    def enroll_samples(self, name: str, samples: Sequence[FaceSample]) -> EnrollResult:
+        """Enroll faces already detected (the GUI's click-to-enroll, on the gallery runner): embedded from their crops.
 
-        With wait=False (the GUI thread) a gallery busy with a model switch or another enrollment is reported at once
-        instead of blocking the caller.
+        Waits for a model switch or another enrollment in progress (the write lock).
         """
-        if not self._writing.acquire(blocking=wait):
-            raise BadInputError("The gallery is busy with a model change or an enrollment; save again in a moment.")
-        try:
+        with self._writing:
             person = self._repo.enroll(name, self._embedded(samples), self.model)
             self.invalidate()
             return EnrollResult(person, len(samples))
-        finally:
-            self._writing.release()
 
     def identify(self, image: ImageInput, rule: MatchRule | float) -> list[Recognition]:
         """Every face in the image with the nearest enrolled person, or Unknown unless `rule` accepts them."""

@@ -8,8 +8,7 @@ from typing import Any
 
 from faceapp.storage.repository import GalleryRepository
 
-WRITES = ("set_model", "add_person", "rename_person", "remove_person", "enroll", "add_samples", "remove_sample",
-          "store_embeddings", "drop_embeddings")  # fmt: skip
+WRITES = ("set_model", "add_person", "rename_person", "remove_person", "enroll", "remove_sample", "store_embeddings")
 
 
 class SpyRepository(GalleryRepository):
