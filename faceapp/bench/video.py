@@ -179,10 +179,9 @@ def run(
 
 def plot_run(results: list[FrameResult], tau: MatchRule | float, fps: float, path: Path) -> None:
     """Two panels over video time: each stage's latency, and each face track's label (Unknown in grey)."""
-    import matplotlib
+    from faceapp.bench.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (lat, lab) = plt.subplots(2, 1, figsize=(8, 6), dpi=100, sharex=True)
     t = [r.frame_index / fps for r in results]
