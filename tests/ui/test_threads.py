@@ -86,8 +86,10 @@ def test_the_gallery_dialog_and_the_live_view_write_only_through_the_engine(
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: dialog.samples.count() == 1, timeout=5000)
     monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("Someone Else", True))
+    loads = dialog.loads
     dialog.buttons["rename"].click()
     qtbot.waitUntil(lambda: [p.name for p in window.people] == ["Someone Else"], timeout=5000)
+    qtbot.waitUntil(lambda: dialog.loads > loads and dialog.samples.count() == 1, timeout=5000)  # reloaded
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
     dialog.samples.setCurrentRow(0)
     dialog.buttons["delete_sample"].click()
