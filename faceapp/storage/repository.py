@@ -213,13 +213,6 @@ class GalleryRepository:
             self._insert_samples(s, row.id, samples, model)
             return self._to_person(s, row)
 
-    def add_samples(self, person_id: int, samples: Sequence[tuple[FaceSample, np.ndarray]], model: str) -> Person:
-        """Store more samples and their `model` embeddings for an existing person, all or nothing."""
-        with self._session(write=True) as s:
-            row = self._require(s, as_id(person_id))
-            self._insert_samples(s, row.id, samples, model)
-            return self._to_person(s, row)
-
     def remove_sample(self, sample_id: int) -> None:
         """Delete one sample and its embeddings (the person stays, possibly with no samples)."""
         sample_id = as_id(sample_id)
@@ -286,11 +279,6 @@ class GalleryRepository:
         with self._session() as s:
             return dict(s.execute(query).all())
 
-    def count_missing(self, model: str) -> int:
-        """How many samples have no `model` embedding yet."""
-        with self._session() as s:
-            return s.scalar(select(func.count()).select_from(SampleRow).where(lacks_embedding(model))) or 0
-
     def samples_missing(self, model: str, limit: int | None = None) -> list[StoredSample]:
         """Samples (oldest first, at most `limit`) with no `model` embedding, to embed and store_embeddings()."""
         query = select(SampleRow).where(lacks_embedding(model)).order_by(SampleRow.id).limit(limit)
@@ -317,13 +305,6 @@ class GalleryRepository:
                 )
                 s.connection().execute(stmt, rows)
             return len(rows)
-
-    def drop_embeddings(self, model: str) -> int:
-        """Delete every `model` embedding; returns how many."""
-        with self._session(write=True) as s:
-            removed = s.scalar(select(func.count()).select_from(EmbeddingRow).where(EmbeddingRow.model == model))
-            s.execute(delete(EmbeddingRow).where(EmbeddingRow.model == model))
-            return removed or 0
 
     # -- helpers (inside a session) ------------------------------------------------------------------------------
 
