@@ -255,22 +255,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_people(args: argparse.Namespace) -> int:
-    """faceapp people list|rename|remove"""
+    """faceapp people list|rename|remove (through the engine, the gallery's only writer; no model is loaded)"""
     from faceapp import paths
+    from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
-    with GalleryRepository(args.db or paths.default_db_path()) as repo:
+    engine = Engine(GalleryRepository(args.db or paths.default_db_path()), adopt_model=False)
+    try:
         if args.action == "list":
-            people = repo.list_people()
+            people = engine.people()
             for person in people:
                 print(f"{person.name}\t{person.sample_count} sample(s)")
-            print(f"{len(people)} people, model {repo.model or '(none yet)'}", file=sys.stderr)
+            print(f"{len(people)} people, model {engine.stored_model or '(none yet)'}", file=sys.stderr)
         elif args.action == "rename":
-            person = repo.rename_person(args.old, args.new)
+            person = engine.rename(args.old, args.new)
             print(f"Renamed {args.old!r} to {person.name!r}.")
         else:
-            removed = repo.remove_person(args.name)
+            removed = engine.remove_person(args.name)
             print(f"Removed {args.name!r} with {removed} sample(s) and their embeddings.")
+    finally:
+        engine.close()
     return EXIT_OK
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +18,23 @@ from faceapp.core.embedders.base import Embedder, create_embedder, model_info
 from faceapp.core.image_io import load_image, to_rgb
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Detection, Face, FaceSample, Match, MatchRule, Person
-from faceapp.errors import BadInputError, ModelError, MultipleFacesError, NoFaceError, UnknownPersonError
+from faceapp.errors import BadInputError, ModelError, MultipleFacesError, NoFaceError
 from faceapp.storage.names import normalize_name
-from faceapp.storage.repository import GalleryRepository
+from faceapp.storage.repository import GalleryRepository, StoredSample
 
 ImageInput = str | Path | np.ndarray
 ProgressFn = Callable[[int, int], None]
+EMBED_CHUNK = 16  # chips per embed_chips call when enrolling or re-embedding
+
+
+class GalleryChange(Enum):
+    """What a gallery write changed (Anki's OpChanges, in one word)."""
+
+    PEOPLE = "people"  # a person or a sample was added, renamed or removed
+    MODEL = "model"  # the gallery was re-embedded with another model
+
+
+GalleryListener = Callable[[GalleryChange], None]
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,11 @@ def default_model() -> str:
 
 
 class Engine:
-    """Enroll, identify and verify against one gallery. Database writes happen on the caller's thread."""
+    """Enroll, identify and verify against one gallery; the only writer of its repository.
+
+    Database writes happen on the caller's thread, one at a time (the write lock); each write drops the cached
+    snapshot once and announces the change to subscribers, on the writing thread.
+    """
 
     def __init__(
         self,
@@ -62,8 +78,12 @@ class Engine:
         model: str | None = None,
         detector: Detector | None = None,
         embedder_factory: Callable[[str], Embedder] = create_embedder,
+        adopt_model: bool = True,
     ) -> None:
-        self.repo = repo
+        """An engine on `repo`. A gallery without a model adopts `model` (or the default) unless adopt_model is False
+        (the `people` commands: listing or renaming never records a model)."""
+        self._repo = repo
+        self._listeners: list[GalleryListener] = []
         self.notes: list[str] = []
         self._factory = embedder_factory
         self.detector = detector or Detector(DetectorConfig())
@@ -73,7 +93,9 @@ class Engine:
         # stores one model's vectors under another model's name, nor commits between a switch's list and its end.
         self._writing = threading.RLock()
         stored = repo.model
-        if stored is None:
+        if stored is None and not adopt_model:
+            stored = model or default_model()
+        elif stored is None:
             chosen = model or default_model()
             model_info(chosen)
             if not weights.is_available(chosen) and embedder_factory is create_embedder:
@@ -90,7 +112,7 @@ class Engine:
 
     def close(self) -> None:
         """Release the database."""
-        self.repo.close()
+        self._repo.close()
 
     # -- models -------------------------------------------------------------------------------------------------
     @property
@@ -125,49 +147,90 @@ class Engine:
     def _switch_model(self, model: str, progress: ProgressFn | None, cancelled: Callable[[], bool] | None) -> bool:
         model_info(model)
         embedder = self._factory(model)
-        missing = self.repo.samples_missing(model)
+        missing = self._repo.samples_missing(model)
         total = len(missing)
-        for start in range(0, total, 16):
+        for start in range(0, total, EMBED_CHUNK):
             if cancelled is not None and cancelled():
                 return False
-            chunk = missing[start : start + 16]
+            chunk = missing[start : start + EMBED_CHUNK]
             embedded = self._embedded([s.sample for s in chunk], embedder)
-            self.repo.store_embeddings(model, [(s.id, v) for s, (_, v) in zip(chunk, embedded, strict=True)])
+            self._repo.store_embeddings(model, [(s.id, v) for s, (_, v) in zip(chunk, embedded, strict=True)])
             if progress is not None:
-                progress(min(start + 16, total), total)
-        self.repo.set_model(model)
+                progress(min(start + EMBED_CHUNK, total), total)
+        self._repo.set_model(model)
         self.model = model
         self._embedder = embedder
-        self.invalidate()
+        self._changed(GalleryChange.MODEL)
         return True
 
     # -- gallery ------------------------------------------------------------------------------------------------
+    def subscribe(self, listener: GalleryListener) -> Callable[[], None]:
+        """Call `listener(change)` after every committed gallery write, on the writing thread; returns unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
     def invalidate(self) -> None:
-        """Forget the cached snapshot after the gallery changed."""
+        """Forget the cached snapshot after the people changed, and tell the subscribers."""
+        self._changed(GalleryChange.PEOPLE)
+
+    def _changed(self, change: GalleryChange) -> None:
         with self._cache.lock:
             self._cache.snapshot = None
+        for listener in list(self._listeners):
+            listener(change)
+
+    @property
+    def stored_model(self) -> str | None:
+        """The model the gallery file records (None for a gallery opened with adopt_model=False and never used)."""
+        return self._repo.model
+
+    def rename(self, who: str | int, new_name: str) -> Person:
+        """Rename a person (by name, regardless of case, or id); BadInputError when the new name is taken."""
+        with self._writing:
+            person = self._repo.rename_person(who, new_name)
+            self.invalidate()
+            return person
+
+    def remove_person(self, who: str | int) -> int:
+        """Delete a person (by name or id) with their samples and embeddings; returns how many samples went."""
+        with self._writing:
+            removed = self._repo.remove_person(who)
+            self.invalidate()
+            return removed
+
+    def remove_sample(self, sample_id: int) -> None:
+        """Delete one sample and its embeddings (the person stays)."""
+        with self._writing:
+            self._repo.remove_sample(sample_id)
+            self.invalidate()
+
+    def samples_of(self, person_id: int) -> list[StoredSample]:
+        """A person's samples, oldest first."""
+        return self._repo.samples_of(person_id)
+
+    def thumbnail(self, person_id: int) -> np.ndarray | None:
+        """The image of a person's first sample (RGB uint8), or None."""
+        return self._repo.thumbnail(person_id)
+
+    def embedding_models(self) -> dict[str, int]:
+        """How many embeddings each model has in the gallery."""
+        return self._repo.embedding_models()
 
     def snapshot(self) -> GallerySnapshot:
         """An immutable view of every sample's embedding for the gallery's model, rebuilt after changes."""
         with self._cache.lock:
             if self._cache.snapshot is None:
-                ids, names, vectors = self.repo.embeddings_for(self.model)
+                ids, names, vectors = self._repo.embeddings_for(self.model)
                 self._cache.snapshot = GallerySnapshot(self.model, ids, names, vectors)
             return self._cache.snapshot
 
     def people(self) -> list[Person]:
         """Everyone enrolled, by name."""
-        return self.repo.list_people()
+        return self._repo.list_people()
 
     def person(self, name: str) -> Person:
-        """The enrolled person called `name`, or UnknownPersonError."""
-        found = self.repo.get_person(name)
-        if found is None:  # names are unique regardless of case, so a case-insensitive match is unambiguous
-            key = name.strip().casefold()
-            found = next((p for p in self.repo.list_people() if p.name.casefold() == key), None)
-        if found is None:
-            raise UnknownPersonError(f"Nobody named {name!r} is enrolled.")
-        return found
+        """The enrolled person called `name` (exactly, else regardless of case), or UnknownPersonError."""
+        return self._repo.person(name)
 
     # -- faces --------------------------------------------------------------------------------------------------
     @staticmethod
@@ -203,9 +266,16 @@ class Engine:
     def _embedded(
         self, samples: Sequence[FaceSample], embedder: Embedder | None = None
     ) -> list[tuple[FaceSample, np.ndarray]]:
-        """Each sample with its embedding, computed from the stored crop, as enrollment and re-embedding both do."""
+        """Each sample with its embedding, computed from the stored crop, as enrollment and re-embedding both do.
+
+        The chips go through the network EMBED_CHUNK at a time (batched, about half the per-face cost).
+        """
         model = embedder or self.embedder
-        return [(s, model.embed(s.image, [s.detection])[1][0]) for s in samples]
+        vectors: list[np.ndarray] = []
+        for start in range(0, len(samples), EMBED_CHUNK):
+            chunk = samples[start : start + EMBED_CHUNK]
+            vectors.extend(model.embed_chips(np.stack([model.align(s.image, s.detection) for s in chunk])))
+        return list(zip(samples, vectors, strict=True))
 
     def enroll(self, name: str, images: Sequence[ImageInput], largest: bool = True) -> EnrollResult:
         """Add a person (or samples to an existing one) from photos; unusable photos are skipped and reported."""
@@ -228,24 +298,19 @@ class Engine:
             samples.append(FaceSample(crop, moved, "" if isinstance(image, np.ndarray) else str(image)))
         if not samples:
             raise BadInputError("Nothing enrolled. " + ("; ".join(notes) if notes else "No images were given."))
-        person = self.repo.enroll(name, self._embedded(samples), self.model)
+        person = self._repo.enroll(name, self._embedded(samples), self.model)
         self.invalidate()
         return EnrollResult(person, len(samples), tuple(notes))
 
-    def enroll_samples(self, name: str, samples: Sequence[FaceSample], wait: bool = True) -> EnrollResult:
-        """Enroll faces already detected (the GUI's click-to-enroll): each embedded from its crop.
+    def enroll_samples(self, name: str, samples: Sequence[FaceSample]) -> EnrollResult:
+        """Enroll faces already detected (the GUI's click-to-enroll, on the gallery runner): embedded from their crops.
 
-        With wait=False (the GUI thread) a gallery busy with a model switch or another enrollment is reported at once
-        instead of blocking the caller.
+        Waits for a model switch or another enrollment in progress (the write lock).
         """
-        if not self._writing.acquire(blocking=wait):
-            raise BadInputError("The gallery is busy with a model change or an enrollment; save again in a moment.")
-        try:
-            person = self.repo.enroll(name, self._embedded(samples), self.model)
+        with self._writing:
+            person = self._repo.enroll(name, self._embedded(samples), self.model)
             self.invalidate()
             return EnrollResult(person, len(samples))
-        finally:
-            self._writing.release()
 
     def identify(self, image: ImageInput, rule: MatchRule | float) -> list[Recognition]:
         """Every face in the image with the nearest enrolled person, or Unknown unless `rule` accepts them."""

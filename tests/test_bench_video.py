@@ -8,7 +8,8 @@ import pytest
 
 from faceapp.bench.video import TruthSpan, read_truth, summarize
 from faceapp.core.live import FrameResult, LiveFace
-from tests.fakes import detection
+from faceapp.core.types import MatchRule
+from tests.fakes import SYNTHETIC_FACE, FakeDetector, detection, dlib_like, synthetic_video
 
 
 def result(index: int, faces: list[tuple[int, str | None, float]]) -> FrameResult:
@@ -50,6 +51,17 @@ def test_plot_run_draws_latency_and_label_timeline(tmp_path: Path) -> None:
 
     results = [result(i, [(1, "Ada", 0.1 if i > 2 else 0.5)]) for i in range(6)]
     path = tmp_path / "plots" / "video.png"
-    plot_run(results, tau=0.2, fps=10.0, path=path)
+    plot_run(results, tau=MatchRule(0.2, 0.35), fps=10.0, path=path)  # what `bench video --plots` passes
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 5000
+
+
+def test_run_reports_the_frame_count_of_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import faceapp.bench.video as bench_video
+
+    monkeypatch.setattr(bench_video, "create_embedder", lambda name: dlib_like())
+    monkeypatch.setattr(bench_video, "Detector", lambda config: FakeDetector([detection(*SYNTHETIC_FACE)]))
+    clip = synthetic_video(tmp_path / "clip.avi", frames=20, fps=100.0)
+    out = bench_video.run(clip, {}, "dlib-resnet", tau=None, scale=0.5)
+    assert out["frames"] == 20  # was null: read after the capture thread had closed the source
+    assert out["recognitions"] >= 1

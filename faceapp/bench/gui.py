@@ -154,8 +154,7 @@ class _Run:
             return float("nan")
         face = max(unknown, key=lambda f: f.detection.area)
         w.engine.enroll_samples("Bench Person", [EnrollDialog.sample_of(w.image_for(result.frame_index), face)])  # type: ignore[union-attr]
-        saved = time.monotonic()
-        w.refresh_gallery()
+        saved = time.monotonic()  # the engine announces the change; the window reloads the snapshot on its runner
 
         def shown() -> bool:
             r = w.view.result

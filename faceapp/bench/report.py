@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from faceapp.errors import FaceAppError
+
 
 def _pct(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{100 * value:.{digits}f}%"
@@ -112,6 +114,18 @@ def write_json(result: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(result, indent=2) + "\n")
 
 
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend; a one-line error when the `bench` extra is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise FaceAppError("Plots need matplotlib: pip install 'faceapp[bench]'.") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def plot_curve(far: list[float], rate: list[float], path: Path, title: str, ylabel: str) -> None:
     """A TAR (or DIR) against FAR curve, log FAR axis, saved as PNG."""
     plot_curves([("", far, rate)], path, title, ylabel)
@@ -119,10 +133,7 @@ def plot_curve(far: list[float], rate: list[float], path: Path, title: str, ylab
 
 def plot_curves(curves: list[tuple[str, list[float], list[float]]], path: Path, title: str, ylabel: str) -> None:
     """Labelled TAR (or DIR) against FAR curves on one log-FAR plot, saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
     for label, far, rate in curves:

@@ -162,7 +162,7 @@ def run(
         {
             "source": str(source),
             "source_fps": fps,
-            "frames": frames.frame_count or None,
+            "frames": total or None,  # read before playing: the capture thread closes the source at the end
             "model": model,
             "threshold": rule.threshold,
             "margin": rule.margin,
@@ -179,10 +179,9 @@ def run(
 
 def plot_run(results: list[FrameResult], tau: MatchRule | float, fps: float, path: Path) -> None:
     """Two panels over video time: each stage's latency, and each face track's label (Unknown in grey)."""
-    import matplotlib
+    from faceapp.bench.report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (lat, lab) = plt.subplots(2, 1, figsize=(8, 6), dpi=100, sharex=True)
     t = [r.frame_index / fps for r in results]
@@ -204,7 +203,8 @@ def plot_run(results: list[FrameResult], tau: MatchRule | float, fps: float, pat
     lab.set_ylabel("face track (grey: Unknown)")
     lab.set_xlabel("video time (s)")
     lab.grid(True, alpha=0.3)
-    fig.suptitle(f"bench video, tau {tau:g}")
+    rule = MatchRule.of(tau)
+    fig.suptitle(f"bench video, tau {rule.threshold:g}, margin {rule.margin:g}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path)

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -32,8 +32,8 @@ class LiveFace:
     person_id: int | None
     name: str | None
     distance: float
-    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
     runner_up: float = float("inf")
+    claimed_distance: float = float("inf")  # to the claimed person of verify mode (FrameResult.claimed_id), if any
 
     def accepted(self, rule: MatchRule | float) -> bool:
         """Whether this face counts as its nearest person under the rule (a bare float is tau alone)."""
@@ -48,6 +48,10 @@ class LiveFace:
         """The person's name under the rule, else "Unknown"."""
         return self.name if self.accepted(rule) and self.name else "Unknown"
 
+    def verified(self, threshold: float) -> bool:
+        """1:1: whether this face is the claimed person (their nearest sample within tau)."""
+        return MatchRule.of(threshold).within(self.claimed_distance)
+
 
 @dataclass(frozen=True)
 class FrameResult:
@@ -58,7 +62,7 @@ class FrameResult:
     faces: tuple[LiveFace, ...]
     timings: dict[str, float]
     model: str
-    frame_shape: tuple[int, int] = (0, 0)
+    claimed_id: int | None = None  # the person verify mode claimed when this frame was matched
 
 
 @dataclass
@@ -162,7 +166,10 @@ class _State(NamedTuple):
 class RecognitionWorker(threading.Thread):
     """Takes the newest frame from the mailbox, detects, embeds and matches, and reports a FrameResult.
 
-    The gallery is an immutable snapshot swapped by reference (set_gallery), so the worker never touches the database.
+    The worker owns its state (analyzer, gallery snapshot, tracker): other threads only hand it pending values
+    (set_gallery, set_analyzer, set_claim), which it applies at the top of its next frame, so a frame never mixes one
+    model's embeddings with another model's gallery and no other thread touches the tracker. It never touches the
+    database: galleries are immutable snapshots.
     """
 
     def __init__(
@@ -171,38 +178,37 @@ class RecognitionWorker(threading.Thread):
         analyzer: FaceAnalyzer,
         gallery: GallerySnapshot,
         on_result: Callable[[FrameResult], None],
-        keep_embeddings: bool = False,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(name="faceapp-recognition", daemon=True)
         self.mailbox = mailbox
-        # Analyzer, gallery and tracker change together, from the GUI thread: one tuple, swapped in one assignment
-        # and read once per frame, so a frame never mixes one model's embeddings with another model's gallery.
-        self._state = _State(analyzer, gallery, Tracker())
+        self._state = _State(analyzer, gallery, Tracker())  # read and written by the worker's thread only
+        self._claim: int | None = None
+        self._pending_lock = threading.Lock()
+        self._pending_analyzer: tuple[FaceAnalyzer, GallerySnapshot] | None = None
+        self._pending_gallery: GallerySnapshot | None = None
         self.on_result = on_result
-        self.keep_embeddings = keep_embeddings
+        self.on_error = on_error or (lambda message: None)
         self._stop_event = threading.Event()
-        self.error: str | None = None
-
-    @property
-    def tracker(self) -> Tracker:
-        """The tracker of the current state."""
-        return self._state.tracker
 
     def set_gallery(self, gallery: GallerySnapshot) -> None:
-        """Use a new gallery snapshot of the same model from the next frame on (thread-safe).
+        """Any thread: use a new gallery snapshot of the same model from the next frame on.
 
         Tracks keep their embeddings, matched against the new gallery at once, but their votes start afresh, so a
         newly enrolled person's name replaces "Unknown" on the very next update. A snapshot of another model than
         the running embedder's is ignored: set_analyzer brings it with the new embedder.
         """
-        state = self._state
-        if gallery.model != state.gallery.model:
-            return
-        self._state = _State(state.analyzer, gallery, state.tracker.with_fresh_votes())
+        with self._pending_lock:
+            self._pending_gallery = gallery
 
     def set_analyzer(self, analyzer: FaceAnalyzer, gallery: GallerySnapshot) -> None:
-        """Switch detector/embedder and the gallery for its model together, from the next frame on."""
-        self._state = _State(analyzer, gallery, Tracker())
+        """Any thread: switch detector/embedder and the gallery for its model together, from the next frame on."""
+        with self._pending_lock:
+            self._pending_analyzer, self._pending_gallery = (analyzer, gallery), None
+
+    def set_claim(self, person_id: int | None) -> None:
+        """Any thread: verify mode's claimed person (None: off); each face then carries its distance to them."""
+        self._claim = person_id
 
     def stop(self) -> None:
         """Ask the loop to end and wake it; join() afterwards."""
@@ -210,7 +216,7 @@ class RecognitionWorker(threading.Thread):
         self.mailbox.close()
 
     def run(self) -> None:
-        """The recognition loop."""
+        """The recognition loop (the worker's thread)."""
         while not self._stop_event.is_set():
             frame = self.mailbox.get(timeout=0.1)
             if frame is None or self._stop_event.is_set():
@@ -219,11 +225,24 @@ class RecognitionWorker(threading.Thread):
                 self.on_result(self.process(frame))
             except Exception as exc:  # keep the app alive; the GUI shows the message
                 log.exception("recognition failed on frame %d", frame.index)
-                self.error = f"Recognition failed: {exc}"
+                self.on_error(f"Recognition failed: {exc}")
+
+    def _apply_pending(self) -> _State:
+        with self._pending_lock:
+            analyzer, gallery = self._pending_analyzer, self._pending_gallery
+            self._pending_analyzer = self._pending_gallery = None
+        state = self._state
+        if analyzer is not None:
+            state = _State(analyzer[0], analyzer[1], Tracker())
+        if gallery is not None and gallery.model == state.gallery.model:
+            state = _State(state.analyzer, gallery, state.tracker.with_fresh_votes())
+        self._state = state
+        return state
 
     def process(self, frame: Frame) -> FrameResult:
-        """Detect, embed (new or due tracks only) and match one frame."""
-        analyzer, gallery, tracker = self._state
+        """The worker's thread: apply pending changes, then detect, embed (new or due tracks only) and match."""
+        analyzer, gallery, tracker = self._apply_pending()
+        claim = self._claim
         t0 = time.perf_counter()
         detections = analyzer.detector.detect(frame.image)
         t1 = time.perf_counter()
@@ -241,7 +260,8 @@ class RecognitionWorker(threading.Thread):
             for det, tid, vec, m in zip(detections, ids, vectors, matches, strict=True):
                 pid, dist, runner_up = tracker.vote(tid, m.person_id, m.distance, m.runner_up)
                 name = gallery.names.get(pid) if pid is not None else None
-                faces.append(LiveFace(tid, det, pid, name, dist, vec if self.keep_embeddings else None, runner_up))
+                claimed = gallery.verify(vec, claim, 4.0).distance if claim is not None else float("inf")
+                faces.append(LiveFace(tid, det, pid, name, dist, runner_up, claimed))
         t3 = time.perf_counter()
         timings = {
             "detect": (t1 - t0) * 1e3,
@@ -250,4 +270,4 @@ class RecognitionWorker(threading.Thread):
             "total": (t3 - t0) * 1e3,
             "embedded": float(len(due)),
         }
-        return FrameResult(frame.index, frame.timestamp, tuple(faces), timings, gallery.model, frame.image.shape[:2])
+        return FrameResult(frame.index, frame.timestamp, tuple(faces), timings, gallery.model, claim)

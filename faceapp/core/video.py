@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import cv2
@@ -133,6 +134,23 @@ class FrameSource:
             self._cap = None
 
 
+class SourceEvent(Enum):
+    """What happened to the video source."""
+
+    LOST = "lost"  # a camera stopped delivering; it is reopened every second
+    BACK = "back"  # ... and delivers again
+    ENDED = "ended"  # a file played to its end (without looping)
+    FAILED = "failed"  # the capture thread died (the log has why)
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """A typed status of the source, with the message for the user."""
+
+    event: SourceEvent
+    message: str
+
+
 class CaptureThread(threading.Thread):
     """Reads frames at the source's own rate and hands each one to `on_frame`; files play in real time.
 
@@ -143,14 +161,14 @@ class CaptureThread(threading.Thread):
         self,
         source: FrameSource,
         on_frame: Callable[[Frame], None],
-        on_status: Callable[[str], None] | None = None,
+        on_status: Callable[[SourceStatus], None] | None = None,
         loop: bool = True,
         realtime: bool = True,
     ) -> None:
         super().__init__(name="faceapp-capture", daemon=True)
         self.source = source
         self.on_frame = on_frame
-        self.on_status = on_status or (lambda message: None)
+        self.on_status = on_status or (lambda status: None)
         self.loop = loop
         self.realtime = realtime
         self.finished = threading.Event()
@@ -166,7 +184,7 @@ class CaptureThread(threading.Thread):
             self._run()
         except Exception:  # a worker must never die silently
             log.exception("capture thread failed")
-            self.on_status("The video source failed; see the log for details.")
+            self.on_status(SourceStatus(SourceEvent.FAILED, "The video source failed; see the log for details."))
         finally:
             self.source.close()
             self.finished.set()
@@ -181,7 +199,7 @@ class CaptureThread(threading.Thread):
                 if self.source.is_file:
                     if self.loop and self.source.rewind():
                         continue
-                    self.on_status("End of video.")
+                    self.on_status(SourceStatus(SourceEvent.ENDED, "End of video."))
                     return
                 self._reconnect()
                 continue
@@ -198,14 +216,14 @@ class CaptureThread(threading.Thread):
     def _reconnect(self) -> None:
         from faceapp.errors import CameraError
 
-        self.on_status(f"Camera {self.source.spec} was lost; retrying...")
+        self.on_status(SourceStatus(SourceEvent.LOST, f"Camera {self.source.spec} was lost; retrying..."))
         self.source.close()
         while not self._stop_event.wait(1.0):
             try:
                 self.source.open()
             except CameraError:
                 continue
-            self.on_status(f"Camera {self.source.spec} is back.")
+            self.on_status(SourceStatus(SourceEvent.BACK, f"Camera {self.source.spec} is back."))
             return
 
 

@@ -148,6 +148,11 @@ class GalleryRepository:
             row = s.scalars(select(PersonRow).where(PersonRow.name == clean)).first()
             return None if row is None else self._to_person(s, row)
 
+    def person(self, who: str | int) -> Person:
+        """The person named `who` (exactly, else regardless of case) or with id `who`; UnknownPersonError if none."""
+        with self._session() as s:
+            return self._to_person(s, self._require(s, who))
+
     def person_by_id(self, person_id: int) -> Person | None:
         """The person with this id, or None."""
         with self._session() as s:
@@ -205,13 +210,6 @@ class GalleryRepository:
                 row = PersonRow(name=clean, name_key=name_key(clean))
                 s.add(row)
                 s.flush()
-            self._insert_samples(s, row.id, samples, model)
-            return self._to_person(s, row)
-
-    def add_samples(self, person_id: int, samples: Sequence[tuple[FaceSample, np.ndarray]], model: str) -> Person:
-        """Store more samples and their `model` embeddings for an existing person, all or nothing."""
-        with self._session(write=True) as s:
-            row = self._require(s, as_id(person_id))
             self._insert_samples(s, row.id, samples, model)
             return self._to_person(s, row)
 
@@ -281,11 +279,6 @@ class GalleryRepository:
         with self._session() as s:
             return dict(s.execute(query).all())
 
-    def count_missing(self, model: str) -> int:
-        """How many samples have no `model` embedding yet."""
-        with self._session() as s:
-            return s.scalar(select(func.count()).select_from(SampleRow).where(lacks_embedding(model))) or 0
-
     def samples_missing(self, model: str, limit: int | None = None) -> list[StoredSample]:
         """Samples (oldest first, at most `limit`) with no `model` embedding, to embed and store_embeddings()."""
         query = select(SampleRow).where(lacks_embedding(model)).order_by(SampleRow.id).limit(limit)
@@ -312,13 +305,6 @@ class GalleryRepository:
                 )
                 s.connection().execute(stmt, rows)
             return len(rows)
-
-    def drop_embeddings(self, model: str) -> int:
-        """Delete every `model` embedding; returns how many."""
-        with self._session(write=True) as s:
-            removed = s.scalar(select(func.count()).select_from(EmbeddingRow).where(EmbeddingRow.model == model))
-            s.execute(delete(EmbeddingRow).where(EmbeddingRow.model == model))
-            return removed or 0
 
     # -- helpers (inside a session) ------------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
-"""Signals that carry work from Python threads to the GUI thread, and a small background-task runner."""
+"""Signals that carry work from Python threads to the GUI thread, background tasks, and the gallery's runner."""
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -14,11 +16,16 @@ log = logging.getLogger(__name__)
 
 
 class PipelineBridge(QObject):
-    """Lives on the GUI thread; the capture thread and the worker call its emitters, slots run on the GUI thread."""
+    """Lives on the GUI thread; other threads call its emitters, and slots of GUI-thread objects run on the GUI thread.
 
-    frame_ready = Signal(object)
-    result_ready = Signal(object)
-    status_changed = Signal(str)
+    Connect bound methods of QObjects (queued across threads), not lambdas, which would run on the emitting thread.
+    """
+
+    frame_ready = Signal(object)  # core.video.Frame, from the capture thread
+    result_ready = Signal(object)  # core.live.FrameResult, from the recognition worker
+    status_changed = Signal(object)  # core.video.SourceStatus, from the capture thread
+    error = Signal(str)  # a recognition failure, from the recognition worker
+    gallery_changed = Signal(object)  # engine.GalleryChange, from the thread that wrote the gallery
 
     def post_frame(self, frame: object) -> None:
         """Called on the capture thread: hand a Frame to the GUI (queued connection)."""
@@ -28,9 +35,17 @@ class PipelineBridge(QObject):
         """Called on the recognition worker: hand a FrameResult to the GUI."""
         self.result_ready.emit(result)
 
-    def post_status(self, message: str) -> None:
-        """Called on any thread: a status message for the user."""
-        self.status_changed.emit(message)
+    def post_status(self, status: object) -> None:
+        """Called on the capture thread: a SourceStatus."""
+        self.status_changed.emit(status)
+
+    def post_error(self, message: str) -> None:
+        """Called on the recognition worker: a failure to show."""
+        self.error.emit(message)
+
+    def post_gallery_changed(self, change: object) -> None:
+        """Called on the writing thread (the gallery runner): the engine's GalleryChange."""
+        self.gallery_changed.emit(change)
 
 
 def user_message(exc: BaseException) -> str:
@@ -41,9 +56,11 @@ def user_message(exc: BaseException) -> str:
 
 
 class BackgroundTask(QObject):
-    """Runs `work(task)` on a Python thread; progress, result and error arrive as GUI-thread signals.
+    """Runs `work(task)` on its own Python thread (start) or on a GalleryRunner's; progress, result and error arrive
+    as GUI-thread signals.
 
-    `work` may call `task.report(done, total)` and should poll `task.cancelled` between steps.
+    `work` may call `task.report(done, total)` and should poll `task.cancelled` between steps; a task cancelled
+    before its work began does not run it.
     """
 
     progress_changed = Signal(int, int)
@@ -60,7 +77,8 @@ class BackgroundTask(QObject):
         self.name = name
         self._work = work
         self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"faceapp-{name}", daemon=True)
+        self._queued = False
+        self._finished = threading.Event()
         self._raw_progress.connect(self._on_raw_progress)
         self._raw_succeeded.connect(self._on_raw_succeeded)
         self._raw_failed.connect(self._on_raw_failed)
@@ -71,8 +89,9 @@ class BackgroundTask(QObject):
         return self._cancel.is_set()
 
     def start(self) -> BackgroundTask:
-        """Start the thread; returns self."""
-        self._thread.start()
+        """Start the work on a thread of its own; returns self."""
+        self._queued = True
+        threading.Thread(target=self._run, name=f"faceapp-{self.name}", daemon=True).start()
         return self
 
     def cancel(self) -> None:
@@ -84,16 +103,21 @@ class BackgroundTask(QObject):
         self._raw_progress.emit(done, total)
 
     def is_running(self) -> bool:
-        """Whether the thread is still alive."""
-        return self._thread.is_alive()
+        """Whether the task is queued or running."""
+        return self._queued and not self._finished.is_set()
 
     def join(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds; True when the thread has ended."""
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Wait up to `timeout` seconds; True when the work has ended (or never started)."""
+        return not self._queued or self._finished.wait(timeout)
 
     def _run(self) -> None:
+        try:
+            if not self.cancelled:
+                self._finish()
+        finally:
+            self._finished.set()
+
+    def _finish(self) -> None:
         try:
             result = self._work(self)
         except Exception as exc:  # the GUI shows the message; the details go to the log
@@ -116,3 +140,47 @@ class BackgroundTask(QObject):
     @Slot(str)
     def _on_raw_failed(self, message: str) -> None:
         self.failed.emit(message)
+
+
+class GalleryRunner(QObject):
+    """The one background thread that reads and writes the gallery for the GUI (Anki's taskman).
+
+    Thread affinity: submit() on the GUI thread; the work runs on the runner's thread, one task at a time in
+    submission order (so writes never interleave and a read sees every earlier write); slots run on the GUI thread.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._queue: queue.SimpleQueue[BackgroundTask | None] = queue.SimpleQueue()
+        self.tasks: list[BackgroundTask] = []
+        self.worker_thread = threading.Thread(target=self._loop, name="faceapp-gallery", daemon=True)
+        self.worker_thread.start()
+
+    def submit(
+        self,
+        name: str,
+        work: Callable[[BackgroundTask], Any],
+        on_done: Callable[[Any], None],
+        on_failed: Callable[[str], None],
+    ) -> BackgroundTask:
+        """Queue `work(task)`; `on_done(result)` or `on_failed(message)` runs on the GUI thread afterwards."""
+        task = BackgroundTask(name, work, self)
+        task.succeeded.connect(on_done)
+        task.failed.connect(on_failed)
+        task._queued = True
+        self.tasks = [t for t in self.tasks if t.is_running()] + [task]
+        self._queue.put(task)
+        return task
+
+    def stop(self) -> None:
+        """End the thread after the tasks already queued (cancel those that should not run first); join() after."""
+        self._queue.put(None)
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the thread to end; True when it has."""
+        self.worker_thread.join(timeout)
+        return not self.worker_thread.is_alive()
+
+    def _loop(self) -> None:
+        while (task := self._queue.get()) is not None:
+            task._run()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, SignalInstance
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from faceapp.core.align import sample_crop
@@ -23,24 +25,40 @@ from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.quality import assess
 from faceapp.core.types import FaceSample
 from faceapp.core.video import iou
-from faceapp.errors import FaceAppError
+from faceapp.engine import EnrollResult
 from faceapp.ui.video_view import to_qimage
 
-if TYPE_CHECKING:
-    from faceapp.ui.main_window import MainWindow
-
+# save(name, samples, on_done(EnrollResult), on_failed(message)): runs the enrollment off the GUI thread.
+SaveFn = Callable[[str, list[FaceSample], Callable[[Any], None], Callable[[str], None]], None]
+FrameLookup = Callable[[int], np.ndarray | None]
 CAPTURE_SECONDS = 3.0
 CAPTURE_GAP = 0.4
 MAX_EXTRA = 6
 
 
 class EnrollDialog(QDialog):
-    """Enroll the clicked face as a new person or as another sample of an existing one. GUI thread."""
+    """Enroll the clicked face as a new person or as another sample of an existing one. GUI thread.
 
-    def __init__(self, window: MainWindow, image: np.ndarray, face: LiveFace) -> None:
-        super().__init__(window)
+    Takes the data it shows (the frame, the face, the enrolled names, the name the face is known by) and callbacks:
+    `save` runs the enrollment elsewhere and calls back; `results` and `frame_of` feed "Capture more".
+    """
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        face: LiveFace,
+        names: list[str],
+        known_as: str | None,
+        save: SaveFn,
+        results: SignalInstance,
+        frame_of: FrameLookup,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
         self.setWindowTitle("Enroll this face")
-        self.window_ = window
+        self._save = save
+        self._results = results
+        self._frame_of = frame_of
         self.face = face
         self.samples: list[FaceSample] = []
         self.outcome = ""
@@ -55,13 +73,13 @@ class EnrollDialog(QDialog):
         self.name = QComboBox()
         self.name.setEditable(True)
         self.name.setMinimumWidth(240)
-        self.name.addItems(window.people_names())
+        self.name.addItems(names)
         self.name.setCurrentIndex(-1)
         edit = self.name.lineEdit()
         if edit is not None:
             edit.setPlaceholderText("Type a new name or pick a person")
-        if face.name is not None and face.accepted(window.rule()):
-            self.name.setCurrentText(face.name)
+        if known_as is not None:
+            self.name.setCurrentText(known_as)
         self.capture_button = QPushButton(f"Capture more ({CAPTURE_SECONDS:.0f} s)")
         self.capture_button.clicked.connect(self._on_capture_clicked)
         self.error_label = QLabel()
@@ -118,7 +136,7 @@ class EnrollDialog(QDialog):
         self._capturing = True
         self.capture_button.setEnabled(False)
         self.capture_button.setText("Capturing... keep looking at the camera")
-        self.window_.bridge.result_ready.connect(self._on_result_ready)
+        self._results.connect(self._on_result_ready)
         self._capture_timer.start(int(CAPTURE_SECONDS * 1000))
 
     def _on_result_ready(self, result: FrameResult) -> None:
@@ -129,7 +147,7 @@ class EnrollDialog(QDialog):
         same = [f for f in result.faces if f.track_id == self.face.track_id]
         if not same:
             same = [f for f in result.faces if iou(f.detection.box, self.face.detection.box) > 0.3]
-        image = self.window_.recent_frames.get(result.frame_index)
+        image = self._frame_of(result.frame_index)
         if not same or image is None:
             return
         self.face = same[0]
@@ -138,27 +156,30 @@ class EnrollDialog(QDialog):
 
     def _on_capture_finished(self) -> None:
         self._capturing = False
-        self.window_.bridge.result_ready.disconnect(self._on_result_ready)
+        self._results.disconnect(self._on_result_ready)
         self.capture_button.setText(f"Capture more ({CAPTURE_SECONDS:.0f} s)")
         self.capture_button.setEnabled(True)
 
     def _on_save(self) -> None:
-        """Save every sample under the chosen name; errors stay in the dialog."""
-        engine = self.window_.engine
+        """Save every sample under the chosen name off the GUI thread; the dialog closes once it is stored."""
         name = self.name.currentText().strip()
-        if engine is None:
-            self.error_label.setText("The gallery is not open.")
-            return
         if not name:
             self.error_label.setText("Type a name, or pick a person to add this sample to.")
             return
         if self._capturing:
             self._capture_timer.stop()
             self._on_capture_finished()
-        try:
-            result = engine.enroll_samples(name, self.samples, wait=False)  # never block the GUI thread
-        except FaceAppError as exc:
-            self.error_label.setText(str(exc))
-            return
+        self.buttons.setEnabled(False)
+        self.capture_button.setEnabled(False)
+        self.error_label.setText("Saving...")
+        self._save(name, list(self.samples), self._on_saved, self._on_save_failed)
+
+    def _on_saved(self, result: EnrollResult) -> None:
         self.outcome = f"Saved {result.added} sample(s) of {result.person.name}."
         self.accept()
+
+    def _on_save_failed(self, message: str) -> None:
+        """Errors stay in the dialog, which can be saved again."""
+        self.error_label.setText(message)
+        self.buttons.setEnabled(True)
+        self.capture_button.setEnabled(True)

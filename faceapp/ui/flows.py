@@ -1,24 +1,37 @@
-"""User flows the main window starts: enrolling, the gallery and settings dialogs, sources and model weights."""
+"""The user's actions: each opens a dialog with the data it needs and runs the work on a background thread.
+
+Nothing here imports the main window: the window is typed by the Window protocol, the few things flows use.
+Gallery reads and writes go to the window's GalleryRunner (one thread, in order); the engine announces every
+change, so no flow has to say that the gallery changed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QProgressDialog, QWidget
 
 from faceapp.core import weights
+from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.embedders.base import MODELS
 from faceapp.core.live import LiveFace
+from faceapp.core.types import FaceSample, MatchRule
+from faceapp.engine import EnrollResult
 from faceapp.errors import ModelError
+from faceapp.settings import Settings
 
 if TYPE_CHECKING:
-    from faceapp.ui.bridge import BackgroundTask
-    from faceapp.ui.main_window import MainWindow
+    from faceapp.engine import Engine
+    from faceapp.ui.bridge import BackgroundTask, GalleryRunner, PipelineBridge
+    from faceapp.ui.enroll_dialog import EnrollDialog
+    from faceapp.ui.gallery_dialog import GalleryDialog
+    from faceapp.ui.settings_dialog import SettingsDialog
+    from faceapp.ui.widgets import LiveStatusBar
 
 Work = Callable[["BackgroundTask"], Any]
 Slot = Callable[[Any], None]
@@ -26,41 +39,79 @@ FailSlot = Callable[[str], None]
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp)"
 
 
-def enroll_face(window: MainWindow, image: np.ndarray, face: LiveFace) -> None:
-    """Click-to-enroll: the enroll dialog on the clicked face; the gallery refreshes after a save."""
+class Window(Protocol):
+    """What the flows use of the main window."""
+
+    engine: Engine | None
+    analyzer: FaceAnalyzer | None
+    settings: Settings
+    runner: GalleryRunner
+    bridge: PipelineBridge
+    status: LiveStatusBar
+
+    def as_widget(self) -> QWidget: ...
+    def people_names(self) -> list[str]: ...
+    def rule(self) -> MatchRule: ...
+    def image_for(self, result_index: int) -> np.ndarray | None: ...
+    def run_task(self, name: str, work: Work, on_done: Slot, on_failed: FailSlot) -> BackgroundTask: ...
+    def apply_settings(self, new: Settings, restart_source: bool = True) -> None: ...
+    def preview_settings(self, preview: Settings | None) -> None: ...
+    def save_settings(self) -> None: ...
+    def open_source(self, spec: str) -> bool: ...
+    def load_models(self) -> None: ...
+    def show_error(self, message: str) -> None: ...
+
+
+def enroll_dialog(window: Window, image: np.ndarray, face: LiveFace) -> EnrollDialog:
+    """The enroll dialog on a clicked face; its Save runs the enrollment on the gallery runner."""
     from faceapp.ui.enroll_dialog import EnrollDialog
 
-    dialog = EnrollDialog(window, image, face)
+    engine = window.engine
+    assert engine is not None
+
+    def save(name: str, samples: list[FaceSample], done: Slot, failed: FailSlot) -> None:
+        window.runner.submit("enroll-samples", lambda task: engine.enroll_samples(name, samples), done, failed)
+
+    rule = window.rule()
+    known = face.name if face.name is not None and face.accepted(rule) else None
+    return EnrollDialog(
+        image, face, window.people_names(), known, save, window.bridge.result_ready, window.image_for,
+        window.as_widget(),
+    )  # fmt: skip
+
+
+def enroll_face(window: Window, image: np.ndarray, face: LiveFace) -> None:
+    """Click-to-enroll: the enroll dialog on the clicked face."""
+    dialog = enroll_dialog(window, image, face)
     if dialog.exec():
-        window.gallery_changed.emit()
         window.status.showMessage(dialog.outcome, 6000)
 
 
 def enroll_photos(
-    window: MainWindow, files: list[str] | None, name: str | None = None, done: Callable[[], None] | None = None
+    window: Window, files: list[str] | None, name: str | None = None, done: Callable[[], None] | None = None
 ) -> None:
-    """Enroll from photo files (chosen here when `files` is None) on a background thread."""
+    """Enroll from photo files (chosen here when `files` is None) on the gallery runner."""
     engine = window.engine
     if engine is None or window.analyzer is None:
         window.show_error("The models are not loaded yet; enroll once recognition is running.")
         return
+    parent = window.as_widget()
     if files is None:
-        files, _ = QFileDialog.getOpenFileNames(window, "Enroll from photos", "", PHOTO_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(parent, "Enroll from photos", "", PHOTO_FILTER)
     if not files:
         return
     if name is None:
         names = window.people_names()
         name, ok = QInputDialog.getItem(
-            window, "Enroll from photos", f"{len(files)} photo(s). Name (new, or an existing person):", names, -1, True
+            parent, "Enroll from photos", f"{len(files)} photo(s). Name (new, or an existing person):", names, -1, True
         )
         if not ok or not name.strip():
             return
     window.status.show_progress(f"Enrolling {name}...", 0, 0)
     chosen = name
 
-    def on_done(result: Any) -> None:
+    def on_done(result: EnrollResult) -> None:
         window.status.hide_progress()
-        window.gallery_changed.emit()
         notes = "; ".join(result.notes)
         window.status.showMessage(f"Enrolled {chosen}: {result.added} photo(s) added. {notes}", 8000)
         if done is not None:
@@ -70,27 +121,53 @@ def enroll_photos(
         window.status.hide_progress()
         window.show_error(message)
 
-    window.run_task("enroll-photos", lambda task: engine.enroll(chosen, list(files)), on_done, on_failed)
+    window.runner.submit("enroll-photos", lambda task: engine.enroll(chosen, list(files)), on_done, on_failed)
 
 
-def open_gallery(window: MainWindow) -> None:
-    """The gallery dialog (changes refresh the live view's snapshot as they happen)."""
+def gallery_dialog(window: Window) -> GalleryDialog:
+    """The gallery dialog on the window's engine and runner."""
+    from faceapp.ui.gallery_dialog import GalleryDialog
+
+    assert window.engine is not None
+
+    def add_photos(name: str, done: Callable[[], None]) -> None:
+        enroll_photos(window, None, name, done)
+
+    return GalleryDialog(window.engine, window.runner, add_photos, window.as_widget())
+
+
+def open_gallery(window: Window) -> None:
+    """The gallery dialog (its changes reach the live view through the engine's announcements)."""
     if window.engine is None:
         window.show_error("The gallery is not open.")
         return
-    from faceapp.ui.gallery_dialog import GalleryDialog
-
-    GalleryDialog(window).exec()
+    gallery_dialog(window).exec()
 
 
-def open_settings(window: MainWindow) -> None:
-    """The settings dialog: previews live, OK keeps and saves, Cancel restores."""
+def settings_dialog(window: Window) -> SettingsDialog:
+    """The settings dialog on a copy of the window's settings, previewing through the window."""
     from faceapp.ui.settings_dialog import SettingsDialog
 
-    original = window.settings
-    dialog = SettingsDialog(window)
+    engine = window.engine
+    model = engine.model if engine is not None else "dlib-resnet"
+    defaults = MatchRule(engine.default_threshold, engine.default_margin) if engine is not None else MatchRule(0.5)
+    return SettingsDialog(
+        window.settings,
+        model,
+        defaults,
+        window.rule(),
+        preview=window.preview_settings,
+        results=window.bridge.result_ready,
+        download=lambda name, then: download_weights(window, name, then),
+        import_file=lambda name, then: import_weights(window, name, then),
+        parent=window.as_widget(),
+    )
+
+
+def open_settings(window: Window) -> None:
+    """The settings dialog: previews live; OK applies and saves the edited copy; Cancel leaves everything as it was."""
+    dialog = settings_dialog(window)
     if not dialog.exec():
-        window.apply_settings(original, restart_source=False)
         return
     window.apply_settings(dialog.result_settings(), restart_source=True)
     window.save_settings()
@@ -99,28 +176,30 @@ def open_settings(window: MainWindow) -> None:
         switch_model(window, model)
 
 
-def choose_video_file(window: MainWindow) -> None:
+def choose_video_file(window: Window) -> None:
     """Pick a video file as the source."""
-    path, _ = QFileDialog.getOpenFileName(window, "Open video file", "", "Videos (*.mp4 *.avi *.mov *.mkv);;All (*)")
+    path, _ = QFileDialog.getOpenFileName(
+        window.as_widget(), "Open video file", "", "Videos (*.mp4 *.avi *.mov *.mkv);;All (*)"
+    )
     if path:
         set_source(window, path)
 
 
-def choose_camera(window: MainWindow) -> None:
+def choose_camera(window: Window) -> None:
     """Pick another camera index as the source."""
-    index, ok = QInputDialog.getInt(window, "Camera", "Camera index:", 0, 0, 16)
+    index, ok = QInputDialog.getInt(window.as_widget(), "Camera", "Camera index:", 0, 0, 16)
     if ok:
         set_source(window, str(index))
 
 
-def set_source(window: MainWindow, spec: str) -> None:
+def set_source(window: Window, spec: str) -> None:
     """Switch the source, and remember it when it opened."""
     if window.open_source(spec):
         window.settings = replace(window.settings, source=spec)
         window.save_settings()
 
 
-def weights_actions(window: MainWindow, model: str) -> list[tuple[str, Callable[[], None]]]:
+def weights_actions(window: Window, model: str) -> list[tuple[str, Callable[[], None]]]:
     """Banner buttons for missing weights: download (FaceNet only) and import a file."""
     actions: list[tuple[str, Callable[[], None]]] = []
     if model != "dlib-resnet":
@@ -129,8 +208,8 @@ def weights_actions(window: MainWindow, model: str) -> list[tuple[str, Callable[
     return actions
 
 
-def _progress_dialog(window: MainWindow, text: str) -> QProgressDialog:
-    dialog = QProgressDialog(text, "Cancel", 0, 0, window)
+def _progress_dialog(window: Window, text: str) -> QProgressDialog:
+    dialog = QProgressDialog(text, "Cancel", 0, 0, window.as_widget())
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(0)
     dialog.setAutoClose(False)
@@ -143,7 +222,7 @@ def _show_progress(dialog: QProgressDialog, done: int, total: int) -> None:
     dialog.setValue(done)
 
 
-def download_weights(window: MainWindow, model: str, then: Callable[[], None]) -> None:
+def download_weights(window: Window, model: str, then: Callable[[], None]) -> None:
     """Download `model`'s weights with progress; `then` runs after success."""
     dialog = _progress_dialog(window, f"Downloading the {MODELS[model].title} weights...")
 
@@ -169,10 +248,10 @@ def download_weights(window: MainWindow, model: str, then: Callable[[], None]) -
     dialog.show()
 
 
-def import_weights(window: MainWindow, model: str, then: Callable[[], None]) -> None:
+def import_weights(window: Window, model: str, then: Callable[[], None]) -> None:
     """Import a local weights file for `model`; `then` runs after success."""
     path, _ = QFileDialog.getOpenFileName(
-        window, f"Import weights for {model}", "", "Weights (*.pt *.pth *.dat);;All (*)"
+        window.as_widget(), f"Import weights for {model}", "", "Weights (*.pt *.pth *.dat);;All (*)"
     )
     if not path:
         return
@@ -181,13 +260,13 @@ def import_weights(window: MainWindow, model: str, then: Callable[[], None]) -> 
     )
 
 
-def switch_model(window: MainWindow, model: str) -> None:
+def switch_model(window: Window, model: str) -> None:
     """Re-embed the gallery with `model` (downloading its weights first when missing), with progress and cancel."""
     engine = window.engine
     assert engine is not None
     if not weights.is_available(model):
         answer = QMessageBox.question(
-            window, "Weights missing", weights.missing_message(model) + "\n\nDownload them now?"
+            window.as_widget(), "Weights missing", weights.missing_message(model) + "\n\nDownload them now?"
         )
         if answer == QMessageBox.StandardButton.Yes:
             download_weights(window, model, lambda: switch_model(window, model))
@@ -209,7 +288,7 @@ def switch_model(window: MainWindow, model: str) -> None:
     def work(task: BackgroundTask) -> bool:
         return engine.switch_model(model, task.report, lambda: task.cancelled)
 
-    task = window.run_task("switch-model", work, on_done, on_failed)
+    task = window.runner.submit("switch-model", work, on_done, on_failed)
     task.progress_changed.connect(lambda d, t: _show_progress(dialog, d, t))
     dialog.canceled.connect(task.cancel)
     dialog.show()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
@@ -18,43 +19,59 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
+    QWidget,
 )
 
-from faceapp.errors import FaceAppError
-from faceapp.ui import flows
+from faceapp.core.types import Person
+from faceapp.engine import Engine
+from faceapp.storage.repository import StoredSample
+from faceapp.ui.bridge import GalleryRunner
 from faceapp.ui.video_view import to_qimage
 
-if TYPE_CHECKING:
-    from faceapp.ui.main_window import MainWindow
-
 ID_ROLE = Qt.ItemDataRole.UserRole
+PERSON_ICON, SAMPLE_ICON = 64, 96
+AddPhotos = Callable[[str, Callable[[], None]], None]  # (person's name, then) -> None
 
 
-def icon_of(image: np.ndarray | None, side: int = 96) -> QIcon:
-    """A square-ish icon of an RGB image (blank when None)."""
+def shrink(image: np.ndarray | None, side: int) -> np.ndarray | None:
+    """`image` scaled to fit a side x side square (any thread: plain numpy and OpenCV)."""
     if image is None:
-        return QIcon()
-    pixmap = QPixmap.fromImage(to_qimage(image))
-    return QIcon(
-        pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    )
+        return None
+    h, w = image.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    if scale == 1.0:
+        return image
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def icon_of(image: np.ndarray | None) -> QIcon:
+    """An icon of an RGB image already shrunk to size (blank when None). GUI thread."""
+    return QIcon() if image is None else QIcon(QPixmap.fromImage(to_qimage(image)))
 
 
 class GalleryDialog(QDialog):
-    """Browse and edit the gallery. Every change is committed at once and refreshes the live view."""
+    """Browse and edit the gallery through the engine. Thread affinity: GUI thread.
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        assert window.engine is not None
+    Reading (people, thumbnails, samples, decoded and shrunk) and writing (rename, delete) run on the gallery runner;
+    every write is announced by the engine, so the live view follows without this dialog telling it.
+    """
+
+    def __init__(
+        self, engine: Engine, runner: GalleryRunner, add_photos: AddPhotos, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
         self.setWindowTitle("Gallery")
         self.resize(760, 480)
-        self.window_ = window
-        self.repo = window.engine.repo
+        self.engine = engine
+        self.runner = runner
+        self.add_photos = add_photos
+        self.loads = 0  # completed people-list loads (tests wait on it)
+        self._wanted: int | None = None  # the person whose samples were last asked for
         self.people = QListWidget()
-        self.people.setIconSize(QSize(64, 64))
+        self.people.setIconSize(QSize(PERSON_ICON, PERSON_ICON))
         self.samples = QListWidget()
         self.samples.setViewMode(QListView.ViewMode.IconMode)
-        self.samples.setIconSize(QSize(96, 96))
+        self.samples.setIconSize(QSize(SAMPLE_ICON, SAMPLE_ICON))
         self.samples.setResizeMode(QListView.ResizeMode.Adjust)
         self.buttons: dict[str, QPushButton] = {}
         grid = QGridLayout(self)
@@ -77,6 +94,7 @@ class GalleryDialog(QDialog):
         grid.setColumnStretch(1, 2)
         self.people.currentItemChanged.connect(self._on_person_selected)
         self.samples.currentItemChanged.connect(self._update_buttons)
+        self._update_buttons()
         self.reload()
 
     def person_id(self) -> int | None:
@@ -85,35 +103,50 @@ class GalleryDialog(QDialog):
         return int(item.data(ID_ROLE)) if item is not None else None
 
     def reload(self, keep: int | None = None) -> None:
-        """Refill the people list from the database (keeping the selection when possible)."""
+        """Refill the people list from the gallery, read on the runner (keeping the selection when possible)."""
         keep = keep if keep is not None else self.person_id()
+        engine = self.engine
+
+        def work(task: object) -> list[tuple[Person, np.ndarray | None]]:
+            return [(p, shrink(engine.thumbnail(p.id), PERSON_ICON)) for p in engine.people()]
+
+        self.runner.submit("gallery-people", work, lambda people: self._fill_people(people, keep), self._warn)
+
+    def _fill_people(self, people: list[tuple[Person, np.ndarray | None]], keep: int | None) -> None:
+        self.people.blockSignals(True)
         self.people.clear()
-        try:
-            people = self.repo.list_people()
-            for person in people:
-                item = QListWidgetItem(
-                    icon_of(self.repo.thumbnail(person.id)), f"{person.name}\n{person.sample_count} sample(s)"
-                )
-                item.setData(ID_ROLE, person.id)
-                self.people.addItem(item)
-                if person.id == keep:
-                    self.people.setCurrentItem(item)
-        except FaceAppError as exc:
-            QMessageBox.warning(self, "Gallery", str(exc))
+        for person, thumb in people:
+            item = QListWidgetItem(icon_of(thumb), f"{person.name}\n{person.sample_count} sample(s)")
+            item.setData(ID_ROLE, person.id)
+            self.people.addItem(item)
+            if person.id == keep:
+                self.people.setCurrentItem(item)
         if self.people.currentItem() is None and self.people.count():
             self.people.setCurrentRow(0)
+        self.people.blockSignals(False)
+        self.loads += 1
         self._on_person_selected()
 
     def _on_person_selected(self, *_: object) -> None:
-        self.samples.clear()
         pid = self.person_id()
-        try:
-            stored_samples = self.repo.samples_of(pid) if pid is not None else []
-        except FaceAppError as exc:
-            QMessageBox.warning(self, "Gallery", str(exc))
-            stored_samples = []
-        for stored in stored_samples:
-            item = QListWidgetItem(icon_of(stored.sample.image), stored.created_at.strftime("%Y-%m-%d %H:%M"))
+        self._wanted = pid
+        self.samples.clear()
+        self._update_buttons()
+        if pid is None:
+            return
+        engine = self.engine
+
+        def work(task: object) -> list[tuple[StoredSample, np.ndarray | None]]:
+            return [(s, shrink(s.sample.image, SAMPLE_ICON)) for s in engine.samples_of(pid)]
+
+        self.runner.submit("gallery-samples", work, lambda samples: self._fill_samples(pid, samples), self._warn)
+
+    def _fill_samples(self, pid: int, samples: list[tuple[StoredSample, np.ndarray | None]]) -> None:
+        if pid != self._wanted:
+            return  # the user has picked someone else meanwhile
+        self.samples.clear()
+        for stored, thumb in samples:
+            item = QListWidgetItem(icon_of(thumb), stored.created_at.strftime("%Y-%m-%d %H:%M"))
             item.setData(ID_ROLE, stored.id)
             item.setToolTip(stored.sample.source or "")
             self.samples.addItem(item)
@@ -125,9 +158,17 @@ class GalleryDialog(QDialog):
             self.buttons[key].setEnabled(has_person)
         self.buttons["delete_sample"].setEnabled(self.samples.currentItem() is not None)
 
-    def _changed(self, keep: int | None = None) -> None:
-        self.window_.gallery_changed.emit()
-        self.reload(keep)
+    def _warn(self, message: str) -> None:
+        QMessageBox.warning(self, "Gallery", message)
+
+    def _write(self, name: str, work: Callable[[], object], keep: int | None = None) -> None:
+        """A gallery write on the runner, then a reload (also after a failure: the list may be stale)."""
+
+        def failed(message: str) -> None:
+            self._warn(message)
+            self.reload(keep)
+
+        self.runner.submit(name, lambda task: work(), lambda _: self.reload(keep), failed)
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(
@@ -150,35 +191,23 @@ class GalleryDialog(QDialog):
         new, ok = QInputDialog.getText(self, "Rename", "New name:", text=self._name())
         if not ok or not new.strip():
             return
-        try:
-            self.repo.rename_person(pid, new)
-        except FaceAppError as exc:
-            QMessageBox.warning(self, "Rename", str(exc))
-            return
-        self._changed(pid)
+        self._write("rename", lambda: self.engine.rename(pid, new), pid)
 
     def _on_delete_person(self) -> None:
         pid = self.person_id()
         if pid is None or not self._confirm(f"Delete {self._name()} and all their samples? This cannot be undone."):
             return
-        try:
-            self.repo.remove_person(pid)
-        except FaceAppError as exc:
-            QMessageBox.warning(self, "Delete", str(exc))
-        self._changed()
+        self._write("delete-person", lambda: self.engine.remove_person(pid))
 
     def _on_delete_sample(self) -> None:
         item = self.samples.currentItem()
         pid = self.person_id()
         if item is None or not self._confirm(f"Delete this sample of {self._name()}?"):
             return
-        try:
-            self.repo.remove_sample(int(item.data(ID_ROLE)))
-        except FaceAppError as exc:
-            QMessageBox.warning(self, "Delete", str(exc))
-        self._changed(pid)
+        sample_id = int(item.data(ID_ROLE))
+        self._write("delete-sample", lambda: self.engine.remove_sample(sample_id), pid)
 
     def _on_add_photos(self) -> None:
         pid = self.person_id()
         if pid is not None:
-            flows.enroll_photos(self.window_, None, self._name(), done=lambda: self.reload(pid))
+            self.add_photos(self._name(), lambda: self.reload(pid))

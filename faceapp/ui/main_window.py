@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow, QToolBar, QVBoxLayout, QWidget
 
@@ -16,30 +16,32 @@ from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.matching import GallerySnapshot
-from faceapp.core.types import MatchRule
-from faceapp.core.video import Frame
-from faceapp.engine import Engine
+from faceapp.core.types import MatchRule, Person
+from faceapp.core.video import Frame, SourceEvent, SourceStatus
+from faceapp.engine import Engine, GalleryChange
 from faceapp.errors import CameraError, FaceAppError
 from faceapp.settings import Settings
 from faceapp.ui import flows
-from faceapp.ui.bridge import BackgroundTask, PipelineBridge, user_message
+from faceapp.ui.bridge import BackgroundTask, GalleryRunner, PipelineBridge, user_message
 from faceapp.ui.session import LiveSession
 from faceapp.ui.verify_panel import VerifyPanel
 from faceapp.ui.video_view import VideoView
 from faceapp.ui.widgets import LiveStatusBar, MessageBanner
 
-# Background tasks that write the gallery, and how long closing the window waits for one to commit.
-WRITE_TASKS = ("enroll-photos", "switch-model")
+# Gallery writes that closing the window lets finish (a model switch is cancelled at its next chunk instead), and how
+# long closing waits for the gallery runner to commit them.
+ENROLLMENTS = ("enroll-photos", "enroll-samples")
 WRITE_TASK_GRACE = 10.0
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 class MainWindow(QMainWindow):
-    """The app's window. Thread affinity: GUI thread; pipeline threads reach it only through the bridge's signals."""
+    """The app's window. Thread affinity: GUI thread; other threads reach it only through the bridge's signals.
 
-    gallery_changed = Signal()
-    recognition_started = Signal()
+    It owns what the GUI shows: the latest gallery snapshot and people (loaded on the gallery runner after each
+    change the engine announces), the settings, and the recent frames that results point at.
+    """
 
     def __init__(
         self,
@@ -59,19 +61,23 @@ class MainWindow(QMainWindow):
         self.persist_settings = persist_settings
         self.live_detector = live_detector or Detector(DetectorConfig(min_face_size=settings.min_face_size, scale=0.5))
         self.snapshot: GallerySnapshot | None = None
+        self.people: list[Person] = []
         self.analyzer: FaceAnalyzer | None = None
         self.tasks: list[BackgroundTask] = []
         self._closing = False
         self.recent_frames: OrderedDict[int, np.ndarray] = OrderedDict()
         self.bridge = PipelineBridge(self)
+        self.runner = GalleryRunner(self)
         self.session = LiveSession(self.bridge)
         self._build()
         self.bridge.frame_ready.connect(self._on_frame_ready)
         self.bridge.result_ready.connect(self._on_result_ready)
         self.bridge.status_changed.connect(self._on_status_changed)
+        self.bridge.error.connect(self._on_worker_error)
+        self.bridge.gallery_changed.connect(self._on_gallery_changed)
+        self._unsubscribe = engine.subscribe(self.bridge.post_gallery_changed) if engine is not None else None
         self.view.face_clicked.connect(self._on_face_clicked)
         self.verify.mode_changed.connect(self._on_mode_changed)
-        self.gallery_changed.connect(self._on_gallery_changed)
         self._timer = QTimer(self)
         self._timer.setInterval(500)
         self._timer.timeout.connect(self._on_tick)
@@ -149,10 +155,10 @@ class MainWindow(QMainWindow):
         self.status.show_progress("Loading models...", 0, 0)
         detector = self.live_detector
 
-        def work(task: BackgroundTask) -> FaceAnalyzer:
+        def work(task: BackgroundTask) -> tuple[FaceAnalyzer, GallerySnapshot, list[Person]]:
             embedder = engine.embedder
             detector.detect(np.zeros((240, 320, 3), np.uint8))
-            return FaceAnalyzer(detector, embedder)
+            return FaceAnalyzer(detector, embedder), engine.snapshot(), engine.people()
 
         self.run_task("load-models", work, self._on_models_loaded, self._on_models_failed)
 
@@ -164,19 +170,23 @@ class MainWindow(QMainWindow):
         self.tasks = [t for t in self.tasks if t.is_running()] + [task]
         return task.start()
 
-    def _on_models_loaded(self, analyzer: FaceAnalyzer) -> None:
+    def as_widget(self) -> QWidget:
+        """The window as the parent of the flows' dialogs."""
+        return self
+
+    def _on_models_loaded(self, loaded: tuple[FaceAnalyzer, GallerySnapshot, list[Person]]) -> None:
         if self._closing:  # loading finished after the window closed: start nothing
             return
+        analyzer, snapshot, people = loaded
         self.status.hide_progress()
         self.analyzer = analyzer
         self.apply_settings(self.settings, restart_source=False)  # tau is per model: the model may have changed
-        self.refresh_gallery()
-        if self.session.running and self.snapshot is not None:
-            self.session.start_recognition(analyzer, self.snapshot)
+        self._show_gallery((snapshot, people))
+        if self.session.running:
+            self.session.start_recognition(analyzer, snapshot)
         assert self.engine is not None
         self.status.set_model(self.engine.model)
         self.banner.clear("models")
-        self.recognition_started.emit()
 
     def _on_models_failed(self, message: str) -> None:
         self.status.hide_progress()
@@ -190,31 +200,40 @@ class MainWindow(QMainWindow):
         )
 
     def refresh_gallery(self) -> None:
-        """Rebuild the gallery snapshot after a change and swap it into the worker (recognized on the next frame)."""
-        if self.engine is None:
+        """Load a fresh snapshot and the people on the gallery runner; the worker gets it on its next frame."""
+        engine = self.engine
+        if engine is None:
             return
-        try:
-            self.engine.invalidate()  # the gallery dialog writes through the repository, behind the cache
-            self.snapshot = self.engine.snapshot()
-            people = self.engine.people()
-        except FaceAppError as exc:
-            self.banner.show_message(str(exc), "error")
-            return
-        self.session.set_gallery(self.snapshot)
-        self.verify.snapshot = self.snapshot
+        self.runner.submit(
+            "load-gallery", lambda task: (engine.snapshot(), engine.people()), self._show_gallery, self.show_error
+        )
+
+    def _show_gallery(self, loaded: tuple[GallerySnapshot, list[Person]]) -> None:
+        snapshot, people = loaded
+        if self._closing or self.engine is None or snapshot.model != self.engine.model:
+            return  # loaded before a model switch finished: the switch brings its own
+        self.snapshot, self.people = snapshot, people
+        self.session.set_gallery(snapshot)
         self.verify.set_people(people)
-        self.status.set_gallery(len(people), self.snapshot.sample_count)
+        self.status.set_gallery(len(people), snapshot.sample_count)
 
     def apply_settings(self, new: Settings, restart_source: bool = True) -> None:
         """Make `new` current: tau, mirror and minimum face size at once; the source restarts when it changed."""
         old, self.settings = self.settings, new
-        tau = self.threshold()
-        self.view.rule = self.rule()
-        self.verify.threshold = tau
-        self.view.mirror = new.mirror_view
-        self.live_detector.config = replace(self.live_detector.config, min_face_size=new.min_face_size)
+        self._show_settings(new)
         if restart_source and (old.source != new.source or old.resolution != new.resolution):
             self.open_source(new.source)
+
+    def preview_settings(self, preview: Settings | None) -> None:
+        """Show tau, margin, mirror and face size of `preview` without making them current (None: the current)."""
+        self._show_settings(preview or self.settings)
+
+    def _show_settings(self, shown: Settings) -> None:
+        rule = self.rule(shown)
+        self.view.rule = rule
+        self.verify.threshold = rule.threshold
+        self.view.mirror = shown.mirror_view
+        self.live_detector.config = replace(self.live_detector.config, min_face_size=shown.min_face_size)
         self.view.update()
 
     def save_settings(self) -> None:
@@ -227,26 +246,21 @@ class MainWindow(QMainWindow):
             self.banner.show_message(f"Settings not saved: {exc}", "warning")
 
     def people_names(self) -> list[str]:
-        """Enrolled names for the name pickers; [] (and the reason in the banner) when the gallery cannot be read."""
-        if self.engine is None:
-            return []
-        try:
-            return [p.name for p in self.engine.people()]
-        except FaceAppError as exc:
-            self.show_error(str(exc))
-            return []
+        """Enrolled names for the name pickers, as of the latest gallery load (no database read here)."""
+        return [p.name for p in self.people]
 
-    def threshold(self) -> float:
-        """tau for the gallery's model under the current settings."""
+    def threshold(self, settings: Settings | None = None) -> float:
+        """tau for the gallery's model under the current (or the given) settings."""
         if self.engine is None:
             return 0.5
-        return self.settings.threshold_for(self.engine.model, self.engine.default_threshold)
+        return (settings or self.settings).threshold_for(self.engine.model, self.engine.default_threshold)
 
-    def rule(self) -> MatchRule:
-        """tau and the ambiguity margin for the gallery's model under the current settings."""
+    def rule(self, settings: Settings | None = None) -> MatchRule:
+        """tau and the ambiguity margin for the gallery's model under the current (or the given) settings."""
         if self.engine is None:
-            return MatchRule(self.threshold())
-        return MatchRule(self.threshold(), self.settings.margin_for(self.engine.model, self.engine.default_margin))
+            return MatchRule(self.threshold(settings))
+        margin = (settings or self.settings).margin_for(self.engine.model, self.engine.default_margin)
+        return MatchRule(self.threshold(settings), margin)
 
     def image_for(self, result_index: int) -> np.ndarray | None:
         """The captured frame a result was computed on while it is kept; None once it is gone (boxes would not fit)."""
@@ -260,11 +274,17 @@ class MainWindow(QMainWindow):
         """
         self._closing = True
         self._timer.stop()
-        for task in self.tasks:
-            task.cancel()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        for task in self.tasks + self.runner.tasks:
+            if task.name not in ENROLLMENTS:
+                task.cancel()
+        self.runner.stop()
         self.session.stop(timeout=0.9)
         for task in self.tasks:
-            task.join(WRITE_TASK_GRACE if task.name in WRITE_TASKS else 0.05)
+            task.join(0.05)
+        if not self.runner.join(WRITE_TASK_GRACE):  # the queued enrollments commit; the rest were cancelled
+            log.warning("the gallery runner is still busy after %.0f s", WRITE_TASK_GRACE)
         super().closeEvent(event)
 
     # -- pipeline slots -----------------------------------------------------------------------------------------
@@ -280,27 +300,27 @@ class MainWindow(QMainWindow):
         self.view.show_result(result)
         self.verify.update_verdict(result)
 
-    def _on_status_changed(self, message: str) -> None:
-        if "lost" in message:
-            self.banner.show_message(message, "warning", [("Open video file...", self._on_open_file)], "source")
-        elif "back" in message:
+    def _on_status_changed(self, status: SourceStatus) -> None:
+        if status.event is SourceEvent.LOST:
+            self.banner.show_message(status.message, "warning", [("Open video file...", self._on_open_file)], "source")
+        elif status.event is SourceEvent.BACK:
             self.banner.clear("source")
-            self.status.showMessage(message, 4000)
+            self.status.showMessage(status.message, 4000)
         else:
-            self.status.showMessage(message, 6000)
+            self.status.showMessage(status.message, 6000)
+
+    def _on_worker_error(self, message: str) -> None:
+        self.banner.show_message(message, "warning")
 
     def _on_tick(self) -> None:
         self.status.refresh()
-        worker = self.session.worker
-        if worker is not None and worker.error:
-            message, worker.error = worker.error, None
-            self.banner.show_message(message, "warning")
 
     def _on_mode_changed(self, active: bool) -> None:
+        self.session.set_claim(self.verify.claimed_id() if active else None)
         self.view.labeler = self.verify.label if active else self.view.default_label
         self.view.update()
 
-    def _on_gallery_changed(self) -> None:
+    def _on_gallery_changed(self, change: GalleryChange) -> None:
         self.refresh_gallery()
 
     # -- user actions -------------------------------------------------------------------------------------------

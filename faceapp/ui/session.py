@@ -27,6 +27,7 @@ class LiveSession:
         self.source: FrameSource | None = None
         self.capture: CaptureThread | None = None
         self.worker: RecognitionWorker | None = None
+        self.claim: int | None = None  # verify mode's claimed person, kept across workers
         self.captured = 0
         self.recognized = 0
         self._stopped = False  # a thread that outlived stop() must not emit into a closing window
@@ -62,14 +63,25 @@ class LiveSession:
             return
         generation = self._generation
         self.worker = RecognitionWorker(
-            self.mailbox, analyzer, gallery, lambda result: self._on_result(result, generation), keep_embeddings=True
+            self.mailbox,
+            analyzer,
+            gallery,
+            lambda result: self._on_result(result, generation),
+            on_error=self.bridge.post_error,
         )
+        self.worker.set_claim(self.claim)
         self.worker.start()
 
     def set_gallery(self, gallery: GallerySnapshot) -> None:
         """Swap in a new gallery snapshot (after an enrollment or deletion commits)."""
         if self.worker is not None:
             self.worker.set_gallery(gallery)
+
+    def set_claim(self, person_id: int | None) -> None:
+        """Verify mode's claimed person (None: off), from the next recognised frame on."""
+        self.claim = person_id
+        if self.worker is not None:
+            self.worker.set_claim(person_id)
 
     def stop(self, timeout: float = 0.8) -> bool:
         """Stop both threads: set their events, wake them, join with a shared timeout. True when both ended."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,10 +30,8 @@ from faceapp.core.live import FrameResult
 from faceapp.core.types import MatchRule
 from faceapp.errors import FaceAppError
 from faceapp.settings import MAX_MARGIN, Settings
-from faceapp.ui import flows
 
-if TYPE_CHECKING:
-    from faceapp.ui.main_window import MainWindow
+WeightsAction = Callable[[str, Callable[[], None]], None]  # (model, then) -> None
 
 SLIDER_STEPS = 1000  # the slider covers [0, 4 x the model's default tau]; the spin box takes any value up to 4
 RESOLUTIONS = [(320, 240), (640, 480), (1280, 720), (1920, 1080)]
@@ -49,15 +47,35 @@ def _row(*widgets: QWidget) -> QWidget:
 
 
 class SettingsDialog(QDialog):
-    """Edits a copy of the window's settings; tau, mirror and face size preview live (the caller restores on Cancel)."""
+    """Edits a copy of the settings and returns it (result_settings); nothing outside changes until the caller
+    applies it. tau, margin, mirror and face size are shown live through `preview` (None when the dialog closes).
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    `settings` are the current settings, `model` the gallery's, `defaults` its default tau and margin and `rule`
+    the current ones; `results` brings recognition results for the live distance; `download` and `import_file`
+    fetch a model's weights, then call back.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        model: str,
+        defaults: MatchRule,
+        rule: MatchRule,
+        *,
+        preview: Callable[[Settings | None], None],
+        results: SignalInstance,
+        download: WeightsAction,
+        import_file: WeightsAction,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.window_ = window
-        self.original = window.settings
-        self.model = window.engine.model if window.engine is not None else "dlib-resnet"
-        self.default_tau = window.engine.default_threshold if window.engine is not None else 0.5
+        self._preview_to = preview
+        self._download = download
+        self._import_file = import_file
+        self.original = settings
+        self.model = model
+        self.default_tau = defaults.threshold
         self.slider_max = min(3.999, max(0.5, 4 * self.default_tau))
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, SLIDER_STEPS)
@@ -69,7 +87,7 @@ class SettingsDialog(QDialog):
         self.live_distance = QLabel("no face in view")
         self.live_distance.setMinimumWidth(190)
         self.reset = QPushButton(f"Reset ({self.default_tau:.3f})")
-        self.default_margin = window.engine.default_margin if window.engine is not None else 0.0
+        self.default_margin = defaults.margin
         self.margin = QSpinBox()
         self.margin.setRange(0, round(100 * MAX_MARGIN))
         self.margin.setSuffix(" % farther")
@@ -78,7 +96,7 @@ class SettingsDialog(QDialog):
             "Ambiguity guard: a face is named only when the next-nearest person is at least this much farther"
             " than the nearest. It keeps lookalikes and strangers from being named in a large gallery."
         )
-        self.initial_margin = window.rule().margin
+        self.initial_margin = rule.margin
         self.margin.setValue(round(100 * self.initial_margin))
         self.margin_reset = QPushButton(f"Reset ({100 * self.default_margin:.0f} %)")
         self.source = QLineEdit(self.original.source)
@@ -117,7 +135,7 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
         self.buttons = buttons
-        self.set_tau(window.threshold())
+        self.set_tau(rule.threshold)
         self._place_slider(self.tau.value())
         self._on_model_changed()
         self.slider.valueChanged.connect(self._on_slider_changed)
@@ -131,8 +149,9 @@ class SettingsDialog(QDialog):
         self.import_weights.clicked.connect(self._on_import)
         self.min_face.valueChanged.connect(self._preview)
         self.mirror.toggled.connect(self._preview)
-        window.bridge.result_ready.connect(self._on_result_ready)
-        self.finished.connect(lambda _: window.bridge.result_ready.disconnect(self._on_result_ready))
+        results.connect(self._on_result_ready)
+        self.finished.connect(lambda _: results.disconnect(self._on_result_ready))
+        self.finished.connect(lambda _: preview(None))  # the preview ends with the dialog, whatever the answer
 
     def set_tau(self, value: float) -> None:
         """Show tau in both the slider and the number (which previews it)."""
@@ -164,9 +183,7 @@ class SettingsDialog(QDialog):
             preview = self.result_settings()
         except FaceAppError:
             return
-        self.window_.apply_settings(
-            replace(preview, source=self.original.source, resolution=self.original.resolution), restart_source=False
-        )
+        self._preview_to(preview)
 
     def _on_slider_changed(self, position: int) -> None:
         value = position * self.slider_max / SLIDER_STEPS
@@ -219,7 +236,7 @@ class SettingsDialog(QDialog):
         self.model_state.setWordWrap(True)
 
     def _on_download(self) -> None:
-        flows.download_weights(self.window_, self.chosen_model(), self._on_model_changed)
+        self._download(self.chosen_model(), self._on_model_changed)
 
     def _on_import(self) -> None:
-        flows.import_weights(self.window_, self.chosen_model(), self._on_model_changed)
+        self._import_file(self.chosen_model(), self._on_model_changed)

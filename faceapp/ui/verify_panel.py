@@ -8,13 +8,16 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QWidget
 
 from faceapp.core.live import FrameResult, LiveFace
-from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Person
 from faceapp.ui.video_view import ACCEPT_COLOUR, REJECT_COLOUR
 
 
 class VerifyPanel(QWidget):
-    """A toolbar panel: a verify switch, the claimed person, and the verdict for the largest face in view."""
+    """A toolbar panel: a verify switch, the claimed person, and the verdict for the largest face in view.
+
+    The worker measures each face's distance to the claimed person, in the same frame and model as everything
+    else in the result (FrameResult.claimed_id says for whom); the panel only applies tau to it.
+    """
 
     mode_changed = Signal(bool)
 
@@ -31,8 +34,8 @@ class VerifyPanel(QWidget):
         layout.addWidget(self.switch)
         layout.addWidget(self.people)
         layout.addWidget(self.verdict)
-        self.snapshot: GallerySnapshot | None = None
         self.threshold = 0.5
+        self._result_claim: int | None = None  # whom the latest result's claimed distances are for
         self.switch.toggled.connect(self._on_toggled)
         self.people.currentIndexChanged.connect(self._on_person_changed)
 
@@ -61,14 +64,11 @@ class VerifyPanel(QWidget):
             self.switch.setChecked(False)
 
     def check(self, face: LiveFace) -> tuple[bool, float]:
-        """(accepted, distance) of `face` against the claimed person's samples."""
+        """(accepted, distance) of `face` against the claimed person's samples, as the worker measured them."""
         pid = self.claimed_id()
-        if self.snapshot is None or pid is None or face.embedding is None:
-            return False, float("inf")
-        if face.embedding.shape[-1] != self.snapshot.embeddings.shape[-1]:
-            return False, float("inf")  # a frame of the previous model, during a model switch
-        match = self.snapshot.verify(face.embedding, pid, self.threshold)
-        return match.accepted, match.distance
+        if pid is None or pid != self._result_claim:
+            return False, float("inf")  # a result from before this claim: no verdict yet
+        return face.verified(self.threshold), face.claimed_distance
 
     def label(self, face: LiveFace) -> tuple[str, QColor]:
         """The view's label for `face` in verification mode."""
@@ -78,6 +78,7 @@ class VerifyPanel(QWidget):
 
     def update_verdict(self, result: FrameResult) -> None:
         """Show the verdict for the largest face in `result`."""
+        self._result_claim = result.claimed_id
         if not self.active:
             self.verdict.setText("")
             return

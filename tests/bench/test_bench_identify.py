@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bench_fakes import PEOPLE, fake_detector, make_lfw
 
 from faceapp.bench import identify, report
 from faceapp.errors import BadInputError
+from tests.bench.bench_fakes import PEOPLE, fake_detector, make_lfw
 from tests.fakes import FakeEmbedder
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bench_fakes import BlindDetector, fake_detector, make_lfw
 
 import faceapp.bench
 from faceapp.bench import embed_cache, lfw, report
 from faceapp.bench.embed_cache import EmbedCache, cache_path, file_key
 from faceapp.core.types import Detection
 from faceapp.errors import BadInputError
+from tests.bench.bench_fakes import BlindDetector, fake_detector, make_lfw
 from tests.fakes import FakeEmbedder
 
 

@@ -91,3 +91,14 @@ def test_bad_inputs_raise() -> None:
         metrics.kfold(np.zeros(2), np.array([True, False]), np.zeros(2))
     with pytest.raises(ValueError, match="both"):
         metrics.tar_at_far(np.zeros(2), np.ones(2, bool), 0.01)
+
+
+def test_plots_without_matplotlib_are_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from faceapp.bench.report import pyplot
+    from faceapp.errors import FaceAppError
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the `bench` extra were not installed
+    with pytest.raises(FaceAppError, match=r"faceapp\[bench\]"):
+        pyplot()

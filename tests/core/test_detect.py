@@ -59,3 +59,12 @@ def test_detect_many_batches_same_size_images_like_detect(shared_data: Path, det
     assert [len(found) for found in batched] == [len(found) for found in single]
     for many, one in zip(batched, single, strict=True):
         np.testing.assert_allclose(many[0].box, one[0].box, atol=1.0)
+
+
+def test_the_detector_refuses_mtcnn_weights_that_fail_their_checksum(monkeypatch: pytest.MonkeyPatch) -> None:
+    from faceapp.core import weights
+    from faceapp.errors import ModelError
+
+    monkeypatch.setitem(weights.MTCNN_SHA256, "pnet.pt", "0" * 64)
+    with pytest.raises(ModelError, match=r"pnet\.pt do not match"):
+        Detector().detect(np.zeros((120, 160, 3), np.uint8))  # a fresh detector checks before it loads MTCNN

@@ -14,7 +14,15 @@ from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.live import FrameResult, LiveFace, RecognitionWorker, Tracker
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import MatchRule
-from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox, parse_source
+from faceapp.core.video import (
+    CaptureThread,
+    Frame,
+    FrameSource,
+    LatestFrameMailbox,
+    SourceEvent,
+    SourceStatus,
+    parse_source,
+)
 from faceapp.errors import CameraError
 from tests.fakes import FakeDetector, FakeEmbedder, detection
 
@@ -66,14 +74,14 @@ def test_sources_are_camera_indexes_or_files(video: Path, tmp_path: Path) -> Non
 
 def test_capture_thread_hands_over_every_frame_then_says_the_video_ended(video: Path) -> None:
     frames: list[Frame] = []
-    status: list[str] = []
+    status: list[SourceStatus] = []
     source = FrameSource(str(video))
     source.open()
     capture = CaptureThread(source, frames.append, status.append, loop=False, realtime=False)
     capture.start()
     capture.join(timeout=5)
     assert [f.index for f in frames] == list(range(12))
-    assert status == ["End of video."]
+    assert status == [SourceStatus(SourceEvent.ENDED, "End of video.")]
 
 
 def test_capture_thread_plays_a_file_in_real_time_and_stops_on_request(video: Path) -> None:
@@ -173,3 +181,35 @@ def test_worker_thread_reports_results_and_stops_quickly() -> None:
     assert time.monotonic() - start < 1
     assert results
     assert worker.mailbox.dropped >= 1  # frames it was too slow for were replaced, not queued
+
+
+def test_verify_mode_distance_is_measured_in_the_frames_own_model_and_gallery() -> None:
+    embedder = FakeEmbedder()
+    worker, vectors = make_worker([], embedder)
+    worker.set_gallery(GallerySnapshot("fake", np.array([5, 6]), {5: "Ada", 6: "Bob"}, np.vstack([vectors, -vectors])))
+    image = image_with_pattern(1)
+    plain = worker.process(Frame(0, 0.0, image))
+    assert plain.claimed_id is None
+    assert not plain.faces[0].verified(4.0)  # no claim: no verdict
+    worker.set_claim(6)
+    claimed = worker.process(Frame(1, 0.04, image))
+    assert claimed.claimed_id == 6
+    assert claimed.faces[0].claimed_distance == pytest.approx(4.0, abs=1e-4)  # Bob is the opposite vector
+    assert not claimed.faces[0].verified(0.5)
+    worker.set_claim(5)
+    ada = worker.process(Frame(2, 0.08, image)).faces[0]
+    assert ada.claimed_distance == pytest.approx(0.0, abs=1e-5)
+    assert ada.verified(0.1)
+
+
+def test_pending_snapshots_are_applied_by_the_worker_at_its_next_frame() -> None:
+    embedder = FakeEmbedder()
+    worker, vectors = make_worker([], embedder)
+    image = image_with_pattern(1)
+    worker.process(Frame(0, 0.0, image))
+    state = worker._state
+    worker.set_gallery(GallerySnapshot("fake", np.array([5]), {5: "Ada"}, vectors))
+    assert worker._state is state  # nothing changes until the worker's own thread takes the next frame
+    assert worker.process(Frame(1, 0.04, image)).faces[0].name == "Ada"
+    worker.set_gallery(GallerySnapshot("other-model", np.array([6]), {6: "Bob"}, vectors))  # ignored: not its model
+    assert worker.process(Frame(2, 0.08, image)).faces[0].name == "Ada"

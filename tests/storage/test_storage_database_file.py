@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import Connection, text
-from storage_fakes import count_rows, make_sample, unit
 
 from faceapp.errors import DatabaseError
 from faceapp.storage import GalleryRepository, migrations
 from faceapp.storage.models import Base
+from tests.storage.storage_fakes import count_rows, make_sample, unit
 
 
 def _pragma(repo: GalleryRepository, name: str) -> object:

@@ -24,9 +24,7 @@ def test_removed_people_leave_no_embedding_bytes_behind(tmp_path: Path) -> None:
         repo.remove_person("Forget")
         assert secret.tobytes() not in file_bytes(db)
         removed_sample = unit(3, dim=128)
-        person = repo.get_person("Keep")
-        assert person is not None
-        repo.add_samples(person.id, [(make_sample(3), removed_sample)], "m")
+        person = repo.enroll("Keep", [(make_sample(3), removed_sample)], "m")
         sample_id = max(s.id for s in repo.samples_of(person.id))
         repo.remove_sample(sample_id)
         assert removed_sample.tobytes() not in file_bytes(db)

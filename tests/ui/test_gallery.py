@@ -10,8 +10,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from faceapp.ui.gallery_dialog import GalleryDialog
-from tests.ui.conftest import FakeEmbedder, WindowFactory
+from faceapp.ui import flows
+from tests.fakes import dlib_like
+from tests.ui.helpers import WindowFactory
 
 
 def answer(monkeypatch: pytest.MonkeyPatch, yes: bool) -> None:
@@ -23,43 +24,46 @@ def answer(monkeypatch: pytest.MonkeyPatch, yes: bool) -> None:
 def test_gallery_rename_and_deletions_ask_first_and_reach_the_live_view(
     qtbot: QtBot, make_window: WindowFactory, hamilton: Path, examples: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    window = make_window(hamilton, FakeEmbedder())
+    window = make_window(hamilton, dlib_like())
     engine = window.engine
     assert engine is not None
     engine.enroll("Obama", [examples / "obama/obama.jpg", examples / "obama/obama1.jpg"])
     engine.enroll("Biden", [examples / "biden/biden.jpg"])
     qtbot.waitUntil(lambda: window.analyzer is not None, timeout=15000)
-    dialog = GalleryDialog(window)
+    dialog = flows.gallery_dialog(window)
     qtbot.addWidget(dialog)
-    assert dialog.people.count() == 2
+    qtbot.waitUntil(lambda: dialog.people.count() == 2, timeout=5000)  # loaded on the gallery runner
     assert dialog.people.item(1).text() == "Obama\n2 sample(s)"
 
     dialog.people.setCurrentRow(1)
     monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("Barack O'Bama", True))
+    loads = dialog.loads
     dialog.buttons["rename"].click()
-    assert engine.repo.get_person("Barack O'Bama") is not None
+    qtbot.waitUntil(lambda: dialog.loads > loads, timeout=5000)
+    person = engine.person("Barack O'Bama")
 
-    person = engine.repo.get_person("Barack O'Bama")
-    assert person is not None
     dialog.people.setCurrentRow([dialog.people.item(i).text() for i in range(2)].index("Barack O'Bama\n2 sample(s)"))
+    qtbot.waitUntil(lambda: dialog.samples.count() == 2, timeout=5000)
     dialog.samples.setCurrentRow(0)
     answer(monkeypatch, yes=False)
     dialog.buttons["delete_sample"].click()
-    assert len(engine.repo.samples_of(person.id)) == 2  # declined: nothing deleted
+    qtbot.wait(200)
+    assert len(engine.samples_of(person.id)) == 2  # declined: nothing deleted
     answer(monkeypatch, yes=True)
     dialog.buttons["delete_sample"].click()
-    assert len(engine.repo.samples_of(person.id)) == 1
+    qtbot.waitUntil(lambda: len(engine.samples_of(person.id)) == 1, timeout=5000)
+    qtbot.waitUntil(lambda: dialog.person_id() == person.id and dialog.samples.count() == 1, timeout=5000)
 
     dialog.buttons["delete_person"].click()
-    assert [p.name for p in engine.people()] == ["Biden"]
-    assert dialog.people.count() == 1
+    qtbot.waitUntil(lambda: [p.name for p in engine.people()] == ["Biden"], timeout=5000)
+    qtbot.waitUntil(lambda: dialog.people.count() == 1, timeout=5000)
     qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.people_count == 1, timeout=5000)
 
 
 def test_photos_dropped_on_the_window_enroll_a_person(
     qtbot: QtBot, make_window: WindowFactory, hamilton: Path, examples: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    window = make_window(hamilton, FakeEmbedder())
+    window = make_window(hamilton, dlib_like())
     engine = window.engine
     assert engine is not None
     qtbot.waitUntil(lambda: window.analyzer is not None, timeout=15000)
@@ -85,9 +89,8 @@ def test_switching_model_reembeds_the_gallery_in_the_background(
 ) -> None:
     from faceapp import paths
     from faceapp.core import weights
-    from faceapp.ui import flows
 
-    window = make_window(hamilton, FakeEmbedder())
+    window = make_window(hamilton, dlib_like())
     engine = window.engine
     assert engine is not None
     engine.enroll("Obama", [examples / "obama/obama.jpg", examples / "obama/obama1.jpg"])
@@ -96,7 +99,7 @@ def test_switching_model_reembeds_the_gallery_in_the_background(
     paths.models_dir().mkdir(parents=True, exist_ok=True)
     (paths.models_dir() / weights.spec("facenet-casia").filename).write_bytes(b"stand-in")
     flows.switch_model(window, "facenet-casia")
-    qtbot.waitUntil(lambda: engine.repo.model == "facenet-casia", timeout=15000)
+    qtbot.waitUntil(lambda: engine.stored_model == "facenet-casia", timeout=15000)
     assert engine.model == "facenet-casia"
-    assert engine.repo.embedding_models()["facenet-casia"] == 2
+    assert engine.embedding_models()["facenet-casia"] == 2
     qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.model == "facenet-casia", timeout=15000)

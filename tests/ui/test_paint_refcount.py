@@ -16,7 +16,6 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from faceapp.core.live import FrameResult, LiveFace
-from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Detection, MatchRule, Person
 from faceapp.core.video import Frame
 from faceapp.ui.verify_panel import VerifyPanel
@@ -44,9 +43,7 @@ def _face(track: int, box: tuple[float, float, float, float], name: str | None, 
     marks = np.array(
         [[x1 + 10, y1 + 12], [x2 - 10, y1 + 12], [(x1 + x2) / 2, y1 + 25], [x1 + 12, y2 - 8], [x2 - 12, y2 - 8]]
     )
-    embedding = np.zeros(4, np.float32)
-    embedding[track % 4] = 1.0
-    return LiveFace(track, Detection(box, 0.99, marks), 1 if name else None, name, dist, embedding, dist * 1.5)
+    return LiveFace(track, Detection(box, 0.99, marks), 1 if name else None, name, dist, dist * 1.5, dist)
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="None, True and False are immortal on Python 3.12+")
@@ -61,7 +58,6 @@ def test_painting_the_live_view_leaves_none_true_false_counts_unchanged(qtbot: Q
     banner.show_message("Camera lost; retrying.", "warning", [("Open video file...", lambda: None)], "source")
     panel = VerifyPanel()
     qtbot.addWidget(panel)
-    panel.snapshot = GallerySnapshot("m", np.array([1]), {1: "Ada"}, np.eye(4, dtype=np.float32)[:1])
     panel.set_people([Person(1, "Ada")])
     panel.switch.setChecked(True)
     frames = [Frame(i, float(i), np.full((240, 320, 3), 40 * i, np.uint8)) for i in range(3)]
@@ -70,7 +66,7 @@ def test_painting_the_live_view_leaves_none_true_false_counts_unchanged(qtbot: Q
         _face(1, (180.0, 60.0, 250.0, 150.0), "Ada", 0.3),  # within tau but ambiguous
         _face(2, (260.0, 5.0, 318.0, 70.0), None, float("inf")),  # unknown, box at the edge
     )
-    result = FrameResult(0, 0.0, faces, {}, "m", (240, 320))
+    result = FrameResult(0, 0.0, faces, {}, "m", claimed_id=1)  # verify mode claims Ada
     view.rule = MatchRule(0.5, 0.35)
 
     def paint(i: int) -> None:

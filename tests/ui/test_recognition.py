@@ -17,7 +17,7 @@ from faceapp.settings import Settings
 from faceapp.ui import flows
 from faceapp.ui.enroll_dialog import EnrollDialog
 from faceapp.ui.settings_dialog import SettingsDialog
-from tests.ui.conftest import STEADY_FACE, WindowFactory, wait_for_faces
+from tests.ui.helpers import STEADY_FACE, WindowFactory, wait_for_faces
 
 LIN, ALEX = "Lin-Manuel Miranda", "Alex Lacamoire"
 # Alex Lacamoire is only seen in profile at the piano; his nearest distance there is 0.17-0.19, just above the
@@ -105,7 +105,7 @@ def test_click_to_enroll_then_recognized(
     assert dialogs
     assert dialogs[0].outcome.startswith("Saved 1 sample")
     assert "Clicked Person" in [p.name for p in window.engine.people()]  # type: ignore[union-attr]
-    assert "gallery: 1 people" in window.status.gallery_label.text()
+    qtbot.waitUntil(lambda: "gallery: 1 people" in window.status.gallery_label.text(), timeout=3000)
 
     def recognized() -> bool:
         shown = window.view.result
