@@ -8,12 +8,9 @@ from typing import Any
 
 def write(card: dict[str, Any], folder: Path) -> list[Path]:
     """PNG plots of a finished run's card; returns their paths."""
-    import matplotlib
+    from faceapp.bench.report import plot_curves, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from faceapp.bench.report import plot_curves
+    plt = pyplot()  # a one-line error naming the `bench` extra when matplotlib is missing
 
     folder.mkdir(parents=True, exist_ok=True)
     name, written = card["name"], []
