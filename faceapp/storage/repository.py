@@ -63,10 +63,13 @@ def as_id(value: object) -> int:
 class GalleryRepository:
     """The gallery in one SQLite file: created or upgraded on open, closed with close() or a with block."""
 
-    def __init__(self, path: Path | str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
-        """Open (creating or upgrading) the gallery at `path`; DatabaseError says why it cannot be used."""
+    def __init__(self, path: Path | str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, create: bool = True) -> None:
+        """Open (creating when `create`, or upgrading) the gallery at `path`; DatabaseError says why it cannot be used.
+
+        With create=False a missing file is a DatabaseError and no folder or file is made (read-only commands).
+        """
         self._path = Path(path)
-        migrations.check_path(self._path)
+        migrations.check_path(self._path, create)
         self._engine: Engine | None = migrations.make_engine(self._path, busy_timeout_ms)
         writing = self._engine.execution_options(**{migrations.WRITE_OPTION: True})
         self._reader = sessionmaker(self._engine, expire_on_commit=False)
