@@ -28,7 +28,9 @@ BASE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "PPM")
 OPTIONAL_FORMATS = ("AVIF", "HEIF")  # only when Pillow has the codec or pillow-heif is installed
 # Detection works on at most 1280 px (DetectorConfig.max_side); decoding far more only costs memory and time.
 MAX_PIXELS = 50_000_000
-JPEG_DRAFT_SIDE = 2560  # large JPEGs are decoded at 1/2, 1/4 or 1/8 scale, keeping at least this long side
+# Bigger images are reduced by a whole factor that keeps at least this long side: JPEGs while decoding (draft, at
+# 1/2, 1/4 or 1/8 scale), other formats right after. Twice the detector's cap leaves crops their detail.
+WORKING_SIDE = 2560
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
 _formats: tuple[str, ...] | None = None
@@ -188,8 +190,8 @@ def _limit_pixels(img: Any, label: str) -> None:
     w, h = img.size
     if w <= 0 or h <= 0:
         raise ImageReadError(f"{label}: the image declares no pixels ({w}x{h}).")
-    if img.format in ("JPEG", "MPO") and max(w, h) > 2 * JPEG_DRAFT_SIDE:
-        factor = JPEG_DRAFT_SIDE / max(w, h)
+    if img.format in ("JPEG", "MPO") and max(w, h) > 2 * WORKING_SIDE:
+        factor = WORKING_SIDE / max(w, h)
         img.draft("RGB", (max(1, int(w * factor)), max(1, int(h * factor))))
         w, h = img.size
     if w * h > MAX_PIXELS:
@@ -207,6 +209,7 @@ def _pixels(img: Any) -> np.ndarray:
     except Exception:  # a damaged EXIF block should not cost the photo: use it as stored
         log.debug("ignoring unreadable EXIF orientation", exc_info=True)
         oriented = img
+    oriented = _reduced(oriented)
     if oriented.mode.startswith("I;16"):
         return to_rgb(np.asarray(oriented).astype(np.uint16))  # uint16 is scaled by its full range
     if oriented.mode in ("I", "F"):
@@ -215,5 +218,16 @@ def _pixels(img: Any) -> np.ndarray:
         oriented = oriented.convert("RGBA")
         background = Image.new("RGBA", oriented.size, (255, 255, 255, 255))
         oriented = Image.alpha_composite(background, oriented)
-    rgb = oriented.convert("RGB")
+    rgb = _reduced(oriented.convert("RGB"))
     return np.asarray(rgb, dtype=np.uint8).copy()
+
+
+def _reduced(img: Any) -> Any:
+    """`img` reduced by the whole factor that keeps its long side at least WORKING_SIDE (as is when small)."""
+    factor = max(img.size) // WORKING_SIDE
+    if factor < 2:
+        return img
+    try:
+        return img.reduce(factor)
+    except ValueError:  # a mode reduce() does not handle (palette, 16-bit): reduced after conversion instead
+        return img
