@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- helpers --------------------------------------------------------------------------------------------------------
-def open_engine(args: argparse.Namespace, create: bool = False) -> Engine:
+def open_engine(args: argparse.Namespace, create: bool = False, quiet: bool = False) -> Engine:
     """The engine on --db with --model applied (switching a gallery's model re-embeds its samples).
 
     Only `create` (enroll) makes a new gallery; for the others a missing file is a DatabaseError naming it.
@@ -113,12 +114,22 @@ def open_engine(args: argparse.Namespace, create: bool = False) -> Engine:
     if args.model:
         model_info(args.model)
     engine = Engine(GalleryRepository(db, create=create), args.model, detector=detector)
-    for note in engine.notes:
+    for note in [] if quiet else engine.notes:
         print(note, file=sys.stderr)
     if args.model and args.model != engine.model:
         print(f"Switching the gallery from {engine.model} to {args.model}: re-embedding its samples.", file=sys.stderr)
         engine.switch_model(args.model)
     return engine
+
+
+def _gallery_exists(args: argparse.Namespace) -> bool:
+    """Whether --db (or the default gallery) is there; an unreadable name counts as there, to be explained later."""
+    from faceapp import paths
+
+    try:
+        return Path(args.db or paths.default_db_path()).exists()
+    except (OSError, ValueError):
+        return True
 
 
 def threshold(args: argparse.Namespace, engine: Engine) -> float:
@@ -233,7 +244,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise FaceAppError("verify takes IMAGE --as NAME, or two images IMAGE1 IMAGE2.")
     if args.claimed is not None and len(args.images) != 1:
         raise FaceAppError("verify --as NAME takes exactly one image.")
-    engine = open_engine(args)
+    scratch = None
+    if args.claimed is None and not _gallery_exists(args):  # two photos need a model, not a gallery
+        scratch = tempfile.TemporaryDirectory(prefix="faceapp-verify-")
+        args = argparse.Namespace(**{**vars(args), "db": Path(scratch.name) / "scratch.sqlite3"})
+    engine = open_engine(args, create=scratch is not None, quiet=scratch is not None)
     tau = threshold(args, engine)
     try:
         if args.claimed is not None:
@@ -245,6 +260,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             accepted, who = dist <= tau, None
     finally:
         engine.close()
+        if scratch is not None:
+            scratch.cleanup()
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     verdict = "ACCEPT" if accepted else "REJECT"
