@@ -26,7 +26,7 @@ from faceapp.errors import (
     NoFaceError,
     UnknownPersonError,
 )
-from faceapp.storage.names import normalize_name
+from faceapp.storage.names import name_key, normalize_name
 from faceapp.storage.repository import GalleryRepository
 
 log = logging.getLogger(__name__)
@@ -181,9 +181,9 @@ class Engine:
     def person(self, name: str) -> Person:
         """The enrolled person called `name`, or UnknownPersonError."""
         found = self.repo.get_person(name)
-        if found is None:  # names are unique regardless of case, so a case-insensitive match is unambiguous
-            key = name.strip().casefold()
-            found = next((p for p in self.repo.list_people() if p.name.casefold() == key), None)
+        if found is None:  # names are unique by their key (case, width, invisibles), so a key match is unambiguous
+            key = name_key(" ".join(name.split()))
+            found = next((p for p in self.repo.list_people() if name_key(p.name) == key), None)
         if found is None:
             raise UnknownPersonError(f"Nobody named {name!r} is enrolled.")
         return found

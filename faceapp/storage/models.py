@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     func,
     select,
+    update,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -121,6 +122,36 @@ class EmbeddingRow(Base):
 def meta_value(s: Session, key: str) -> str | None:
     """The meta value stored under `key`, or None."""
     return s.scalar(select(MetaRow.value).where(MetaRow.key == key))
+
+
+# meta "name_rule": which name_key rule the stored keys follow. Absent: the first rule (NFC + casefold). "2": the rule
+# of names.name_key (NFKC casefold, default-ignorables removed). Keys are brought up to date in the first write.
+NAME_RULE = "2"
+
+
+def ensure_name_keys(s: Session) -> None:
+    """Recompute every person's name_key under the current rule, once, inside a write transaction.
+
+    Two people whose names only now compare equal keep distinct keys (the later one's key is suffixed with its id),
+    so an existing gallery never fails to open; renaming one of them settles it.
+    """
+    if meta_value(s, "name_rule") == NAME_RULE:
+        return
+    rows = s.execute(select(PersonRow.id, PersonRow.name).order_by(PersonRow.id)).all()
+    keys: dict[int, str] = {}
+    taken: set[str] = set()
+    for person_id, name in rows:
+        key = name_key(name)
+        if key in taken:
+            key = f"{key}\x00{person_id}"
+        taken.add(key)
+        keys[person_id] = key
+    for person_id in keys:  # two passes: no key is ever held by two rows at once
+        s.execute(update(PersonRow).where(PersonRow.id == person_id).values(name_key=f"\x01{person_id}"))
+    for person_id, key in keys.items():
+        s.execute(update(PersonRow).where(PersonRow.id == person_id).values(name_key=key))
+    s.merge(MetaRow(key="name_rule", value=NAME_RULE))
+    s.flush()
 
 
 def sample_count(s: Session, person_id: int) -> int:

@@ -31,6 +31,7 @@ from faceapp.storage.models import (
     decode_sample,
     embedding_dim,
     encode_sample,
+    ensure_name_keys,
     lacks_embedding,
     meta_value,
     person_by_key,
@@ -110,6 +111,8 @@ class GalleryRepository:
         factory = self._writer if write else self._reader
         try:
             with factory() as session, session.begin():
+                if write:
+                    ensure_name_keys(session)
                 yield session
         except (exc.DBAPIError, sqlite3.Error) as error:
             raise migrations.explain(self._path, error) from error
