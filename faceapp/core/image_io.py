@@ -162,6 +162,8 @@ def _decode(f: Any, label: str) -> np.ndarray:
     formats = allowed_formats()
     # faceapp applies its own, lower pixel limit below; Pillow's warning for large images would only be noise.
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    # Damaged metadata makes some plugins warn ("Truncated File Read"); the outcome is reported as one line instead.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     try:
         with Image.open(f, formats=list(formats)) as img:
             if img.format not in (*formats, "MPO"):

@@ -192,6 +192,8 @@ def encode_sample(sample: FaceSample) -> dict[str, Any]:
     if landmarks.size != 10 or len(det.box) != 4:
         raise BadInputError(f"A face needs a 4-number box and 5 landmarks, not {len(det.box)} and {landmarks.shape}.")
     x1, y1, x2, y2 = (float(v) for v in det.box)
+    if not (np.isfinite([x1, y1, x2, y2, float(det.score)]).all() and np.isfinite(landmarks).all()):
+        raise BadInputError("A face's box, score and landmarks must be finite numbers.")
     return {
         "image": png.tobytes(),
         "box_x1": x1,
