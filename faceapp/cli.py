@@ -294,7 +294,20 @@ def cmd_people(args: argparse.Namespace) -> int:
         else:
             removed = repo.remove_person(args.name)
             print(f"Removed {args.name!r} with {removed} sample(s) and their embeddings.")
+            _say_what_remains(repo)
     return EXIT_OK
+
+
+def _say_what_remains(repo: Any) -> None:
+    """Notes on copies of removed data faceapp could not erase yet: a WAL another reader holds, upgrade backups."""
+    if repo.purge_pending:
+        print(
+            f"note: another program is reading {repo.path}, so the removed data is still in {repo.path}-wal; "
+            "faceapp erases it at its next change to this gallery once that program stops reading.",
+            file=sys.stderr,
+        )
+    for backup in repo.upgrade_backups():
+        print(f"note: {backup} is a copy made before an upgrade and may still hold removed people.", file=sys.stderr)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

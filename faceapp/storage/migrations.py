@@ -145,6 +145,19 @@ def backup(path: Path, version: int) -> Path:
     return target
 
 
+def upgrade_backups(path: Path) -> list[Path]:
+    """The backup copies `backup` made beside the gallery at `path`, oldest first."""
+    try:
+        return sorted(path.parent.glob(f"{glob_escape(path.name)}.v*.bak"))
+    except OSError:
+        return []
+
+
+def glob_escape(name: str) -> str:
+    """`name` with glob's special characters quoted."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
 # -- connections -------------------------------------------------------------------------------------------------------
 
 WRITE_OPTION = "faceapp_write"

@@ -42,6 +42,7 @@ from faceapp.storage.models import (
 from faceapp.storage.names import name_key, normalize_name
 
 DEFAULT_BUSY_TIMEOUT_MS = 3000
+PURGE_WAIT_MS = 250
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class GalleryRepository:
         With create=False a missing file is a DatabaseError and no folder or file is made (read-only commands).
         """
         self._path = Path(path)
+        self._purge_pending = False
+        self._busy_timeout_ms = int(busy_timeout_ms)
         migrations.check_path(self._path, create)
         self._engine: Engine | None = migrations.make_engine(self._path, busy_timeout_ms)
         writing = self._engine.execution_options(**{migrations.WRITE_OPTION: True})
@@ -92,6 +95,8 @@ class GalleryRepository:
     def close(self) -> None:
         """Close every connection; the repository cannot be used afterwards."""
         if self._engine is not None:
+            if self._purge_pending:
+                self._purge_wal()
             self._engine.dispose()
             self._engine = None
 
@@ -116,6 +121,8 @@ class GalleryRepository:
                 yield session
         except (exc.DBAPIError, sqlite3.Error) as error:
             raise migrations.explain(self._path, error) from error
+        if write and self._purge_pending:  # an earlier deletion's pages are still in the WAL: try again
+            self._purge_wal()
 
     # -- the embedding model -------------------------------------------------------------------------------------
 
@@ -230,14 +237,37 @@ class GalleryRepository:
             s.execute(delete(SampleRow).where(SampleRow.id == sample_id))
         self._purge_wal()
 
-    def _purge_wal(self) -> None:
-        """Copy the WAL into the database and empty it, so deleted pages do not linger in the -wal file."""
+    @property
+    def purge_pending(self) -> bool:
+        """True when a deletion's old pages may still be in the -wal file (another reader held it); retried later."""
+        return self._purge_pending
+
+    def upgrade_backups(self) -> list[Path]:
+        """The copies made before schema upgrades, beside the gallery; they hold whoever was enrolled then."""
+        return migrations.upgrade_backups(self._path)
+
+    def _purge_wal(self) -> bool:
+        """Copy the WAL into the database and empty it, so deleted pages do not linger in the -wal file.
+
+        SQLite reports a checkpoint it could not finish (another connection still reads an older snapshot) in the
+        first column of its result, without raising; then the purge stays pending and is retried after the next
+        write and on close. Returns whether the WAL is empty now.
+        """
         assert self._engine is not None
         try:
             with self._engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        except exc.SQLAlchemyError:  # another reader holds the WAL: it is truncated at a later delete
-            pass
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                # A reader can hold its snapshot for minutes: do not make the user wait the whole busy timeout.
+                raw.execute(f"PRAGMA busy_timeout = {PURGE_WAIT_MS}")
+                try:
+                    busy, _log, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        except (exc.SQLAlchemyError, sqlite3.Error, TypeError, ValueError):
+            busy = 1
+        self._purge_pending = bool(busy)
+        return not self._purge_pending
 
     def samples_of(self, person_id: int) -> list[StoredSample]:
         """A person's samples, oldest first (empty for an unknown id)."""

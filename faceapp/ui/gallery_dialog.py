@@ -165,7 +165,18 @@ class GalleryDialog(QDialog):
             self.repo.remove_person(pid)
         except FaceAppError as exc:
             QMessageBox.warning(self, "Delete", str(exc))
+        self._say_if_purge_pending()
         self._changed()
+
+    def _say_if_purge_pending(self) -> None:
+        """Tell the user when deleted data could not be erased from the -wal file yet (another reader holds it)."""
+        if self.repo.purge_pending:
+            QMessageBox.information(
+                self,
+                "Delete",
+                "Deleted. Another program is reading the gallery, so the deleted data stays in its -wal file "
+                "until that program stops; faceapp erases it at its next change to the gallery.",
+            )
 
     def _on_delete_sample(self) -> None:
         item = self.samples.currentItem()
@@ -176,6 +187,7 @@ class GalleryDialog(QDialog):
             self.repo.remove_sample(int(item.data(ID_ROLE)))
         except FaceAppError as exc:
             QMessageBox.warning(self, "Delete", str(exc))
+        self._say_if_purge_pending()
         self._changed(pid)
 
     def _on_add_photos(self) -> None:
