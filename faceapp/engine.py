@@ -20,6 +20,7 @@ from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Detection, Face, FaceSample, Match, MatchRule, Person
 from faceapp.errors import (
     BadInputError,
+    DatabaseError,
     FaceAppError,
     ModelError,
     MultipleFacesError,
@@ -30,6 +31,7 @@ from faceapp.storage.names import name_key, normalize_name
 from faceapp.storage.repository import GalleryRepository
 
 log = logging.getLogger(__name__)
+SWITCH_BATCH = 16  # stored samples decoded and re-embedded at a time by a model switch (about 0.24 MB each)
 
 ImageInput = str | Path | np.ndarray
 ProgressFn = Callable[[int, int], None]
@@ -144,16 +146,21 @@ class Engine:
     def _switch_model(self, model: str, progress: ProgressFn | None, cancelled: Callable[[], bool] | None) -> bool:
         model_info(model)
         embedder = self._factory(model)
-        missing = self.repo.samples_missing(model)
-        total = len(missing)
-        for start in range(0, total, 16):
+        total, done, previous = self.repo.count_missing(model), 0, None
+        while True:  # 16 stored crops decoded at a time, not the whole gallery at once
             if cancelled is not None and cancelled():
                 return False
-            chunk = missing[start : start + 16]
+            chunk = self.repo.samples_missing(model, limit=SWITCH_BATCH)
+            ids = [s.id for s in chunk]
+            if not chunk:
+                break
+            if ids == previous:  # the last batch was not stored: stop rather than loop on it
+                raise DatabaseError(f"{self.repo.path}: re-embedding with {model} stored nothing; try again.")
             embedded = self._embedded([s.sample for s in chunk], embedder)
             self.repo.store_embeddings(model, [(s.id, v) for s, (_, v) in zip(chunk, embedded, strict=True)])
+            done, previous = done + len(chunk), ids
             if progress is not None:
-                progress(min(start + 16, total), total)
+                progress(min(done, max(total, done)), max(total, done))
         self.repo.set_model(model)
         self.model = model
         self._embedder = embedder

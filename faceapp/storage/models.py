@@ -227,6 +227,8 @@ def vector_bytes(vector: np.ndarray, dim: int | None, model: str) -> bytes:
         raise BadInputError(f"A {model} embedding must be one vector, not an array of shape {v.shape}.")
     if dim is not None and v.size != dim:
         raise BadInputError(f"This {model} embedding has {v.size} numbers; the gallery's others have {dim}.")
+    if not np.isfinite(v).all():
+        raise BadInputError(f"A {model} embedding must hold finite numbers (this one has NaN or infinity).")
     norm = float(np.linalg.norm(v.astype(np.float64)))
     if not np.isfinite(norm) or abs(norm - 1.0) > 1e-3:
         raise BadInputError(f"A {model} embedding must be finite and of unit length (its length is {norm:.4g}).")

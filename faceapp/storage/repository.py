@@ -6,6 +6,7 @@ between threads; writes take SQLite's write lock up front (BEGIN IMMEDIATE) and 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,8 @@ from faceapp.storage.models import (
     vectors_from_bytes,
 )
 from faceapp.storage.names import name_key, normalize_name
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BUSY_TIMEOUT_MS = 3000
 PURGE_WAIT_MS = 250
@@ -303,13 +306,19 @@ class GalleryRepository:
         with self._session() as s:
             rows = s.execute(query).all()
             names = dict(s.execute(select(PersonRow.id, PersonRow.name)).all())
-        ids = np.fromiter((pid for pid, _ in rows), dtype=np.int64, count=len(rows))
         try:
-            return ids, names, vectors_from_bytes([blob for _, blob in rows])
+            vectors = vectors_from_bytes([blob for _, blob in rows])
         except ValueError:
             raise DatabaseError(
                 f"{self._path} is damaged (its {model} embeddings differ in size); re-embed them."
             ) from None
+        ids = np.fromiter((pid for pid, _ in rows), dtype=np.int64, count=len(rows))
+        usable = np.isfinite(vectors).all(axis=1) if len(rows) else np.zeros(0, bool)
+        if not usable.all():  # one NaN would make its person's nearest distance NaN: never a match, silently
+            bad = sorted({names.get(int(pid), str(pid)) for pid in ids[~usable]})
+            log.warning("%s: skipped %d non-finite %s embedding(s) of %s", self._path, (~usable).sum(), model, bad)
+            ids, vectors = ids[usable], vectors[usable]
+        return ids, names, vectors
 
     def embedding_models(self) -> dict[str, int]:
         """How many embeddings each model has in this gallery."""
