@@ -84,12 +84,13 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
     if a.dtype == np.uint16 or a.dtype == np.dtype(">u2"):
         return (a.astype(np.uint32) * 255 // 65535).astype(np.uint8)  # 16-bit: 65535 is white, not 255
     if np.issubdtype(a.dtype, np.floating):
-        f = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        f = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         low, high = float(f.min(initial=0.0)), float(f.max(initial=0.0))
         if low >= 0.0 and high <= 1.0:
             f = f * 255.0
         elif low < 0.0 or high > 255.0:
-            f = (f - low) * (255.0 / (high - low))
+            half_span = high / 2 - low / 2  # halves: the span of two extreme floats would overflow
+            f = (f / 2 - low / 2) * (255.0 / half_span)
         return np.clip(np.rint(f), 0, 255).astype(np.uint8)
     if not np.issubdtype(a.dtype, np.integer):
         raise ImageReadError(f"Not an image array: dtype {a.dtype}.")

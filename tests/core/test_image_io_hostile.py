@@ -183,3 +183,13 @@ def test_every_corpus_case_gets_its_answer(tmp_path: Path) -> None:
         else:
             _one_line_refusal(case.path)
         assert time.perf_counter() - started < 5.0, case.name
+
+
+def test_extreme_floats_scale_without_overflow() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fuzzer found "overflow encountered in subtract" here
+        assert image_io.to_rgb(np.array([[-3e38, 3e38]], np.float32))[0, :, 0].tolist() == [0, 255]
+        assert image_io.to_rgb(np.array([[-1.7e308, 1.7e308]], np.float64))[0, :, 0].tolist() == [0, 255]
+        assert image_io.to_rgb(np.array([[-5.0, -5.0]], np.float32))[0, :, 0].tolist() == [0, 0]
