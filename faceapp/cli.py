@@ -363,9 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(handler, args)
     finally:
-        if file_log is not None:
-            log.removeHandler(file_log)
-            file_log.close()
+        log.removeHandler(file_log)
+        file_log.close()
 
 
 def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -399,22 +398,22 @@ def _log_path() -> Path:
 
 
 def _rotating(path: Path) -> logging.Handler:
-    """The CLI log: at most LOG_MAX_BYTES a file and LOG_BACKUPS old files; opened at the first record only."""
+    """The CLI log: at most LOG_MAX_BYTES a file and LOG_BACKUPS old files; folder and file made at the first record."""
     from logging.handlers import RotatingFileHandler
 
-    handler = RotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8", delay=True)
+    class LazyRotating(RotatingFileHandler):
+        def _open(self) -> Any:
+            Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+            return super()._open()
+
+    handler = LazyRotating(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8", delay=True)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     return handler
 
 
-def _file_log() -> logging.Handler | None:
-    """faceapp's warnings and errors, with tracebacks, into the CLI log (None when its folder cannot be made)."""
-    path = _log_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    handler = _rotating(path)
+def _file_log() -> logging.Handler:
+    """faceapp's warnings and errors, with tracebacks, into the CLI log (nothing is created until one comes)."""
+    handler = _rotating(_log_path())
     handler.setLevel(logging.WARNING)
     log.addHandler(handler)
     return handler

@@ -159,8 +159,9 @@ class Engine:
             embedded = self._embedded([s.sample for s in chunk], embedder)
             self.repo.store_embeddings(model, [(s.id, v) for s, (_, v) in zip(chunk, embedded, strict=True)])
             done, previous = done + len(chunk), ids
+            total = max(total, done)  # samples enrolled during the switch are embedded too
             if progress is not None:
-                progress(min(done, max(total, done)), max(total, done))
+                progress(done, total)
         self.repo.set_model(model)
         self.model = model
         self._embedder = embedder

@@ -50,7 +50,7 @@ def test_read_only_commands_do_not_create_the_default_gallery(capsys: pytest.Cap
 
     assert main(["people", "list"]) == 2
     assert str(paths.default_db_path()) in capsys.readouterr().err
-    assert not paths.data_dir().joinpath("gallery.sqlite3").exists()
+    assert not paths.data_dir().exists()  # no gallery, and no folder or log made for it either
 
 
 def test_the_repository_opens_without_creating_only_when_asked(tmp_path: Path) -> None:
