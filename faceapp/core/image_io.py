@@ -84,7 +84,8 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
     if a.dtype == np.uint16 or a.dtype == np.dtype(">u2"):
         return (a.astype(np.uint32) * 255 // 65535).astype(np.uint8)  # 16-bit: 65535 is white, not 255
     if np.issubdtype(a.dtype, np.floating):
-        f = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        with np.errstate(invalid="ignore"):  # a signalling NaN raises "invalid" when cast; it becomes 0 just below
+            f = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         low, high = float(f.min(initial=0.0)), float(f.max(initial=0.0))
         if low >= 0.0 and high <= 1.0:
             f = f * 255.0

@@ -193,3 +193,17 @@ def test_extreme_floats_scale_without_overflow() -> None:
         assert image_io.to_rgb(np.array([[-3e38, 3e38]], np.float32))[0, :, 0].tolist() == [0, 255]
         assert image_io.to_rgb(np.array([[-1.7e308, 1.7e308]], np.float64))[0, :, 0].tolist() == [0, 255]
         assert image_io.to_rgb(np.array([[-5.0, -5.0]], np.float32))[0, :, 0].tolist() == [0, 0]
+
+
+def test_a_float_tiff_with_signalling_nans_loads_without_warnings(tmp_path: Path) -> None:
+    import warnings
+
+    bits = np.full((8, 8), 0x3F000000, np.uint32)  # 0.5
+    bits[0, :4] = 0x7F800001  # signalling NaN: the fuzzer's "invalid value encountered in cast"
+    path = tmp_path / "snan.tif"
+    Image.fromarray(bits.view(np.float32)).save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = load_image(path)
+    assert image[0, 0].tolist() == [0, 0, 0]
+    assert image[4, 4].tolist() == [128, 128, 128]
