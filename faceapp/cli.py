@@ -1,7 +1,8 @@
 """The `faceapp` command: the desktop app with no arguments, and enroll / identify / verify / people / models / bench.
 
 Heavy modules (torch, cv2, Qt) are imported inside the handlers so `faceapp --help` stays fast.
-Exit codes: 0 success, 1 no match or rejected, 2 bad input or an error the message explains, 3 a bug (logged).
+Exit codes: 0 success, 1 no match or rejected, 2 bad input or an error the message explains, 3 a bug (logged),
+4 some inputs failed (each reported) and the others were processed (enroll: committed).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import logging
 import math
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,8 @@ if TYPE_CHECKING:
     from faceapp.core.types import MatchRule
     from faceapp.engine import Engine
 
-EXIT_OK, EXIT_NO_MATCH, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_NO_MATCH, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_PARTIAL = 0, 1, 2, 3, 4
+LOG_MAX_BYTES, LOG_BACKUPS = 1_000_000, 3
 log = logging.getLogger("faceapp")
 
 
@@ -99,8 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- helpers --------------------------------------------------------------------------------------------------------
-def open_engine(args: argparse.Namespace) -> Engine:
-    """The engine on --db with --model applied (switching a gallery's model re-embeds its samples)."""
+def open_engine(args: argparse.Namespace, create: bool = False, quiet: bool = False) -> Engine:
+    """The engine on --db with --model applied (switching a gallery's model re-embeds its samples).
+
+    Only `create` (enroll) makes a new gallery; for the others a missing file is a DatabaseError naming it.
+    """
     from faceapp import paths
     from faceapp.core.detect import Detector, DetectorConfig
     from faceapp.core.embedders.base import model_info
@@ -111,13 +117,23 @@ def open_engine(args: argparse.Namespace) -> Engine:
     detector = Detector(DetectorConfig(min_face_size=args.min_face or 40))
     if args.model:
         model_info(args.model)
-    engine = Engine(GalleryRepository(db), args.model, detector=detector)
-    for note in engine.notes:
+    engine = Engine(GalleryRepository(db, create=create), args.model, detector=detector)
+    for note in [] if quiet else engine.notes:
         print(note, file=sys.stderr)
     if args.model and args.model != engine.model:
         print(f"Switching the gallery from {engine.model} to {args.model}: re-embedding its samples.", file=sys.stderr)
         engine.switch_model(args.model)
     return engine
+
+
+def _gallery_exists(args: argparse.Namespace) -> bool:
+    """Whether --db (or the default gallery) is there; an unreadable name counts as there, to be explained later."""
+    from faceapp import paths
+
+    try:
+        return Path(args.db or paths.default_db_path()).exists()
+    except (OSError, ValueError):
+        return True
 
 
 def threshold(args: argparse.Namespace, engine: Engine) -> float:
@@ -151,7 +167,7 @@ def _box(box: Sequence[float]) -> list[int]:
 # -- commands -------------------------------------------------------------------------------------------------------
 def cmd_enroll(args: argparse.Namespace) -> int:
     """faceapp enroll NAME IMAGE..."""
-    engine = open_engine(args)
+    engine = open_engine(args, create=True)
     try:
         result = engine.enroll(args.name, args.images, largest=not args.strict)
     finally:
@@ -160,6 +176,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     total = result.person.sample_count
     print(f"Enrolled {result.person.name!r}: {result.added} sample(s) added, {total} in all ({engine.model}).")
+    if result.skipped:
+        print(f"error: {result.skipped} of {len(args.images)} photo(s) skipped (see the notes above).", file=sys.stderr)
+        return EXIT_PARTIAL
     return EXIT_OK
 
 
@@ -214,7 +233,9 @@ def cmd_identify(args: argparse.Namespace) -> int:
                         f" {face['runner_up']} d={face['runner_up_distance']})"
                     )
                 print(line)
-    return EXIT_BAD_INPUT if bad else (EXIT_OK if named else EXIT_NO_MATCH)
+    if bad:
+        return EXIT_BAD_INPUT if bad == len(report) else EXIT_PARTIAL
+    return EXIT_OK if named else EXIT_NO_MATCH
 
 
 def _round(value: float) -> float | None:
@@ -227,7 +248,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise FaceAppError("verify takes IMAGE --as NAME, or two images IMAGE1 IMAGE2.")
     if args.claimed is not None and len(args.images) != 1:
         raise FaceAppError("verify --as NAME takes exactly one image.")
-    engine = open_engine(args)
+    scratch = None
+    if args.claimed is None and not _gallery_exists(args):  # two photos need a model, not a gallery
+        scratch = tempfile.TemporaryDirectory(prefix="faceapp-verify-")
+        args = argparse.Namespace(**{**vars(args), "db": Path(scratch.name) / "scratch.sqlite3"})
+    engine = open_engine(args, create=scratch is not None, quiet=scratch is not None)
     tau = threshold(args, engine)
     try:
         if args.claimed is not None:
@@ -239,6 +264,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             accepted, who = dist <= tau, None
     finally:
         engine.close()
+        if scratch is not None:
+            scratch.cleanup()
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     verdict = "ACCEPT" if accepted else "REJECT"
@@ -260,7 +287,7 @@ def cmd_people(args: argparse.Namespace) -> int:
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
-    engine = Engine(GalleryRepository(args.db or paths.default_db_path()), adopt_model=False)
+    engine = Engine(GalleryRepository(args.db or paths.default_db_path(), create=False), adopt_model=False)
     try:
         if args.action == "list":
             people = engine.people()
@@ -273,9 +300,23 @@ def cmd_people(args: argparse.Namespace) -> int:
         else:
             removed = engine.remove_person(args.name)
             print(f"Removed {args.name!r} with {removed} sample(s) and their embeddings.")
+            _say_what_remains(engine)
     finally:
         engine.close()
     return EXIT_OK
+
+
+def _say_what_remains(engine: Engine) -> None:
+    """Notes on copies of removed data faceapp could not erase yet: a WAL another reader holds, upgrade backups."""
+    if engine.purge_pending:
+        path = engine.gallery_path
+        print(
+            f"note: another program is reading {path}, so the removed data is still in {path}-wal; "
+            "faceapp erases it at its next change to this gallery once that program stops reading.",
+            file=sys.stderr,
+        )
+    for backup in engine.upgrade_backups():
+        print(f"note: {backup} is a copy made before an upgrade and may still hold removed people.", file=sys.stderr)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -330,7 +371,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"faceapp {__version__}")
         return EXIT_OK
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for root_handler in logging.getLogger().handlers:
+        if isinstance(root_handler, logging.StreamHandler) and not isinstance(root_handler, logging.FileHandler):
+            root_handler.setFormatter(_OneLine("%(levelname)s %(name)s: %(message)s"))
+    file_log = _file_log()
     handler: Callable[[argparse.Namespace], int] = getattr(args, "handler", cmd_app)
+    try:
+        return _run(handler, args)
+    finally:
+        log.removeHandler(file_log)
+        file_log.close()
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         return handler(args)
     except FaceAppError as exc:
@@ -345,17 +398,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def _log_crash() -> str:
-    """Append the current exception's traceback to the CLI log; returns the log's path (or why it is missing)."""
-    import traceback
+class _OneLine(logging.Formatter):
+    """Messages on stderr stay one line; tracebacks go only to the log file."""
 
+    def format(self, record: logging.LogRecord) -> str:
+        """The record without its traceback."""
+        plain = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None})
+        return super().format(plain).replace("\n", " ")
+
+
+def _log_path() -> Path:
     from faceapp import paths
 
-    path = paths.data_dir() / "logs" / "faceapp-cli.log"
+    return paths.data_dir() / "logs" / "faceapp-cli.log"
+
+
+def _rotating(path: Path) -> logging.Handler:
+    """The CLI log: at most LOG_MAX_BYTES a file and LOG_BACKUPS old files; folder and file made at the first record."""
+    from logging.handlers import RotatingFileHandler
+
+    class LazyRotating(RotatingFileHandler):
+        def _open(self) -> Any:
+            Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+            return super()._open()
+
+    handler = LazyRotating(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8", delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
+def _file_log() -> logging.Handler:
+    """faceapp's warnings and errors, with tracebacks, into the CLI log (nothing is created until one comes)."""
+    handler = _rotating(_log_path())
+    handler.setLevel(logging.WARNING)
+    log.addHandler(handler)
+    return handler
+
+
+def _log_crash() -> str:
+    """Log the current traceback to the CLI's rotating log; returns the log's path (or why it is missing)."""
+    path = _log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as f:
-            f.write(traceback.format_exc() + "\n")
     except OSError as exc:
         return f"no log: {exc}"
+    handler = _rotating(path)
+    crash = logging.getLogger("faceapp_cli_crash")
+    crash.propagate = False  # the user already got the one-line message on stderr
+    crash.addHandler(handler)
+    try:
+        crash.error("unexpected failure", exc_info=True)
+    except OSError as exc:
+        return f"no log: {exc}"
+    finally:
+        crash.removeHandler(handler)
+        handler.close()
     return str(path)

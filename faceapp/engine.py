@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,13 +19,15 @@ from faceapp.core.embedders.base import Embedder, create_embedder, model_info
 from faceapp.core.image_io import load_image, to_rgb
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Detection, Face, FaceSample, Match, MatchRule, Person
-from faceapp.errors import BadInputError, ModelError, MultipleFacesError, NoFaceError
+from faceapp.errors import BadInputError, DatabaseError, FaceAppError, ModelError, MultipleFacesError, NoFaceError
 from faceapp.storage.names import normalize_name
 from faceapp.storage.repository import GalleryRepository, StoredSample
 
+log = logging.getLogger(__name__)
+
 ImageInput = str | Path | np.ndarray
 ProgressFn = Callable[[int, int], None]
-EMBED_CHUNK = 16  # chips per embed_chips call when enrolling or re-embedding
+EMBED_CHUNK = 16  # chips per embed_chips call, and stored crops decoded at a time by a model switch (0.24 MB each)
 
 
 class GalleryChange(Enum):
@@ -44,6 +47,7 @@ class EnrollResult:
     person: Person
     added: int
     notes: tuple[str, ...] = ()
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,14 @@ class Recognition:
 class _Cache:
     snapshot: GallerySnapshot | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def unexpected(image: ImageInput, exc: Exception) -> BadInputError:
+    """A one-line error for one input that failed in an unforeseen way; the traceback goes to the log."""
+    label = str(image) if not isinstance(image, np.ndarray) else "the image"
+    log.error("unexpected failure on %s", label, exc_info=exc)
+    detail = (str(exc).splitlines() or [""])[0][:200]
+    return BadInputError(f"{label}: could not be processed ({type(exc).__name__}: {detail}).")
 
 
 def default_model() -> str:
@@ -110,6 +122,20 @@ class Engine:
         """An engine on the gallery at `db_path` (created when absent)."""
         return cls(GalleryRepository(db_path), model, **kwargs)  # type: ignore[arg-type]
 
+    @property
+    def purge_pending(self) -> bool:
+        """Whether a deletion's data still waits in the -wal file (another reader held it); erased at the next write."""
+        return self._repo.purge_pending
+
+    @property
+    def gallery_path(self) -> Path:
+        """The gallery's database file."""
+        return self._repo.path
+
+    def upgrade_backups(self) -> list[Path]:
+        """Copies made before schema upgrades, beside the gallery (they may still hold removed people)."""
+        return self._repo.upgrade_backups()
+
     def close(self) -> None:
         """Release the database."""
         self._repo.close()
@@ -147,16 +173,22 @@ class Engine:
     def _switch_model(self, model: str, progress: ProgressFn | None, cancelled: Callable[[], bool] | None) -> bool:
         model_info(model)
         embedder = self._factory(model)
-        missing = self._repo.samples_missing(model)
-        total = len(missing)
-        for start in range(0, total, EMBED_CHUNK):
+        total, done, previous = self._repo.count_missing(model), 0, None
+        while True:  # 16 stored crops decoded at a time, not the whole gallery at once
             if cancelled is not None and cancelled():
                 return False
-            chunk = missing[start : start + EMBED_CHUNK]
+            chunk = self._repo.samples_missing(model, limit=EMBED_CHUNK)
+            ids = [s.id for s in chunk]
+            if not chunk:
+                break
+            if ids == previous:  # the last batch was not stored: stop rather than loop on it
+                raise DatabaseError(f"{self._repo.path}: re-embedding with {model} stored nothing; try again.")
             embedded = self._embedded([s.sample for s in chunk], embedder)
             self._repo.store_embeddings(model, [(s.id, v) for s, (_, v) in zip(chunk, embedded, strict=True)])
+            done, previous = done + len(chunk), ids
+            total = max(total, done)  # samples enrolled during the switch are embedded too
             if progress is not None:
-                progress(min(start + EMBED_CHUNK, total), total)
+                progress(done, total)
         self._repo.set_model(model)
         self.model = model
         self._embedder = embedder
@@ -250,6 +282,11 @@ class Engine:
         detections = self.detector.detect(rgb)
         label = str(image) if not isinstance(image, np.ndarray) else "the image"
         if not detections:
+            config = getattr(self.detector, "config", None)  # a stand-in detector may have none
+            smallest = int(getattr(config, "min_face_size", 0))
+            if min(rgb.shape[:2]) < smallest:
+                h, w = rgb.shape[:2]
+                raise NoFaceError(f"{label}: no face found ({w}x{h} px is too small for a {smallest} px face).")
             raise NoFaceError(f"{label}: no face found to {what}.")
         note = None
         if len(detections) > 1:
@@ -278,29 +315,41 @@ class Engine:
         return list(zip(samples, vectors, strict=True))
 
     def enroll(self, name: str, images: Sequence[ImageInput], largest: bool = True) -> EnrollResult:
-        """Add a person (or samples to an existing one) from photos; unusable photos are skipped and reported."""
-        normalize_name(name)  # a bad name fails before any model work
-        with self._writing:
-            return self._enroll(name, images, largest)
+        """Add a person (or samples to an existing one) from photos; unusable photos are skipped and reported.
 
-    def _enroll(self, name: str, images: Sequence[ImageInput], largest: bool) -> EnrollResult:
+        Each photo is read and searched on its own, before the write lock is taken: one that fails (whatever the
+        reason) is reported in `notes` and counted in `skipped`, and the others are still enrolled.
+        """
+        normalize_name(name)  # a bad name fails before any model work
         samples: list[FaceSample] = []
         notes: list[str] = []
         for image in images:
             try:
-                rgb, detection, note = self.one_detection(image, "enroll", largest)
+                sample, note = self._enroll_sample(image, largest)
             except BadInputError as exc:
                 notes.append(f"skipped: {exc}")
                 continue
             if note:
                 notes.append(note)
-            crop, moved = sample_crop(rgb, detection)
-            samples.append(FaceSample(crop, moved, "" if isinstance(image, np.ndarray) else str(image)))
+            samples.append(sample)
+        skipped = len(images) - len(samples)
         if not samples:
             raise BadInputError("Nothing enrolled. " + ("; ".join(notes) if notes else "No images were given."))
-        person = self._repo.enroll(name, self._embedded(samples), self.model)
-        self.invalidate()
-        return EnrollResult(person, len(samples), tuple(notes))
+        with self._writing:
+            person = self._repo.enroll(name, self._embedded(samples), self.model)
+            self.invalidate()
+        return EnrollResult(person, len(samples), tuple(notes), skipped)
+
+    def _enroll_sample(self, image: ImageInput, largest: bool) -> tuple[FaceSample, str | None]:
+        """The face sample of one enrollment photo; BadInputError for anything wrong with this one photo."""
+        try:
+            rgb, detection, note = self.one_detection(image, "enroll", largest)
+        except FaceAppError:  # a bad photo (BadInputError) is skipped by the caller; missing weights stop it all
+            raise
+        except Exception as exc:  # a decoder or detector bug on one odd photo must not cost the others
+            raise unexpected(image, exc) from exc
+        crop, moved = sample_crop(rgb, detection)
+        return FaceSample(crop, moved, "" if isinstance(image, np.ndarray) else str(image)), note
 
     def enroll_samples(self, name: str, samples: Sequence[FaceSample]) -> EnrollResult:
         """Enroll faces already detected (the GUI's click-to-enroll, on the gallery runner): embedded from their crops.
@@ -313,8 +362,16 @@ class Engine:
             return EnrollResult(person, len(samples))
 
     def identify(self, image: ImageInput, rule: MatchRule | float) -> list[Recognition]:
-        """Every face in the image with the nearest enrolled person, or Unknown unless `rule` accepts them."""
-        faces = self.faces(self.load(image))
+        """Every face in the image with the nearest enrolled person, or Unknown unless `rule` accepts them.
+
+        Anything wrong with this one image is a one-line BadInputError, so a caller looping over images goes on.
+        """
+        try:
+            faces = self.faces(self.load(image))
+        except FaceAppError:
+            raise
+        except Exception as exc:
+            raise unexpected(image, exc) from exc
         if not faces:
             return []
         matches = self.snapshot().identify(np.stack([f.embedding for f in faces]), rule)

@@ -10,6 +10,7 @@ import faceapp.storage.repository
 from faceapp.cli import main
 from faceapp.engine import Engine, GalleryChange
 from faceapp.errors import UnknownPersonError
+from faceapp.storage.repository import GalleryRepository
 from tests.fakes import FakeDetector, FakeEmbedder
 from tests.spies import SpyRepository
 from tests.test_engine import FACE, face_image
@@ -86,6 +87,10 @@ def test_people_commands_write_through_the_engine(
 
 def test_people_list_on_a_new_gallery_records_no_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "new.sqlite3"
+    assert main(["--db", str(db), "people", "list"]) == 2  # a read-only command creates no gallery
+    assert not db.exists()
+    GalleryRepository(db).close()  # an empty gallery, as `enroll` would start one, before any model is chosen
+    capsys.readouterr()
     assert main(["--db", str(db), "people", "list"]) == 0
     assert "model (none yet)" in capsys.readouterr().err
     assert main(["--db", str(db), "people", "list"]) == 0

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from faceapp.core.types import Detection
+from faceapp.errors import BadInputError
 
 # Where MTCNN's five points (image-left eye, image-right eye, nose tip, mouth left, mouth right) fall inside
 # dlib's 150x150 face chip (padding 0.25): medians measured on LFW (docs/DLIB_RESNET.md, shared docs).
@@ -57,6 +58,16 @@ def dlib_chip(image: np.ndarray, detection: Detection) -> np.ndarray:
     return warp(image, matrix, DLIB_CHIP_SIZE)
 
 
+def check_detection(detection: Detection) -> None:
+    """BadInputError unless the box is 4 finite numbers with x1 < x2, y1 < y2 and the landmarks 5 finite points."""
+    box = np.asarray(detection.box, dtype=np.float64)
+    points = np.asarray(detection.landmarks, dtype=np.float64)
+    if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
+        raise BadInputError(f"Not a usable face box: {detection.box}.")
+    if points.size != 10 or not np.isfinite(points).all():
+        raise BadInputError("A face needs five finite landmarks.")
+
+
 def box_crop(image: np.ndarray, detection: Detection, size: int, margin: float) -> np.ndarray:
     """facenet-pytorch's crop: the box grown by `margin` pixels at the output scale, resized to size x size."""
     h, w = image.shape[:2]
@@ -75,14 +86,18 @@ def sample_crop(image: np.ndarray, detection: Detection, max_side: int = 400) ->
     """The region kept in the gallery for a face: its box and a wide margin, at most `max_side` pixels.
 
     Returns the crop and the detection moved into the crop's coordinates, so any embedder can align from it later.
+    BadInputError when the box or landmarks are not finite, or the region misses the image.
     """
     h, w = image.shape[:2]
+    check_detection(detection)
     x1, y1, x2, y2 = detection.box
     side = max(x2 - x1, y2 - y1) * 2.0
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     left, top = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
     right, bottom = int(min(cx + side / 2, w)), int(min(cy + side / 2, h))
     crop = image[top:bottom, left:right]
+    if crop.size == 0:
+        raise BadInputError(f"The face box {tuple(round(v, 1) for v in detection.box)} misses the {w}x{h} image.")
     scale = min(1.0, max_side / max(crop.shape[:2]))
     if scale < 1.0:
         size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))

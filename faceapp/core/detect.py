@@ -62,9 +62,20 @@ class Detector:
             size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
             interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             small = cv2.resize(image, size, interpolation=interp)
-        if min(small.shape[:2]) < 24:
+        if min(small.shape[:2]) < self._smallest_side(scale):
             return []
         return self._run(small, scale)[0]
+
+    def _smallest_side(self, scale: float) -> int:
+        """The shortest image side (after `scale`) that can hold a face MTCNN is asked for; smaller is no face.
+
+        MTCNN's image pyramid starts at 12 / min_face_size; an image whose short side is below the pyramid's first
+        level gives it no level at all, and it raises ValueError instead of finding nothing.
+        """
+        return max(24, self._pyramid_min_face(scale))
+
+    def _pyramid_min_face(self, scale: float) -> int:
+        return max(20, int(self.config.min_face_size * scale))
 
     def detect_many(self, images: Sequence[np.ndarray], batch: int = 16) -> list[list[Detection]]:
         """detect() for each image; runs of same-size images that need no resizing go through MTCNN together."""
@@ -75,7 +86,7 @@ class Detector:
             end = start + 1
             while end < len(images) and end - start < batch and images[end].shape == shape:
                 end += 1
-            if abs(self.detection_scale(shape) - 1.0) > 1e-6 or min(shape[:2]) < 24:
+            if abs(self.detection_scale(shape) - 1.0) > 1e-6 or min(shape[:2]) < self._smallest_side(1.0):
                 out.extend(self.detect(image) for image in images[start:end])
             else:
                 out.extend(self._run(np.stack(images[start:end]), 1.0))
@@ -87,7 +98,7 @@ class Detector:
         with self._lock:
             model = self._model()
             # MTCNN's pyramid starts at the smallest face wanted, in the downscaled image's pixels (20 at least).
-            model.min_face_size = max(20, int(self.config.min_face_size * scale))
+            model.min_face_size = self._pyramid_min_face(scale)
             boxes, probs, points = model.detect(batch, landmarks=True)
         if batch.ndim == 3:
             boxes, probs, points = [boxes], [probs], [points]

@@ -170,19 +170,29 @@ def resolve(model: str) -> Path:
     path = find(model)
     if path is None:
         raise ModelError(missing_message(model))
+    if expected_digest(model) is None:  # e.g. CASIA weights facenet-pytorch put in torch's cache by itself
+        raise ModelError(
+            f"The {model} weights at {path} have no recorded checksum (faceapp did not download or import them): "
+            f"run `faceapp models import {model} {path}` to check and record them."
+        )
     verify(model, path)
     return path
 
 
-def verify(model: str, path: Path) -> str:
-    """Check `path` against the known or recorded digest of `model`; returns the file's digest."""
+def verify(model: str, path: Path, replacing: bool = False) -> str:
+    """Check `path` against the known or recorded digest of `model`; returns the file's digest.
+
+    With `replacing` (a download or import the user asked for), a digest faceapp only recorded is not compared:
+    the new file's digest will be recorded instead, so "download or import it again" really works.
+    """
     digest = sha256_of(path)
-    expected = expected_digest(model)
+    expected = spec(model).sha256 if replacing else expected_digest(model)
     if expected is not None and digest != expected:
+        known = "known" if spec(model).sha256 else "recorded"
         raise ModelError(
-            f"The weights file {path} does not match the known checksum of {model} "
+            f"The weights file {path} does not match the {known} checksum of {model} "
             f"(sha256 {digest[:12]}..., expected {expected[:12]}...): it is corrupt or another file. "
-            f"Delete it and download or import it again."
+            f"Download or import it again (`faceapp models download {model}` or `faceapp models import {model} FILE`)."
         )
     return digest
 
@@ -193,7 +203,7 @@ def import_file(model: str, source: Path) -> Path:
     source = Path(source)
     if not source.is_file():
         raise ModelError(f"Cannot import {model}: {source} is not a file.")
-    digest = verify(model, source)
+    digest = verify(model, source, replacing=True)
     check_loadable(model, source)
     dest_dir = paths.models_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -217,7 +227,7 @@ def download(model: str, progress: ProgressFn | None = None) -> Path:
     tmp = dest.with_suffix(dest.suffix + ".part")
     try:
         _fetch(s.url, tmp, progress)
-        digest = verify(model, tmp)
+        digest = verify(model, tmp, replacing=True)
         check_loadable(model, tmp)
     except ModelError:
         tmp.unlink(missing_ok=True)

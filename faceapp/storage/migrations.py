@@ -7,13 +7,15 @@ the same path as upgrading one. Each step is frozen once released: a later chang
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, exc, text
 
 from faceapp.errors import DatabaseError
 
@@ -73,16 +75,42 @@ def user_tables(conn: Connection) -> set[str]:
 
 def read_version(conn: Connection) -> int | None:
     """The stored schema version: 0 for an empty database, None when this is not a faceapp gallery."""
-    tables = user_tables(conn)
+    return gallery_version(lambda sql: [tuple(row) for row in conn.exec_driver_sql(sql)])
+
+
+# What a file must hold to be taken for a gallery (checked before anything is written to it, WAL mode included):
+# the version-1 tables with their columns, and an integer schema version in meta.
+_V1_COLUMNS = {
+    "meta": {"key", "value"},
+    "people": {"id", "name", "name_key", "created_at"},
+    "samples": {"id", "person_id", "image", "box_x1", "box_y1", "box_x2", "box_y2", "landmarks", "det_score"},
+    "embeddings": {"sample_id", "model", "vector"},
+}
+
+
+def gallery_version(query: Callable[[str], list[tuple[Any, ...]]]) -> int | None:
+    """The schema version of the database `query` reads: 0 when empty, None when it is not a faceapp gallery."""
+    tables = {str(row[0]) for row in query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {t for t in tables if not t.startswith("sqlite_")}
     if not tables:
         return 0
     if "meta" not in tables:
         return None
-    value = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
     try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
+        rows = query("SELECT value FROM meta WHERE key = 'schema_version'")
+        version = int(rows[0][0]) if rows else None
+    except (sqlite3.Error, exc.DBAPIError, TypeError, ValueError):
         return None
+    if version is None or version < 1:
+        return None
+    if version > latest_version():
+        return version  # refused as newer; its tables are the newer faceapp's business
+    for table, columns in _V1_COLUMNS.items():
+        if table not in tables:
+            return None
+        if not columns <= {str(row[1]) for row in query(f"PRAGMA table_info({table})")}:
+            return None
+    return version
 
 
 def upgrade(conn: Connection, current: int, target: int | None = None) -> int:
@@ -115,6 +143,19 @@ def backup(path: Path, version: int) -> Path:
     finally:
         source.close()
     return target
+
+
+def upgrade_backups(path: Path) -> list[Path]:
+    """The backup copies `backup` made beside the gallery at `path`, oldest first."""
+    try:
+        return sorted(path.parent.glob(f"{glob_escape(path.name)}.v*.bak"))
+    except OSError:
+        return []
+
+
+def glob_escape(name: str) -> str:
+    """`name` with glob's special characters quoted."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 # -- connections -------------------------------------------------------------------------------------------------------
@@ -152,22 +193,29 @@ def make_engine(path: Path, busy_timeout_ms: int) -> Engine:
 
 
 def _is_gallery_or_empty(cursor: Any) -> bool:
-    """Whether a raw connection's database is empty or has faceapp's meta table with a schema version."""
-    tables = {row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not tables:
-        return True
-    if "meta" not in tables:
-        return False
+    """Whether a raw connection's database is empty or a faceapp gallery (see gallery_version)."""
+    return gallery_version(lambda sql: cursor.execute(sql).fetchall()) is not None
+
+
+def check_path(path: Path, create: bool = True) -> None:
+    """Refuse a folder, a pipe or device, and (unless `create`) a missing file; create a new gallery's folders."""
     try:
-        return cursor.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone() is not None
-    except sqlite3.Error:
-        return False
-
-
-def check_path(path: Path) -> None:
-    """Refuse a folder; create the parent folders of a new gallery."""
-    if path.is_dir():
-        raise DatabaseError(f"{path} is a folder, not a gallery file; give a file name such as gallery.sqlite3.")
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise DatabaseError(f"{path} cannot be used as a gallery ({reason}).") from None
+    if info is not None:
+        if stat.S_ISDIR(info.st_mode):
+            raise DatabaseError(f"{path} is a folder, not a gallery file; give a file name such as gallery.sqlite3.")
+        if not stat.S_ISREG(info.st_mode):
+            raise DatabaseError(f"{path} is not a regular file (a pipe, device or socket); choose a gallery file.")
+        return
+    if not create:
+        raise DatabaseError(
+            f"No gallery at {path}: nobody is enrolled there yet (check --db, or enroll someone first)."
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     func,
     select,
+    update,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -123,6 +124,36 @@ def meta_value(s: Session, key: str) -> str | None:
     return s.scalar(select(MetaRow.value).where(MetaRow.key == key))
 
 
+# meta "name_rule": which name_key rule the stored keys follow. Absent: the first rule (NFC + casefold). "2": the rule
+# of names.name_key (NFKC casefold, default-ignorables removed). Keys are brought up to date in the first write.
+NAME_RULE = "2"
+
+
+def ensure_name_keys(s: Session) -> None:
+    """Recompute every person's name_key under the current rule, once, inside a write transaction.
+
+    Two people whose names only now compare equal keep distinct keys (the later one's key is suffixed with its id),
+    so an existing gallery never fails to open; renaming one of them settles it.
+    """
+    if meta_value(s, "name_rule") == NAME_RULE:
+        return
+    rows = s.execute(select(PersonRow.id, PersonRow.name).order_by(PersonRow.id)).all()
+    keys: dict[int, str] = {}
+    taken: set[str] = set()
+    for person_id, name in rows:
+        key = name_key(name)
+        if key in taken:
+            key = f"{key}\x00{person_id}"
+        taken.add(key)
+        keys[person_id] = key
+    for person_id in keys:  # two passes: no key is ever held by two rows at once
+        s.execute(update(PersonRow).where(PersonRow.id == person_id).values(name_key=f"\x01{person_id}"))
+    for person_id, key in keys.items():
+        s.execute(update(PersonRow).where(PersonRow.id == person_id).values(name_key=key))
+    s.merge(MetaRow(key="name_rule", value=NAME_RULE))
+    s.flush()
+
+
 def sample_count(s: Session, person_id: int) -> int:
     """How many samples a person has."""
     return s.scalar(select(func.count()).select_from(SampleRow).where(SampleRow.person_id == person_id)) or 0
@@ -161,6 +192,8 @@ def encode_sample(sample: FaceSample) -> dict[str, Any]:
     if landmarks.size != 10 or len(det.box) != 4:
         raise BadInputError(f"A face needs a 4-number box and 5 landmarks, not {len(det.box)} and {landmarks.shape}.")
     x1, y1, x2, y2 = (float(v) for v in det.box)
+    if not (np.isfinite([x1, y1, x2, y2, float(det.score)]).all() and np.isfinite(landmarks).all()):
+        raise BadInputError("A face's box, score and landmarks must be finite numbers.")
     return {
         "image": png.tobytes(),
         "box_x1": x1,
@@ -194,6 +227,8 @@ def vector_bytes(vector: np.ndarray, dim: int | None, model: str) -> bytes:
         raise BadInputError(f"A {model} embedding must be one vector, not an array of shape {v.shape}.")
     if dim is not None and v.size != dim:
         raise BadInputError(f"This {model} embedding has {v.size} numbers; the gallery's others have {dim}.")
+    if not np.isfinite(v).all():
+        raise BadInputError(f"A {model} embedding must hold finite numbers (this one has NaN or infinity).")
     norm = float(np.linalg.norm(v.astype(np.float64)))
     if not np.isfinite(norm) or abs(norm - 1.0) > 1e-3:
         raise BadInputError(f"A {model} embedding must be finite and of unit length (its length is {norm:.4g}).")

@@ -6,6 +6,7 @@ between threads; writes take SQLite's write lock up front (BEGIN IMMEDIATE) and 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from faceapp.storage.models import (
     decode_sample,
     embedding_dim,
     encode_sample,
+    ensure_name_keys,
     lacks_embedding,
     meta_value,
     person_by_key,
@@ -40,7 +42,10 @@ from faceapp.storage.models import (
 )
 from faceapp.storage.names import name_key, normalize_name
 
+log = logging.getLogger(__name__)
+
 DEFAULT_BUSY_TIMEOUT_MS = 3000
+PURGE_WAIT_MS = 250
 
 
 @dataclass(frozen=True)
@@ -63,10 +68,15 @@ def as_id(value: object) -> int:
 class GalleryRepository:
     """The gallery in one SQLite file: created or upgraded on open, closed with close() or a with block."""
 
-    def __init__(self, path: Path | str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
-        """Open (creating or upgrading) the gallery at `path`; DatabaseError says why it cannot be used."""
+    def __init__(self, path: Path | str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, create: bool = True) -> None:
+        """Open (creating when `create`, or upgrading) the gallery at `path`; DatabaseError says why it cannot be used.
+
+        With create=False a missing file is a DatabaseError and no folder or file is made (read-only commands).
+        """
         self._path = Path(path)
-        migrations.check_path(self._path)
+        self._purge_pending = False
+        self._busy_timeout_ms = int(busy_timeout_ms)
+        migrations.check_path(self._path, create)
         self._engine: Engine | None = migrations.make_engine(self._path, busy_timeout_ms)
         writing = self._engine.execution_options(**{migrations.WRITE_OPTION: True})
         self._reader = sessionmaker(self._engine, expire_on_commit=False)
@@ -88,6 +98,8 @@ class GalleryRepository:
     def close(self) -> None:
         """Close every connection; the repository cannot be used afterwards."""
         if self._engine is not None:
+            if self._purge_pending:
+                self._purge_wal()
             self._engine.dispose()
             self._engine = None
 
@@ -107,9 +119,13 @@ class GalleryRepository:
         factory = self._writer if write else self._reader
         try:
             with factory() as session, session.begin():
+                if write:
+                    ensure_name_keys(session)
                 yield session
         except (exc.DBAPIError, sqlite3.Error) as error:
             raise migrations.explain(self._path, error) from error
+        if write and self._purge_pending:  # an earlier deletion's pages are still in the WAL: try again
+            self._purge_wal()
 
     # -- the embedding model -------------------------------------------------------------------------------------
 
@@ -222,14 +238,37 @@ class GalleryRepository:
             s.execute(delete(SampleRow).where(SampleRow.id == sample_id))
         self._purge_wal()
 
-    def _purge_wal(self) -> None:
-        """Copy the WAL into the database and empty it, so deleted pages do not linger in the -wal file."""
+    @property
+    def purge_pending(self) -> bool:
+        """True when a deletion's old pages may still be in the -wal file (another reader held it); retried later."""
+        return self._purge_pending
+
+    def upgrade_backups(self) -> list[Path]:
+        """The copies made before schema upgrades, beside the gallery; they hold whoever was enrolled then."""
+        return migrations.upgrade_backups(self._path)
+
+    def _purge_wal(self) -> bool:
+        """Copy the WAL into the database and empty it, so deleted pages do not linger in the -wal file.
+
+        SQLite reports a checkpoint it could not finish (another connection still reads an older snapshot) in the
+        first column of its result, without raising; then the purge stays pending and is retried after the next
+        write and on close. Returns whether the WAL is empty now.
+        """
         assert self._engine is not None
         try:
             with self._engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        except exc.SQLAlchemyError:  # another reader holds the WAL: it is truncated at a later delete
-            pass
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                # A reader can hold its snapshot for minutes: do not make the user wait the whole busy timeout.
+                raw.execute(f"PRAGMA busy_timeout = {PURGE_WAIT_MS}")
+                try:
+                    busy, _log, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        except (exc.SQLAlchemyError, sqlite3.Error, TypeError, ValueError):
+            busy = 1
+        self._purge_pending = bool(busy)
+        return not self._purge_pending
 
     def samples_of(self, person_id: int) -> list[StoredSample]:
         """A person's samples, oldest first (empty for an unknown id)."""
@@ -265,19 +304,30 @@ class GalleryRepository:
         with self._session() as s:
             rows = s.execute(query).all()
             names = dict(s.execute(select(PersonRow.id, PersonRow.name)).all())
-        ids = np.fromiter((pid for pid, _ in rows), dtype=np.int64, count=len(rows))
         try:
-            return ids, names, vectors_from_bytes([blob for _, blob in rows])
+            vectors = vectors_from_bytes([blob for _, blob in rows])
         except ValueError:
             raise DatabaseError(
                 f"{self._path} is damaged (its {model} embeddings differ in size); re-embed them."
             ) from None
+        ids = np.fromiter((pid for pid, _ in rows), dtype=np.int64, count=len(rows))
+        usable = np.isfinite(vectors).all(axis=1) if len(rows) else np.zeros(0, bool)
+        if not usable.all():  # one NaN would make its person's nearest distance NaN: never a match, silently
+            bad = sorted({names.get(int(pid), str(pid)) for pid in ids[~usable]})
+            log.warning("%s: skipped %d non-finite %s embedding(s) of %s", self._path, (~usable).sum(), model, bad)
+            ids, vectors = ids[usable], vectors[usable]
+        return ids, names, vectors
 
     def embedding_models(self) -> dict[str, int]:
         """How many embeddings each model has in this gallery."""
         query = select(EmbeddingRow.model, func.count()).group_by(EmbeddingRow.model)
         with self._session() as s:
             return dict(s.execute(query).all())
+
+    def count_missing(self, model: str) -> int:
+        """How many samples have no `model` embedding yet (a model switch's progress total)."""
+        with self._session() as s:
+            return s.scalar(select(func.count()).select_from(SampleRow).where(lacks_embedding(model))) or 0
 
     def samples_missing(self, model: str, limit: int | None = None) -> list[StoredSample]:
         """Samples (oldest first, at most `limit`) with no `model` embedding, to embed and store_embeddings()."""

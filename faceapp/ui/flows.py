@@ -113,7 +113,8 @@ def enroll_photos(
     def on_done(result: EnrollResult) -> None:
         window.status.hide_progress()
         notes = "; ".join(result.notes)
-        window.status.showMessage(f"Enrolled {chosen}: {result.added} photo(s) added. {notes}", 8000)
+        skipped = f", {result.skipped} skipped" if result.skipped else ""
+        window.status.showMessage(f"Enrolled {chosen}: {result.added} photo(s) added{skipped}. {notes}", 12000)
         if done is not None:
             done()
 

@@ -161,14 +161,25 @@ class GalleryDialog(QDialog):
     def _warn(self, message: str) -> None:
         QMessageBox.warning(self, "Gallery", message)
 
-    def _write(self, name: str, work: Callable[[], object], keep: int | None = None) -> None:
-        """A gallery write on the runner, then a reload (also after a failure: the list may be stale)."""
+    def _write(
+        self,
+        name: str,
+        work: Callable[[], object],
+        keep: int | None = None,
+        then: Callable[[object], None] | None = None,
+    ) -> None:
+        """A gallery write on the runner, then `then(result)` and a reload (also after a failure: it may be stale)."""
+
+        def done(result: object) -> None:
+            if then is not None:
+                then(result)
+            self.reload(keep)
 
         def failed(message: str) -> None:
             self._warn(message)
             self.reload(keep)
 
-        self.runner.submit(name, lambda task: work(), lambda _: self.reload(keep), failed)
+        self.runner.submit(name, lambda task: work(), done, failed)
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(
@@ -197,7 +208,22 @@ class GalleryDialog(QDialog):
         pid = self.person_id()
         if pid is None or not self._confirm(f"Delete {self._name()} and all their samples? This cannot be undone."):
             return
-        self._write("delete-person", lambda: self.engine.remove_person(pid))
+
+        def work() -> bool:
+            self.engine.remove_person(pid)
+            return self.engine.purge_pending  # read on the runner, right after the deletion
+
+        self._write("delete-person", work, then=self._say_if_purge_pending)
+
+    def _say_if_purge_pending(self, pending: object) -> None:
+        """Tell the user when deleted data could not be erased from the -wal file yet (another reader holds it)."""
+        if pending:
+            QMessageBox.information(
+                self,
+                "Delete",
+                "Deleted. Another program is reading the gallery, so the deleted data stays in its -wal file "
+                "until that program stops; faceapp erases it at its next change to the gallery.",
+            )
 
     def _on_delete_sample(self) -> None:
         item = self.samples.currentItem()
@@ -205,7 +231,12 @@ class GalleryDialog(QDialog):
         if item is None or not self._confirm(f"Delete this sample of {self._name()}?"):
             return
         sample_id = int(item.data(ID_ROLE))
-        self._write("delete-sample", lambda: self.engine.remove_sample(sample_id), pid)
+
+        def work() -> bool:
+            self.engine.remove_sample(sample_id)
+            return self.engine.purge_pending  # read on the runner, right after the deletion
+
+        self._write("delete-sample", work, pid, self._say_if_purge_pending)
 
     def _on_add_photos(self) -> None:
         pid = self.person_id()

@@ -94,3 +94,40 @@ def test_mtcnn_weights_are_checked_before_use(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(weights.MTCNN_SHA256, "pnet.pt", "0" * 64)
     with pytest.raises(ModelError, match=r"pnet\.pt do not match"):
         weights.verify_mtcnn()
+
+
+def test_casia_weights_in_torch_cache_without_a_recorded_digest_are_not_loaded(
+    random_facenet_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cached = tmp_path / "torch" / "checkpoints" / weights.spec("facenet-casia").filename
+    cached.parent.mkdir(parents=True)
+    shutil.copyfile(random_facenet_file, cached)  # as facenet-pytorch's own download leaves it
+    assert weights.is_available("facenet-casia")
+    with pytest.raises(ModelError, match=r"no recorded checksum.*faceapp models import facenet-casia"):
+        weights.resolve("facenet-casia")
+    weights.import_file("facenet-casia", cached)  # the advice works: checked, copied, digest recorded
+    assert weights.expected_digest("facenet-casia") == weights.sha256_of(cached)
+
+
+def test_reimporting_after_a_checksum_mismatch_works_despite_the_pin_file(
+    random_facenet_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import torch
+
+    from faceapp.core.embedders.facenet import build_network
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    weights.import_file("facenet-casia", random_facenet_file)
+    torch.manual_seed(1)
+    replacement = tmp_path / "new-casia.pt"
+    torch.save(build_network("facenet-casia").state_dict(), replacement)
+    dest = weights.find("facenet-casia")
+    assert dest is not None
+    dest.write_bytes(replacement.read_bytes())  # the file changed behind faceapp's back
+    with pytest.raises(ModelError, match="Download or import it again"):
+        weights.resolve("facenet-casia")
+    weights.import_file("facenet-casia", replacement)  # following the advice: the pin is replaced, not in the way
+    assert weights.resolve("facenet-casia") == dest

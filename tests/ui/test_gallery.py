@@ -84,6 +84,27 @@ def test_photos_dropped_on_the_window_enroll_a_person(
     qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.sample_count == 2, timeout=5000)
 
 
+def test_photo_enrollment_skips_a_bad_photo_and_enrolls_the_rest(
+    qtbot: QtBot, make_window: WindowFactory, hamilton: Path, examples: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from faceapp.ui import flows
+
+    window = make_window(hamilton, dlib_like())
+    engine = window.engine
+    assert engine is not None
+    qtbot.waitUntil(lambda: window.analyzer is not None, timeout=15000)
+    thumb = tmp_path / "thumb.jpg"
+    Image.open(examples / "rose_leslie/img2.jpg").resize((30, 30)).save(thumb)  # MTCNN raised ValueError here
+    postscript = tmp_path / "photo.jpg"
+    postscript.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n{ } loop\n")
+    files = [str(thumb), str(postscript), str(examples / "rose_leslie/img1.jpg")]
+    flows.enroll_photos(window, files, "Rose Leslie")
+    qtbot.waitUntil(lambda: [p.sample_count for p in engine.people()] == [1], timeout=20000)
+    qtbot.waitUntil(lambda: "2 skipped" in window.status.currentMessage(), timeout=5000)
+
+
 def test_switching_model_reembeds_the_gallery_in_the_background(
     qtbot: QtBot, make_window: WindowFactory, hamilton: Path, examples: Path
 ) -> None:
