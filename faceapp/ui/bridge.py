@@ -55,6 +55,10 @@ def user_message(exc: BaseException) -> str:
     return f"Unexpected error: {type(exc).__name__}: {exc} (details are in the log file)."
 
 
+def _spent(task: BackgroundTask) -> object:
+    raise RuntimeError(f"task {task.name} has already run")
+
+
 class BackgroundTask(QObject):
     """Runs `work(task)` on its own Python thread (start) or on a GalleryRunner's; progress, result and error arrive
     as GUI-thread signals.
@@ -115,6 +119,7 @@ class BackgroundTask(QObject):
             if not self.cancelled:
                 self._finish()
         finally:
+            self._work = _spent  # let the inputs go (an enrollment's crops): the task object may live on a while
             self._finished.set()
 
     def _finish(self) -> None:
@@ -183,4 +188,7 @@ class GalleryRunner(QObject):
 
     def _loop(self) -> None:
         while (task := self._queue.get()) is not None:
-            task._run()
+            try:
+                task._run()
+            except BaseException:  # e.g. emitting on a task whose window is gone: the next tasks must still run
+                log.exception("gallery task %s broke the runner's loop; going on", task.name)

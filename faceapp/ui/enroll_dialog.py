@@ -31,6 +31,7 @@ from faceapp.ui.video_view import to_qimage
 # save(name, samples, on_done(EnrollResult), on_failed(message)): runs the enrollment off the GUI thread.
 SaveFn = Callable[[str, list[FaceSample], Callable[[Any], None], Callable[[str], None]], None]
 FrameLookup = Callable[[int], np.ndarray | None]
+SAVING = "Saving..."
 CAPTURE_SECONDS = 3.0
 CAPTURE_GAP = 0.4
 MAX_EXTRA = 6
@@ -171,8 +172,14 @@ class EnrollDialog(QDialog):
             self._on_capture_finished()
         self.buttons.setEnabled(False)
         self.capture_button.setEnabled(False)
-        self.error_label.setText("Saving...")
+        self.error_label.setText(SAVING)
         self._save(name, list(self.samples), self._on_saved, self._on_save_failed)
+
+    def reject(self) -> None:
+        """Cancel, Esc or the close button; ignored while saving, so the outcome (or the error) is shown."""
+        if self.error_label.text() == SAVING:
+            return
+        super().reject()
 
     def _on_saved(self, result: EnrollResult) -> None:
         self.outcome = f"Saved {result.added} sample(s) of {result.person.name}."

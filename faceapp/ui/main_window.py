@@ -30,7 +30,8 @@ from faceapp.ui.widgets import LiveStatusBar, MessageBanner
 
 # Gallery writes that closing the window lets finish (a model switch is cancelled at its next chunk instead), and how
 # long closing waits for the gallery runner to commit them.
-ENROLLMENTS = ("enroll-photos", "enroll-samples")
+# Gallery writes that closing the window lets finish (a model switch is cancelled: it stops between chunks).
+ENROLLMENTS = ("enroll-photos", "enroll-samples", "rename", "delete-person", "delete-sample")
 WRITE_TASK_GRACE = 10.0
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -178,6 +179,10 @@ class MainWindow(QMainWindow):
         if self._closing:  # loading finished after the window closed: start nothing
             return
         analyzer, snapshot, people = loaded
+        assert self.engine is not None
+        if analyzer.embedder.name != self.engine.model or snapshot.model != self.engine.model:
+            self.load_models()  # a model switch finished while loading: never mix one model's embedder and gallery
+            return
         self.status.hide_progress()
         self.analyzer = analyzer
         self.apply_settings(self.settings, restart_source=False)  # tau is per model: the model may have changed
@@ -283,7 +288,7 @@ class MainWindow(QMainWindow):
         self.session.stop(timeout=0.9)
         for task in self.tasks:
             task.join(0.05)
-        if not self.runner.join(WRITE_TASK_GRACE):  # the queued enrollments commit; the rest were cancelled
+        if not self.runner.join(WRITE_TASK_GRACE):  # the queued writes commit; the rest were cancelled
             log.warning("the gallery runner is still busy after %.0f s", WRITE_TASK_GRACE)
         super().closeEvent(event)
 

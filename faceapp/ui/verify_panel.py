@@ -62,6 +62,8 @@ class VerifyPanel(QWidget):
         self.switch.setEnabled(bool(people))
         if not people:
             self.switch.setChecked(False)
+        if self.claimed_id() != current and self.switch.isChecked():
+            self.mode_changed.emit(self.active)  # the claimed person was deleted: the worker must measure the new one
 
     def check(self, face: LiveFace) -> tuple[bool, float]:
         """(accepted, distance) of `face` against the claimed person's samples, as the worker measured them."""

@@ -106,7 +106,12 @@ class MessageBanner(QFrame):
         actions: list[tuple[str, Callable[[], None]]] | None = None,
         topic: str = "",
     ) -> None:
-        """Show `text` with buttons for `actions` (label, callback); `kind` is error, warning or info."""
+        """Show `text` with buttons for `actions` (label, callback); `kind` is error, warning or info.
+
+        The same message again (a worker failing on every frame) leaves the banner as it is: no restyle, and the
+        buttons under the pointer stay."""
+        if self.isVisible() and (text, kind, topic) == (self.label.text(), self.kind, self.topic) and not actions:
+            return
         self.topic = topic
         colours = {"error": "#7a2020", "warning": "#7a5a10", "info": "#20507a"}
         self.kind = kind

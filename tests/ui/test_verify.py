@@ -32,3 +32,15 @@ def test_the_verdict_is_the_results_own_for_the_current_claim(qtbot: QtBot) -> N
     bob = result("facenet-casia", 8, 0.7)
     panel.update_verdict(bob)
     assert panel.label(bob.faces[0])[0] == "REJECT  0.70"
+
+
+def test_deleting_the_claimed_person_tells_the_window_to_claim_the_one_shown_now(qtbot: QtBot) -> None:
+    panel = VerifyPanel()
+    qtbot.addWidget(panel)
+    panel.set_people([Person(1, "Alice"), Person(2, "Bob")])
+    panel.switch.setChecked(True)
+    panel.people.setCurrentIndex(1)
+    assert panel.claimed_id() == 2
+    with qtbot.waitSignal(panel.mode_changed, timeout=1000):  # else the worker keeps measuring Bob, who is gone
+        panel.set_people([Person(1, "Alice")])
+    assert panel.claimed_id() == 1
