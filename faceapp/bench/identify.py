@@ -24,11 +24,9 @@ from faceapp.bench import metrics
 from faceapp.bench.embed_cache import (
     FALLBACK_NOTE,
     PIPELINE_VERSION,
-    EmbedCache,
     ManyDetector,
     batch_detector,
-    cache_path,
-    embed_images,
+    embed_dataset,
 )
 from faceapp.bench.lfw import FARS, lfw_root, speed_figures
 from faceapp.core.embedders.base import Embedder
@@ -224,9 +222,8 @@ def run(
         people = {name: images for name, images in people.items() if name in wanted}
     split = split_people(people, samples)
     embedder = embedder or create_embedder(model)
-    cache = EmbedCache.open(cache_path("lfw", embedder.name) if use_cache else None, embedder.name, embedder.info.dim)
     files = split.gallery + split.known + split.unknown
-    embedded = embed_images(files, root, embedder, detector or batch_detector(), cache, progress)
+    embedded = embed_dataset("lfw", files, root, embedder, detector or batch_detector(), use_cache, progress)
     e = embedded.embeddings
     ng, nk = len(split.gallery), len(split.known)
     gallery, known, unknown = e[:ng], e[ng : ng + nk], e[ng + nk :]
