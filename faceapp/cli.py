@@ -31,6 +31,9 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--model", default=default, help="embedding model (see `faceapp models list`)")
     parser.add_argument("--threshold", type=float, default=default, help="distance tau: d <= tau is a match")
     parser.add_argument("--min-face", type=int, default=default, help="smallest face to detect, in pixels")
+    parser.add_argument(
+        "--detector", choices=("mtcnn", "yunet"), default=default, help="face detector (default: the saved setting)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,14 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
 # -- helpers --------------------------------------------------------------------------------------------------------
 def open_engine(args: argparse.Namespace) -> Engine:
     """The engine on --db with --model applied (switching a gallery's model re-embeds its samples)."""
-    from faceapp import paths
-    from faceapp.core.detect import Detector, DetectorConfig
+    from faceapp import paths, settings
+    from faceapp.core.detect import DetectorConfig, create_detector
     from faceapp.core.embedders.base import model_info
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
     db = args.db or paths.default_db_path()
-    detector = Detector(DetectorConfig(min_face_size=args.min_face or 40))
+    name = args.detector or settings.load().detector
+    detector = create_detector(name, DetectorConfig(min_face_size=args.min_face or 40))
     if args.model:
         model_info(args.model)
     engine = Engine(GalleryRepository(db), args.model, detector=detector)

@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from faceapp.core.types import Detection
+from faceapp.core.types import DETECTORS, Detection
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,21 @@ class DetectorConfig:
     min_score: float = 0.9
 
 
+def create_detector(name: str = "mtcnn", config: DetectorConfig | None = None) -> Detector:
+    """The detector `name` (mtcnn or yunet) with `config`; ValueError for another name. Models load on first use."""
+    if name == "mtcnn":
+        return Detector(config)
+    if name == "yunet":
+        from faceapp.core.detect_yunet import YunetDetector
+
+        return YunetDetector(config)
+    raise ValueError(f"Unknown detector {name!r}; known detectors: {', '.join(DETECTORS)}.")
+
+
 class Detector:
     """MTCNN on the CPU. Large images are downscaled for detection; results are in full-resolution pixels."""
+
+    name = "mtcnn"
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = config or DetectorConfig()

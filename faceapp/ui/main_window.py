@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMainWindow, QToolBar, QVBoxLayout, QWidget
 
 from faceapp import settings as settings_io
 from faceapp.core.analyzer import FaceAnalyzer
-from faceapp.core.detect import Detector, DetectorConfig
+from faceapp.core.detect import Detector, DetectorConfig, create_detector
 from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import MatchRule
@@ -57,7 +57,7 @@ class MainWindow(QMainWindow):
         self.engine = engine
         self.settings = settings
         self.persist_settings = persist_settings
-        self.live_detector = live_detector or Detector(DetectorConfig(min_face_size=settings.min_face_size, scale=0.5))
+        self.live_detector = live_detector or self._live_detector(settings)
         self.snapshot: GallerySnapshot | None = None
         self.analyzer: FaceAnalyzer | None = None
         self.tasks: list[BackgroundTask] = []
@@ -213,9 +213,24 @@ class MainWindow(QMainWindow):
         self.verify.threshold = tau
         self.view.mirror = new.mirror_view
         self.live_detector.config = replace(self.live_detector.config, min_face_size=new.min_face_size)
+        if old.detector != new.detector:
+            self._switch_detector(new)
         if restart_source and (old.source != new.source or old.resolution != new.resolution):
             self.open_source(new.source)
         self.view.update()
+
+    @staticmethod
+    def _live_detector(settings: Settings) -> Detector:
+        """The live view's detector: the chosen one, at half resolution."""
+        return create_detector(settings.detector, DetectorConfig(min_face_size=settings.min_face_size, scale=0.5))
+
+    def _switch_detector(self, new: Settings) -> None:
+        """Use the newly chosen detector for photos and, once it is loaded, for live video."""
+        self.live_detector = self._live_detector(new)
+        if self.engine is not None:
+            self.engine.detector = create_detector(new.detector, self.engine.detector.config)
+            if self.analyzer is not None:
+                self.load_models()
 
     def save_settings(self) -> None:
         """Write the settings file (errors go to the banner)."""
