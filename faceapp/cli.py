@@ -283,6 +283,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         for info in MODELS.values():
             path = weights.find(info.name)
             where = str(path) if path else "not on this machine"
+            if path and info.name in weights.FUSED:
+                where = "the weights of " + " + ".join(weights.FUSED[info.name])
             print(f"{info.name}\t{info.title}\tdim {info.dim}\ttau {info.default_threshold:g}\t{where}")
         return EXIT_OK
     model_info(args.name)

@@ -48,9 +48,13 @@ class _Cache:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+# For new galleries, best measured first (docs/benchmarks.md); FaceNet is not measurable here (no weights offline).
+DEFAULT_MODELS = ("dlib+sface", "facenet-vggface2", "dlib-resnet")
+
+
 def default_model() -> str:
-    """FaceNet VGGFace2 when its weights are on this machine, otherwise the offline dlib ResNet."""
-    return "facenet-vggface2" if weights.is_available("facenet-vggface2") else "dlib-resnet"
+    """The first of DEFAULT_MODELS whose weights are on this machine; existing galleries keep their own model."""
+    return next((m for m in DEFAULT_MODELS if weights.is_available(m)), DEFAULT_MODELS[-1])
 
 
 class Engine:
