@@ -156,7 +156,8 @@ class Engine:
         with self._cache.lock:
             if self._cache.snapshot is None:
                 ids, names, vectors = self.repo.embeddings_for(self.model)
-                self._cache.snapshot = GallerySnapshot(self.model, ids, names, vectors)
+                scoring = model_info(self.model).scoring
+                self._cache.snapshot = GallerySnapshot(self.model, ids, names, vectors, scoring)  # type: ignore[arg-type]
             return self._cache.snapshot
 
     def people(self) -> list[Person]:

@@ -177,3 +177,12 @@ def test_an_existing_gallery_keeps_its_model(tmp_path: Path) -> None:
     make_engine(tmp_path).close()  # a dlib-resnet gallery
     reopened = Engine(GalleryRepository(tmp_path / "g.sqlite3"), None, embedder_factory=lambda name: FakeEmbedder())
     assert reopened.model == "dlib-resnet"
+
+
+def test_the_snapshot_scores_people_as_the_gallerys_model_says(tmp_path: Path) -> None:
+    from faceapp.core.embedders.base import model_info
+
+    assert model_info("dlib-resnet").scoring == "nearest"
+    assert model_info("sface").scoring == model_info("dlib+sface").scoring == "average"
+    engine = make_engine(tmp_path)
+    assert engine.snapshot().scoring == "nearest"

@@ -103,12 +103,18 @@ class Nearest:
 
     @classmethod
     def compute(
-        cls, gallery: np.ndarray, gallery_ids: np.ndarray, known: np.ndarray, known_ids: np.ndarray, unknown: np.ndarray
+        cls,
+        gallery: np.ndarray,
+        gallery_ids: np.ndarray,
+        known: np.ndarray,
+        known_ids: np.ndarray,
+        unknown: np.ndarray,
+        scoring: str = "average",
     ) -> Nearest:
-        """Per-person distances with the app's GallerySnapshot, in blocks of probes."""
+        """Per-person distances with the app's GallerySnapshot (under the model's `scoring`), in blocks of probes."""
         from faceapp.core.matching import GallerySnapshot, two_nearest
 
-        snapshot = GallerySnapshot("bench", gallery_ids, {}, gallery)
+        snapshot = GallerySnapshot("bench", gallery_ids, {}, gallery, scoring)  # type: ignore[arg-type]
 
         def search(probes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             who, d1, d2 = [], [], []
@@ -245,7 +251,8 @@ def run(
     info = embedder.info
     rule = MatchRule(info.default_threshold, info.default_margin if margin is None else margin)
     result["people_file"] = people_file
-    near = Nearest.compute(gallery, split.gallery_ids, known, split.known_ids, unknown)
+    near = Nearest.compute(gallery, split.gallery_ids, known, split.known_ids, unknown, info.scoring)
+    result["scoring"] = info.scoring
     result.update(identification_figures(near, rule))
     result["match_ms_per_probe"] = match_time_ms(gallery, split.gallery_ids, known, embedder.name)
     result["speed"] = speed_figures(embedded, embedder, files[0])

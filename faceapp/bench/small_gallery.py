@@ -35,6 +35,7 @@ def rates(
     size: int,
     draws: int,
     seed: int = 0,
+    scoring: str = "average",
 ) -> dict[str, float]:
     """Known named right, wrong names and strangers named (fractions), averaged over `draws` galleries of `size`."""
     rng = np.random.default_rng(seed)
@@ -42,7 +43,7 @@ def rates(
     for _ in range(draws):
         chosen = rng.choice(len(gallery_ids), size, replace=False)
         ids = gallery_ids[chosen]
-        snap = GallerySnapshot("bench", ids, {int(i): str(i) for i in ids}, gallery[chosen])
+        snap = GallerySnapshot("bench", ids, {int(i): str(i) for i in ids}, gallery[chosen], scoring)  # type: ignore[arg-type]
         mine = np.isin(known_ids, ids)
         faces = snap.identify(known[mine], rule)
         accepted = np.array([m.accepted for m in faces])
@@ -82,7 +83,18 @@ def run(
     info = embedder.info
     rule = MatchRule(info.default_threshold if tau is None else tau, info.default_margin if margin is None else margin)
     rows = [
-        rates(e[:ng], split.gallery_ids, e[ng : ng + nk], split.known_ids, e[ng + nk :], rule, n, DRAWS.get(n, 40))
+        rates(
+            e[:ng],
+            split.gallery_ids,
+            e[ng : ng + nk],
+            split.known_ids,
+            e[ng + nk :],
+            rule,
+            n,
+            DRAWS.get(n, 40),
+            0,
+            info.scoring,
+        )
         for n in sizes
     ]
     return {
