@@ -5,8 +5,8 @@ when the next person is nearly as near (the rule's margin, see MatchRule). Verif
 claimed person.
 
 A person's distance is, by default, the mean of the probe's distances to all of that person's samples ("average"),
-not the nearest
-sample's: with nearest-sample matching every extra sample is one more chance for a stranger to come within tau, so
+not the nearest sample's: with nearest-sample matching every extra sample is one more chance for a stranger to come
+within tau, so
 people with many samples drew strangers' names. The mean keeps a stranger's expected distance where it is with one
 sample, and on LFW it kept strangers named flat from 1 to 30 samples per person where the nearest sample's rose
 (docs/benchmarks.md, "Matching as samples grow"). With one sample per person both rules are the same. Each model
