@@ -95,7 +95,9 @@ def run(db: Path | None = None, source: str | None = None, model: str | None = N
     db_path = db or (Path(settings.db_path) if settings.db_path else paths.default_db_path())
     engine, error = None, None
     try:
-        engine = Engine.open(db_path, model)
+        from faceapp.core.detectors import create_detector
+
+        engine = Engine.open(db_path, model, detector=create_detector(settings.detector))
     except FaceAppError as exc:
         log.warning("cannot open the gallery %s: %s", db_path, exc)
         error = f"The gallery {db_path} cannot be opened: {exc}"

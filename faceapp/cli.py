@@ -34,6 +34,9 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--model", default=default, help="embedding model (see `faceapp models list`)")
     parser.add_argument("--threshold", type=float, default=default, help="distance tau: d <= tau is a match")
     parser.add_argument("--min-face", type=int, default=default, help="smallest face to detect, in pixels")
+    parser.add_argument(
+        "--detector", choices=("mtcnn", "yunet"), default=default, help="face detector (default: the saved setting)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,14 +110,16 @@ def open_engine(args: argparse.Namespace, create: bool = False, quiet: bool = Fa
 
     Only `create` (enroll) makes a new gallery; for the others a missing file is a DatabaseError naming it.
     """
-    from faceapp import paths
-    from faceapp.core.detect import Detector, DetectorConfig
+    from faceapp import paths, settings
+    from faceapp.core.detect import DetectorConfig
+    from faceapp.core.detectors import create_detector
     from faceapp.core.embedders.base import model_info
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
     db = args.db or paths.default_db_path()
-    detector = Detector(DetectorConfig(min_face_size=args.min_face or 40))
+    name = args.detector or settings.load().detector
+    detector = create_detector(name, DetectorConfig(min_face_size=args.min_face or 40))
     if args.model:
         model_info(args.model)
     engine = Engine(GalleryRepository(db, create=create), args.model, detector=detector)
@@ -328,6 +333,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         for info in MODELS.values():
             path = weights.find(info.name)
             where = str(path) if path else "not on this machine"
+            if path and info.name in weights.FUSED:
+                where = "the weights of " + " + ".join(weights.FUSED[info.name])
             print(f"{info.name}\t{info.title}\tdim {info.dim}\ttau {info.default_threshold:g}\t{where}")
         return EXIT_OK
     model_info(args.name)

@@ -64,6 +64,10 @@ class _Cache:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+# For new galleries, best measured first (docs/benchmarks.md); FaceNet is not measurable here (no weights offline).
+DEFAULT_MODELS = ("dlib+sface", "facenet-vggface2", "dlib-resnet")
+
+
 def unexpected(image: ImageInput, exc: Exception) -> BadInputError:
     """A one-line error for one input that failed in an unforeseen way; the traceback goes to the log."""
     label = str(image) if not isinstance(image, np.ndarray) else "the image"
@@ -73,8 +77,8 @@ def unexpected(image: ImageInput, exc: Exception) -> BadInputError:
 
 
 def default_model() -> str:
-    """FaceNet VGGFace2 when its weights are on this machine, otherwise the offline dlib ResNet."""
-    return "facenet-vggface2" if weights.is_available("facenet-vggface2") else "dlib-resnet"
+    """The first of DEFAULT_MODELS whose weights are on this machine; existing galleries keep their own model."""
+    return next((m for m in DEFAULT_MODELS if weights.is_available(m)), DEFAULT_MODELS[-1])
 
 
 class Engine:
@@ -253,7 +257,8 @@ class Engine:
         with self._cache.lock:
             if self._cache.snapshot is None:
                 ids, names, vectors = self._repo.embeddings_for(self.model)
-                self._cache.snapshot = GallerySnapshot(self.model, ids, names, vectors)
+                scoring = model_info(self.model).scoring
+                self._cache.snapshot = GallerySnapshot(self.model, ids, names, vectors, scoring)  # type: ignore[arg-type]
             return self._cache.snapshot
 
     def people(self) -> list[Person]:

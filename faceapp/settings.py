@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from faceapp import paths
+from faceapp.core.types import DETECTORS
 from faceapp.errors import FaceAppError
 
 MAX_MARGIN = 1.0  # the next person at least twice as far: beyond that the guard would name almost nobody
@@ -29,6 +30,7 @@ class Settings:
     thresholds: dict[str, float] = field(default_factory=dict)
     db_path: str = ""
     margins: dict[str, float] = field(default_factory=dict)
+    detector: str = DETECTORS[0]  # for photos and live video: mtcnn or yunet
 
     def threshold_for(self, model: str, default: float) -> float:
         """tau for `model`: the user's value when set, else the model's default."""
@@ -59,6 +61,8 @@ class Settings:
         for model, margin in self.margins.items():
             if not 0.0 <= margin <= MAX_MARGIN:
                 raise SettingsError(f"Margin {margin} for {model} is out of range (0 to {MAX_MARGIN}).")
+        if self.detector not in DETECTORS:
+            raise SettingsError(f"Detector {self.detector!r} is not one of {', '.join(DETECTORS)}.")
         if not self.source.strip():
             raise SettingsError("The video source is empty; use a camera index such as 0 or a video file.")
         return self
@@ -105,6 +109,8 @@ def load(path: Path | None = None) -> Settings:
             values["min_face_size"] = int(values["min_face_size"])
         if "mirror_view" in values:
             values["mirror_view"] = bool(values["mirror_view"])
+        if "detector" in values:
+            values["detector"] = str(values["detector"])
         if "db_path" in values:
             values["db_path"] = str(values["db_path"])
         return Settings(**values).validated()

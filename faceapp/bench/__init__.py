@@ -1,7 +1,7 @@
 """Benchmarks behind `faceapp bench`: accuracy, speed and parity figures measured on local data (docs/benchmarks.md).
 
-Suites: `lfw` (verification) and `identify` (open-set identification) are parsed here; `video`, `gui`, `soak`, `startup`
-and `dlib-parity` are modules with their own `main(argv)`. Modules load lazily.
+Suites: `lfw` (verification) and `identify` (open-set identification) are parsed here; `video`, `gui`, `soak`,
+`startup`, `dlib-parity` and `small-gallery` are modules with their own `main(argv)`. Modules load lazily.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ MODULE_SUITES = {
     "soak": "faceapp.bench.soak",
     "startup": "faceapp.bench.startup",
     "dlib-parity": "faceapp.bench.dlib_parity",
+    "small-gallery": "faceapp.bench.small_gallery",
 }
 
 
@@ -55,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("soak", help="the live window on a looping video for N minutes: alive, memory", add_help=False)
     sub.add_parser("startup", help="wall time of `faceapp --help` and a cold `faceapp identify`", add_help=False)
     sub.add_parser("dlib-parity", help="torch dlib-resnet against dlib's golden descriptors", add_help=False)
+    sub.add_parser(
+        "small-gallery",
+        help="random 20- and 100-person galleries from LFW: named right, wrong, strangers",
+        add_help=False,
+    )
     return parser
 
 
@@ -118,9 +124,11 @@ def main(argv: list[str]) -> int:
             return 2
     args = build_parser().parse_args(argv)
     if args.threads:
+        import cv2
         import torch
 
         torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)  # sface runs in OpenCV
     try:
         return _run_lfw(args) if args.suite == "lfw" else _run_identify(args)
     except FaceAppError as exc:

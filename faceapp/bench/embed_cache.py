@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -182,18 +182,42 @@ class Embedded:
 
 
 def _embed_chunk(
-    paths: list[Path], embedder: Embedder, detector: ManyDetector, load: Callable[[Path], np.ndarray]
+    paths: list[Path],
+    keys: list[str],
+    embedder: Embedder,
+    detector: ManyDetector,
+    load: Callable[[Path], np.ndarray],
+    known: Mapping[str, tuple[int, Detection]],
 ) -> tuple[np.ndarray, list[int], list[Detection], float]:
-    """Embeddings of a few images (one network batch), faces found per image, detections used, detection time."""
+    """Embeddings of a few images (one network batch), faces found per image, detections used, detection time.
+
+    Images whose detection is in `known` (another model's cache of the same pipeline) are not detected again.
+    """
     images = [load(p) for p in paths]
+    todo = [i for i, k in enumerate(keys) if k not in known]
     start = time.perf_counter()
-    found = detector.detect_many(images)
+    found = dict(zip(todo, detector.detect_many([images[i] for i in todo]) if todo else [], strict=True))
     detect_seconds = time.perf_counter() - start
-    chosen = [
-        central_face(dets, im.shape) or fallback_detection(im.shape) for dets, im in zip(found, images, strict=True)
-    ]
-    chips = np.stack([embedder.align(im, d) for im, d in zip(images, chosen, strict=True)])
-    return embedder.embed_chips(chips), [len(f) for f in found], chosen, detect_seconds
+    counts, chosen = [], []
+    for i, (key, im) in enumerate(zip(keys, images, strict=True)):
+        if i in found:
+            counts.append(len(found[i]))
+            chosen.append(central_face(found[i], im.shape) or fallback_detection(im.shape))
+        else:
+            counts.append(known[key][0])
+            chosen.append(known[key][1])
+    return embedder.embed_faces(images, chosen), counts, chosen, detect_seconds
+
+
+def known_detections(caches: Sequence[EmbedCache]) -> dict[str, tuple[int, Detection]]:
+    """Every image's face count and chosen detection in `caches` (detection does not depend on the model)."""
+    out: dict[str, tuple[int, Detection]] = {}
+    for cache in caches:
+        for key, row in cache.index.items():
+            box = tuple(float(v) for v in cache.boxes[row])
+            marks = np.asarray(cache.landmarks[row], np.float64)
+            out.setdefault(key, (cache.faces[row], Detection((box[0], box[1], box[2], box[3]), 1.0, marks)))
+    return out
 
 
 def embed_images(
@@ -203,8 +227,12 @@ def embed_images(
     detector: ManyDetector,
     cache: EmbedCache,
     progress: Callable[[str], None] | None = None,
+    known: Mapping[str, tuple[int, Detection]] | None = None,
 ) -> Embedded:
-    """One embedding per image (cached ones reused, the rest computed in chunks and saved every ~1000)."""
+    """One embedding per image (cached ones reused, the rest computed in chunks and saved every ~1000).
+
+    `known`: detections to reuse by cache key (known_detections of other models' caches).
+    """
     from faceapp.core.image_io import load_image
 
     keys = [file_key(p, root) for p in paths]
@@ -213,7 +241,9 @@ def embed_images(
     start, detect_s, last_save, next_report = time.perf_counter(), 0.0, 0, 0.0
     for offset in range(0, len(todo), CHUNK):
         chunk = todo[offset : offset + CHUNK]
-        emb, counts, chosen, took = _embed_chunk([p for _, p in chunk], embedder, detector, load_image)
+        emb, counts, chosen, took = _embed_chunk(
+            [p for _, p in chunk], [k for k, _ in chunk], embedder, detector, load_image, known or {}
+        )
         detect_s += took
         for (key, _), e, n, d in zip(chunk, emb, counts, chosen, strict=True):
             cache.add(key, e, n, d)
@@ -244,3 +274,42 @@ def embed_images(
         embed_seconds=seconds - detect_s,
         cached_seconds_per_image=cached_rate,
     )
+
+
+def embed_dataset(
+    dataset: str,
+    paths: Sequence[Path],
+    root: Path,
+    embedder: Embedder,
+    detector: ManyDetector,
+    use_cache: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Embedded:
+    """embed_images with the cache of (dataset, model), reusing detections from other models' caches.
+
+    A fused model (one with `parts`) is the fusion of its parts' cached embeddings, so each part is embedded once.
+    """
+    from faceapp.core.embedders.base import MODELS
+    from faceapp.core.embedders.fused import FusedEmbedder, fuse
+
+    if isinstance(embedder, FusedEmbedder):
+        each = [embed_dataset(dataset, paths, root, part, detector, use_cache, progress) for part in embedder.parts]
+        first = each[0]
+        return Embedded(
+            embeddings=fuse([e.embeddings for e in each], embedder.weights),
+            faces=first.faces,
+            boxes=first.boxes,
+            landmarks=first.landmarks,
+            computed=max(e.computed for e in each),
+            seconds=sum(e.seconds for e in each),
+            detect_seconds=sum(e.detect_seconds for e in each),
+            embed_seconds=sum(e.embed_seconds for e in each),
+            cached_seconds_per_image=None,
+        )
+    cache = EmbedCache.open(cache_path(dataset, embedder.name) if use_cache else None, embedder.name, embedder.info.dim)
+    others = [
+        EmbedCache.open(cache_path(dataset, name), name, info.dim)
+        for name, info in MODELS.items()
+        if use_cache and name != embedder.name and cache_path(dataset, name).exists()
+    ]
+    return embed_images(paths, root, embedder, detector, cache, progress, known_detections(others))

@@ -24,11 +24,9 @@ from faceapp.bench import metrics
 from faceapp.bench.embed_cache import (
     FALLBACK_NOTE,
     PIPELINE_VERSION,
-    EmbedCache,
     ManyDetector,
     batch_detector,
-    cache_path,
-    embed_images,
+    embed_dataset,
 )
 from faceapp.bench.lfw import FARS, lfw_root, speed_figures
 from faceapp.core.embedders.base import Embedder
@@ -105,12 +103,18 @@ class Nearest:
 
     @classmethod
     def compute(
-        cls, gallery: np.ndarray, gallery_ids: np.ndarray, known: np.ndarray, known_ids: np.ndarray, unknown: np.ndarray
+        cls,
+        gallery: np.ndarray,
+        gallery_ids: np.ndarray,
+        known: np.ndarray,
+        known_ids: np.ndarray,
+        unknown: np.ndarray,
+        scoring: str = "average",
     ) -> Nearest:
-        """Per-person distances with the app's GallerySnapshot, in blocks of probes."""
+        """Per-person distances with the app's GallerySnapshot (under the model's `scoring`), in blocks of probes."""
         from faceapp.core.matching import GallerySnapshot, two_nearest
 
-        snapshot = GallerySnapshot("bench", gallery_ids, {}, gallery)
+        snapshot = GallerySnapshot("bench", gallery_ids, {}, gallery, scoring)  # type: ignore[arg-type]
 
         def search(probes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             who, d1, d2 = [], [], []
@@ -224,9 +228,8 @@ def run(
         people = {name: images for name, images in people.items() if name in wanted}
     split = split_people(people, samples)
     embedder = embedder or create_embedder(model)
-    cache = EmbedCache.open(cache_path("lfw", embedder.name) if use_cache else None, embedder.name, embedder.info.dim)
     files = split.gallery + split.known + split.unknown
-    embedded = embed_images(files, root, embedder, detector or batch_detector(), cache, progress)
+    embedded = embed_dataset("lfw", files, root, embedder, detector or batch_detector(), use_cache, progress)
     e = embedded.embeddings
     ng, nk = len(split.gallery), len(split.known)
     gallery, known, unknown = e[:ng], e[ng : ng + nk], e[ng + nk :]
@@ -248,7 +251,8 @@ def run(
     info = embedder.info
     rule = MatchRule(info.default_threshold, info.default_margin if margin is None else margin)
     result["people_file"] = people_file
-    near = Nearest.compute(gallery, split.gallery_ids, known, split.known_ids, unknown)
+    near = Nearest.compute(gallery, split.gallery_ids, known, split.known_ids, unknown, info.scoring)
+    result["scoring"] = info.scoring
     result.update(identification_figures(near, rule))
     result["match_ms_per_probe"] = match_time_ms(gallery, split.gallery_ids, known, embedder.name)
     result["speed"] = speed_figures(embedded, embedder, files[0])

@@ -17,12 +17,10 @@ from faceapp.bench.embed_cache import (
     CHOICE_NOTE,
     FALLBACK_NOTE,
     PIPELINE_VERSION,
-    EmbedCache,
     Embedded,
     ManyDetector,
     batch_detector,
-    cache_path,
-    embed_images,
+    embed_dataset,
 )
 from faceapp.core.distance import pair_distances
 from faceapp.core.embedders.base import Embedder
@@ -106,10 +104,9 @@ def time_embedder(embedder: Embedder, image: np.ndarray, detection: Detection, r
         start = time.perf_counter()
         embedder.embed(image, [detection])
         live.append(time.perf_counter() - start)
-    chips = np.repeat(embedder.align(image, detection)[None], 32, axis=0)
     start = time.perf_counter()
-    embedder.embed_chips(chips)
-    batched = (time.perf_counter() - start) / len(chips)
+    embedder.embed_faces([image] * 32, [detection] * 32)
+    batched = (time.perf_counter() - start) / 32
     return {"embed_ms_per_face_live": 1000 * statistics.median(live), "embed_ms_per_face_batch32": 1000 * batched}
 
 
@@ -194,8 +191,7 @@ def run(
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise BadInputError(f"{len(missing)} images of {pairs_file} are missing, e.g. {missing[0]}.")
-    cache = EmbedCache.open(cache_path("lfw", embedder.name) if use_cache else None, embedder.name, embedder.info.dim)
-    embedded = embed_images(files, root, embedder, detector, cache, progress)
+    embedded = embed_dataset("lfw", files, root, embedder, detector, use_cache, progress)
     row = {f: i for i, f in enumerate(files)}
     a = np.array([row[image_path(root, p.name1, p.i1)] for p in pairs])
     b = np.array([row[image_path(root, p.name2, p.i2)] for p in pairs])

@@ -23,6 +23,21 @@ DLIB_MTCNN_TEMPLATE = np.array(
 )
 
 
+# The standard 112x112 ArcFace template (insightface's arcface_dst; OpenCV's FaceRecognizerSF uses the same points),
+# in MTCNN's order: image-left eye, image-right eye, nose tip, mouth left, mouth right.
+ARCFACE_CHIP_SIZE = 112
+ARCFACE_TEMPLATE = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
+    dtype=np.float64,
+)
+
+
 def similarity_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """The 2x3 similarity (rotation, uniform scale, shift) that best maps points `src` onto `dst` (Umeyama)."""
     src = np.asarray(src, dtype=np.float64)
@@ -66,6 +81,12 @@ def check_detection(detection: Detection) -> None:
         raise BadInputError(f"Not a usable face box: {detection.box}.")
     if points.size != 10 or not np.isfinite(points).all():
         raise BadInputError("A face needs five finite landmarks.")
+
+
+def arcface_chip(image: np.ndarray, detection: Detection) -> np.ndarray:
+    """The 112x112 ArcFace chip SFace expects: the five landmarks fitted to ARCFACE_TEMPLATE by a similarity."""
+    matrix = similarity_matrix(detection.landmarks, ARCFACE_TEMPLATE)
+    return warp(image, matrix, ARCFACE_CHIP_SIZE)
 
 
 def box_crop(image: np.ndarray, detection: Detection, size: int, margin: float) -> np.ndarray:

@@ -27,6 +27,8 @@ class DetectorConfig:
 class Detector:
     """MTCNN on the CPU. Large images are downscaled for detection; results are in full-resolution pixels."""
 
+    name = "mtcnn"
+
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = config or DetectorConfig()
         self._mtcnn: Any = None

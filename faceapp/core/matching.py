@@ -2,18 +2,30 @@
 
 Identification (1:K) answers the nearest enrolled person, or Unknown when even the nearest is farther than tau, or
 when the next person is nearly as near (the rule's margin, see MatchRule). Verification (1:1) compares a face with one
-claimed person. With several samples per person the nearest sample counts.
+claimed person.
+
+A person's distance is, by default, the mean of the probe's distances to all of that person's samples ("average"),
+not the nearest sample's: with nearest-sample matching every extra sample is one more chance for a stranger to come
+within tau, so
+people with many samples drew strangers' names. The mean keeps a stranger's expected distance where it is with one
+sample, and on LFW it kept strangers named flat from 1 to 30 samples per person where the nearest sample's rose
+(docs/benchmarks.md, "Matching as samples grow"). With one sample per person both rules are the same. Each model
+names its rule (ModelInfo.scoring): dlib-resnet keeps the nearest sample, where the mean measured worse.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Literal
 
 import numpy as np
 
 from faceapp.core.distance import distances
 from faceapp.core.types import Match, MatchRule
+
+Scoring = Literal["average", "nearest"]
+DEFAULT_SCORING: Scoring = "average"
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,7 @@ class GallerySnapshot:
     person_ids: np.ndarray = field(repr=False)
     names: dict[int, str] = field(repr=False)
     embeddings: np.ndarray = field(repr=False)
+    scoring: Scoring = DEFAULT_SCORING  # a person's distance: the mean over their samples, or the nearest sample
 
     @classmethod
     def empty(cls, model: str, dim: int = 0) -> GallerySnapshot:
@@ -49,7 +62,7 @@ class GallerySnapshot:
         return self.embeddings[order], starts, people
 
     def person_distances(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each probe row: the ids of the people in the gallery and each one's nearest-sample distance.
+        """For each probe row: the ids of the people in the gallery and each one's distance under `scoring`.
 
         Returns (people (K,), dist (N, K)); K is the number of people with samples.
         """
@@ -58,7 +71,10 @@ class GallerySnapshot:
         if people.shape[0] == 0:
             return people, np.zeros((probes.shape[0], 0), np.float32)
         d = distances(probes, grouped)
-        return people, np.minimum.reduceat(d, starts, axis=1)
+        if self.scoring == "nearest":
+            return people, np.minimum.reduceat(d, starts, axis=1)
+        counts = np.diff(np.append(starts, grouped.shape[0])).astype(np.float32)
+        return people, np.add.reduceat(d, starts, axis=1) / counts
 
     def identify(self, embeddings: np.ndarray, rule: MatchRule | float) -> list[Match]:
         """The nearest person for each probe row, with the runner-up, accepted under `rule` (a bare float is tau)."""
@@ -88,12 +104,13 @@ class GallerySnapshot:
         return matches
 
     def verify(self, embedding: np.ndarray, person_id: int, threshold: float) -> Match:
-        """Whether one probe is the person `person_id`: their nearest sample within threshold."""
+        """Whether one probe is the person `person_id`: their distance (as in identify) within threshold."""
         mask = self.person_ids == person_id
         name = self.names.get(person_id)
         if not mask.any():
             return Match(person_id, name, float("inf"), False)
-        dist = float(distances(np.atleast_2d(embedding), self.embeddings[mask]).min())
+        d = distances(np.atleast_2d(embedding), self.embeddings[mask])
+        dist = float(d.min() if self.scoring == "nearest" else d.mean())
         return Match(person_id, name, dist, dist <= threshold)
 
 

@@ -9,6 +9,9 @@ import numpy as np
 # MTCNN's five landmark order, in image coordinates (x, y): the eye on the image's left first.
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
+# The face detectors the app offers (core/detect.py create_detector); the first is the default.
+DETECTORS = ("mtcnn", "yunet")
+
 
 @dataclass(frozen=True)
 class Detection:

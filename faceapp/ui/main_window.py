@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMainWindow, QToolBar, QVBoxLayout, QWidget
 from faceapp import settings as settings_io
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.detect import Detector, DetectorConfig
+from faceapp.core.detectors import create_detector
 from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import MatchRule, Person
@@ -60,7 +61,7 @@ class MainWindow(QMainWindow):
         self.engine = engine
         self.settings = settings
         self.persist_settings = persist_settings
-        self.live_detector = live_detector or Detector(DetectorConfig(min_face_size=settings.min_face_size, scale=0.5))
+        self.live_detector = live_detector or self._live_detector(settings)
         self.snapshot: GallerySnapshot | None = None
         self.people: list[Person] = []
         self.analyzer: FaceAnalyzer | None = None
@@ -226,6 +227,8 @@ class MainWindow(QMainWindow):
         """Make `new` current: tau, mirror and minimum face size at once; the source restarts when it changed."""
         old, self.settings = self.settings, new
         self._show_settings(new)
+        if old.detector != new.detector:
+            self._switch_detector(new)
         if restart_source and (old.source != new.source or old.resolution != new.resolution):
             self.open_source(new.source)
 
@@ -240,6 +243,19 @@ class MainWindow(QMainWindow):
         self.view.mirror = shown.mirror_view
         self.live_detector.config = replace(self.live_detector.config, min_face_size=shown.min_face_size)
         self.view.update()
+
+    @staticmethod
+    def _live_detector(settings: Settings) -> Detector:
+        """The live view's detector: the chosen one, at half resolution."""
+        return create_detector(settings.detector, DetectorConfig(min_face_size=settings.min_face_size, scale=0.5))
+
+    def _switch_detector(self, new: Settings) -> None:
+        """Use the newly chosen detector for photos and, once it is loaded, for live video."""
+        self.live_detector = self._live_detector(new)
+        if self.engine is not None:
+            self.engine.detector = create_detector(new.detector, self.engine.detector.config)
+            if self.analyzer is not None:
+                self.load_models()
 
     def save_settings(self) -> None:
         """Write the settings file (errors go to the banner)."""

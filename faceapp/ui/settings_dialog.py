@@ -35,6 +35,7 @@ WeightsAction = Callable[[str, Callable[[], None]], None]  # (model, then) -> No
 
 SLIDER_STEPS = 1000  # the slider covers [0, 4 x the model's default tau]; the spin box takes any value up to 4
 RESOLUTIONS = [(320, 240), (640, 480), (1280, 720), (1920, 1080)]
+DETECTOR_TITLES = {"mtcnn": "MTCNN", "yunet": "YuNet (OpenCV, faster)"}
 
 
 def _row(*widgets: QWidget) -> QWidget:
@@ -114,6 +115,10 @@ class SettingsDialog(QDialog):
         self.model_state = QLabel()
         self.get_weights = QPushButton("Download weights")
         self.import_weights = QPushButton("Import weights...")
+        self.detector_box = QComboBox()
+        for name, title in DETECTOR_TITLES.items():
+            self.detector_box.addItem(title, name)
+        self.detector_box.setCurrentIndex(max(0, self.detector_box.findData(self.original.detector)))
         self.min_face = QSpinBox()
         self.min_face.setRange(20, 1000)
         self.min_face.setSuffix(" px")
@@ -128,6 +133,7 @@ class SettingsDialog(QDialog):
         form.addRow("Resolution (cameras):", self.resolution)
         form.addRow("Model:", _row(self.model_box, self.get_weights, self.import_weights))
         form.addRow("", self.model_state)
+        form.addRow("Face detector:", self.detector_box)
         form.addRow("Minimum face size:", self.min_face)
         form.addRow("", self.mirror)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -171,6 +177,7 @@ class SettingsDialog(QDialog):
             resolution=tuple(self.resolution.currentData()),
             min_face_size=self.min_face.value(),
             mirror_view=self.mirror.isChecked(),
+            detector=str(self.detector_box.currentData()),
         )
         # The box shows whole percent: an untouched box keeps a finer value saved by hand in settings.json.
         touched = self.margin.value() != round(100 * self.initial_margin)
@@ -225,7 +232,7 @@ class SettingsDialog(QDialog):
     def _on_model_changed(self, *_: object) -> None:
         model = self.chosen_model()
         have = weights.is_available(model)
-        downloadable = model != "dlib-resnet"
+        downloadable = model in weights.WEIGHTS and weights.WEIGHTS[model].url is not None
         self.get_weights.setEnabled(not have and downloadable)
         self.import_weights.setEnabled(not have)
         if have:

@@ -106,3 +106,30 @@ def test_bench_main_writes_json_and_plot(tmp_path: Path, monkeypatch: pytest.Mon
 def test_bench_main_reports_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert faceapp.bench.main(["lfw", "--data", str(tmp_path / "nowhere")]) == 2
     assert "no LFW here" in capsys.readouterr().err
+
+
+def test_detections_are_reused_across_models_and_fusions_come_from_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from faceapp.core.embedders import base
+    from faceapp.core.embedders.fused import FusedEmbedder, fuse
+    from tests.fakes import FAKE_INFO
+
+    other_info = replace(FAKE_INFO, name="fake2")
+    monkeypatch.setitem(base.MODELS, "fake", FAKE_INFO)
+    monkeypatch.setitem(base.MODELS, "fake2", other_info)
+    root = make_lfw(tmp_path)
+    files = sorted(root.glob("*/*.jpg"))
+    first = embed_cache.embed_dataset("lfw", files, root, FakeEmbedder(), fake_detector())
+    assert first.computed == len(files)
+    assert (first.faces == 1).all()
+    # A detector that finds nothing is never asked: every detection comes from the first model's cache.
+    second = embed_cache.embed_dataset("lfw", files, root, FakeEmbedder(info=other_info), BlindDetector())
+    assert (second.faces == 1).all()
+    np.testing.assert_allclose(second.boxes, first.boxes)
+    fused = FusedEmbedder("dlib+sface", [FakeEmbedder(), FakeEmbedder(info=other_info)], (0.3, 0.7))
+    both = embed_cache.embed_dataset("lfw", files, root, fused, BlindDetector())
+    assert both.computed == 0  # every part was cached
+    np.testing.assert_allclose(both.embeddings, fuse([first.embeddings, second.embeddings], (0.3, 0.7)), atol=1e-6)

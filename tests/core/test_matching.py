@@ -32,9 +32,9 @@ def test_normalize_keeps_zero_rows_finite() -> None:
 
 @pytest.fixture
 def gallery() -> GallerySnapshot:
-    # Person 1 has two samples; person 2 has one.
+    # Person 1 has two samples; person 2 has one. Nearest-sample scoring (the average has its own tests below).
     vectors = np.stack([unit(1, 0, 0), unit(1, 1, 0), unit(0, 0, 1)])
-    return GallerySnapshot("m", np.array([1, 1, 2]), {1: "Ada", 2: "Bob"}, vectors)
+    return GallerySnapshot("m", np.array([1, 1, 2]), {1: "Ada", 2: "Bob"}, vectors, scoring="nearest")
 
 
 def test_identify_names_the_nearest_sample_and_applies_tau(gallery: GallerySnapshot) -> None:
@@ -84,13 +84,37 @@ def test_pair_distances_match_the_matrix_form() -> None:
 def test_person_distances_match_brute_force_with_interleaved_people() -> None:
     rng = np.random.default_rng(5)
     ids = np.array([3, 1, 3, 2, 1, 3, 9])  # unsorted, interleaved, several samples each
-    snap = GallerySnapshot("m", ids, {}, normalize(rng.normal(size=(7, 8))))
+    vectors = normalize(rng.normal(size=(7, 8)))
     probes = normalize(rng.normal(size=(4, 8)))
-    people, d = snap.person_distances(probes)
-    full = distances(probes, snap.embeddings)
-    assert list(people) == [1, 2, 3, 9]
-    for column, pid in enumerate(people):
-        np.testing.assert_allclose(d[:, column], full[:, ids == pid].min(axis=1), atol=1e-6)
+    full = distances(probes, vectors)
+    for scoring, reduce in (("nearest", np.min), ("average", np.mean)):
+        snap = GallerySnapshot("m", ids, {}, vectors, scoring=scoring)  # type: ignore[arg-type]
+        people, d = snap.person_distances(probes)
+        assert list(people) == [1, 2, 3, 9]
+        for column, pid in enumerate(people):
+            np.testing.assert_allclose(d[:, column], reduce(full[:, ids == pid], axis=1), atol=1e-6)
+
+
+def test_the_app_scores_a_person_by_the_mean_distance_to_their_samples() -> None:
+    vectors = np.stack([unit(1, 0, 0), unit(1, 1, 0), unit(0, 0, 1)])
+    snap = GallerySnapshot("m", np.array([1, 1, 2]), {1: "Ada", 2: "Bob"}, vectors)
+    assert snap.scoring == "average"
+    probe = unit(0, 1, 0)
+    (match,) = snap.identify(probe, 2.0)
+    assert match.distance == pytest.approx((2.0 + (2 - np.sqrt(2))) / 2, abs=1e-5)
+    assert snap.verify(probe, 1, 4.0).distance == pytest.approx(match.distance, abs=1e-6)
+
+
+def test_more_samples_give_a_stranger_no_more_chances() -> None:
+    # A stranger close to one of Ada's 30 varied samples: named under nearest-sample scoring, not under the mean.
+    rng = np.random.default_rng(7)
+    ada = normalize(np.array([1.0, 0, 0]) + rng.normal(0, 0.6, (30, 3)))
+    stranger = normalize(ada[17] + 0.05)
+    ids = np.ones(30, np.int64)
+    nearest = GallerySnapshot("m", ids, {1: "Ada"}, ada, scoring="nearest").identify(stranger, 0.1)[0]
+    average = GallerySnapshot("m", ids, {1: "Ada"}, ada).identify(stranger, 0.1)[0]
+    assert nearest.accepted
+    assert not average.accepted
 
 
 def test_identify_reports_the_runner_up_person_not_a_second_sample(gallery: GallerySnapshot) -> None:

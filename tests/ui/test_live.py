@@ -149,3 +149,30 @@ def test_an_untouched_margin_box_keeps_a_finer_saved_margin(
     flows.open_settings(window)
     assert window.settings.mirror_view
     assert window.settings.margin_for("dlib-resnet", 0.35) == 0.355
+
+
+def test_choosing_yunet_in_settings_switches_both_detectors(
+    qtbot: QtBot, make_window: WindowFactory, hamilton: Path
+) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from faceapp.ui import flows
+    from faceapp.ui.settings_dialog import SettingsDialog
+
+    window = make_window(hamilton, FakeEmbedder(), start=False)
+    assert window.live_detector.name == "mtcnn"
+
+    def pick_yunet() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, SettingsDialog)
+        dialog.detector_box.setCurrentIndex(dialog.detector_box.findData("yunet"))
+        dialog.accept()
+
+    QTimer.singleShot(200, pick_yunet)
+    flows.open_settings(window)
+    assert window.settings.detector == "yunet"
+    assert window.live_detector.name == "yunet"
+    assert window.live_detector.config.scale == 0.5
+    assert window.engine is not None
+    assert window.engine.detector.name == "yunet"

