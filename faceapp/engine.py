@@ -349,11 +349,11 @@ class Engine:
         """The face sample of one enrollment photo; BadInputError for anything wrong with this one photo."""
         try:
             rgb, detection, note = self.one_detection(image, "enroll", largest)
+            crop, moved = sample_crop(rgb, detection)
         except FaceAppError:  # a bad photo (BadInputError) is skipped by the caller; missing weights stop it all
             raise
-        except Exception as exc:  # a decoder or detector bug on one odd photo must not cost the others
+        except Exception as exc:  # a decoder, detector or crop bug on one odd photo must not cost the others
             raise unexpected(image, exc) from exc
-        crop, moved = sample_crop(rgb, detection)
         return FaceSample(crop, moved, "" if isinstance(image, np.ndarray) else str(image)), note
 
     def enroll_samples(self, name: str, samples: Sequence[FaceSample]) -> EnrollResult:

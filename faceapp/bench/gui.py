@@ -29,16 +29,18 @@ def _pump(seconds: float, until: Any = None) -> bool:
 
 
 def _slow(embedder: Any, factor: float) -> Any:
-    """Wrap `embedder` so each batch costs `factor` times as long (the extra time spent sleeping)."""
-    original = embedder.embed_chips
+    """Wrap `embedder` so each live embedding call costs `factor` times as long (the extra time spent sleeping).
 
-    def embed_chips(chips: np.ndarray) -> np.ndarray:
+    `embed` is what the live worker calls, for every model (the fusion's does not go through its embed_chips)."""
+    original = embedder.embed
+
+    def embed(image: np.ndarray, detections: Any) -> Any:
         start = time.perf_counter()
-        out = original(chips)
+        out = original(image, detections)
         time.sleep((factor - 1) * (time.perf_counter() - start))
         return out
 
-    embedder.embed_chips = embed_chips
+    embedder.embed = embed
     return embedder
 
 

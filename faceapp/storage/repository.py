@@ -219,7 +219,9 @@ class GalleryRepository:
             raise BadInputError("Nothing to enroll: no face samples were given.")
         clean = normalize_name(name)
         with self._session(write=True) as s:
-            row = person_by_key(s, clean)
+            # The exact stored name first: two people enrolled before the name rule may share a key (the later
+            # one's was made unique with its id), and each must keep getting its own samples.
+            row = s.scalars(select(PersonRow).where(PersonRow.name == clean)).first() or person_by_key(s, clean)
             if row is None:
                 if not create:
                     raise UnknownPersonError(f'No one named "{clean}" is enrolled.')

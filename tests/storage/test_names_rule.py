@@ -129,3 +129,24 @@ def test_the_key_ignores_case_width_and_invisibles(raw: str) -> None:
     assert not any(is_default_ignorable(c) for c in key)
     assert name_key(unicodedata.normalize("NFKC", raw)) == key
     assert name_key("\u200b".join(raw)) == key
+
+
+def test_two_people_an_old_rule_told_apart_each_keep_getting_their_own_samples(
+    repo: GalleryRepository, db_path: Path
+) -> None:
+    import sqlite3
+
+    from tests.storage.storage_fakes import make_sample, unit
+
+    repo.add_person("Ada")
+    conn = sqlite3.connect(db_path)  # a gallery written under the first rule, which kept fullwidth apart
+    conn.execute(
+        "INSERT INTO people(name, name_key, created_at) VALUES (?, ?, '2025-01-01')",
+        ("\uff21\uff44\uff41", "\uff41\uff44\uff41"),
+    )
+    conn.execute("DELETE FROM meta WHERE key = 'name_rule'")
+    conn.commit()
+    conn.close()
+    repo.enroll("\uff21\uff44\uff41", [(make_sample(1), unit(1))], "m")  # the first write re-keys, then enrolls
+    counts = {p.name: p.sample_count for p in repo.list_people()}
+    assert counts == {"Ada": 0, "\uff21\uff44\uff41": 1}

