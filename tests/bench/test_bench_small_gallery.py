@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from bench_fakes import fake_detector, make_lfw
 
 import faceapp.bench
 from faceapp.bench import small_gallery
 from faceapp.core.distance import normalize
 from faceapp.core.types import MatchRule
+from tests.bench.bench_fakes import fake_detector, make_lfw
 from tests.fakes import FakeEmbedder
 
 
