@@ -122,7 +122,8 @@ def open_engine(args: argparse.Namespace, create: bool = False, quiet: bool = Fa
     detector = create_detector(name, DetectorConfig(min_face_size=args.min_face or 40))
     if args.model:
         model_info(args.model)
-    engine = Engine(GalleryRepository(db, create=create), args.model, detector=detector)
+    # A read-only command on a gallery that has no model yet records none (it would be a write).
+    engine = Engine(GalleryRepository(db, create=create), args.model, detector=detector, adopt_model=create)
     for note in [] if quiet else engine.notes:
         print(note, file=sys.stderr)
     if args.model and args.model != engine.model:

@@ -95,3 +95,15 @@ def test_people_list_on_a_new_gallery_records_no_model(tmp_path: Path, capsys: p
     assert "model (none yet)" in capsys.readouterr().err
     assert main(["--db", str(db), "people", "list"]) == 0
     assert "model (none yet)" in capsys.readouterr().err
+
+
+def test_identify_on_a_gallery_without_a_model_records_none(tmp_path: Path) -> None:
+    db = tmp_path / "empty.sqlite3"
+    GalleryRepository(db).close()
+    photo = tmp_path / "face.png"
+    from PIL import Image
+
+    Image.fromarray(face_image(1)).save(photo)
+    main(["--db", str(db), "identify", str(photo)])
+    with GalleryRepository(db, create=False) as repo:
+        assert repo.model is None  # identify is read-only
