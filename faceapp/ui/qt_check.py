@@ -49,10 +49,16 @@ def _paint_calls() -> Callable[[], None]:
 
 
 def painting_problem(paint_once: Callable[[], None] | None = None) -> str | None:
-    """A one-line warning when painting drops references to None here, else None (also on Python 3.12+)."""
-    drift = none_drift(paint_once or _paint_calls())
-    if drift >= 0:
+    """A one-line warning when painting drops references to None here, else None (also on Python 3.12+).
+
+    A leak drops references on every round, so both of two rounds must lose at least one per frame: a one-off
+    release of references (a cache or garbage freed meanwhile; seen in a long test session) is not a leak.
+    """
+    paint = paint_once or _paint_calls()
+    drifts = [none_drift(paint) for _ in range(2)]
+    if max(drifts) > -CALLS:
         return None
+    drift = max(drifts)
     return (
         f"PySide6 {PySide6.__version__} on Python {sys.version.split()[0]} drops references while painting "
         f"({-drift} over {CALLS} frames): faceapp would crash after a few minutes of video. Install a working "
