@@ -316,7 +316,7 @@ class Engine:
         vectors: list[np.ndarray] = []
         for start in range(0, len(samples), EMBED_CHUNK):
             chunk = samples[start : start + EMBED_CHUNK]
-            vectors.extend(model.embed_chips(np.stack([model.align(s.image, s.detection) for s in chunk])))
+            vectors.extend(model.embed_faces([s.image for s in chunk], [s.detection for s in chunk]))  # any model
         return list(zip(samples, vectors, strict=True))
 
     def enroll(self, name: str, images: Sequence[ImageInput], largest: bool = True) -> EnrollResult:

@@ -155,3 +155,22 @@ def test_sface_tells_people_apart_on_real_faces(sface, shared_data: Path, detect
     assert d[0, 1] < tau
     assert d[2, 3] < tau
     assert min(d[0, 2], d[0, 3], d[1, 2], d[1, 3]) > tau
+
+
+def test_the_default_fused_model_enrolls_and_identifies_through_the_engine(tmp_path: Path) -> None:
+    """The engine embeds enrollments in batches; the fusion has no single chip, so it must embed from the images."""
+    from faceapp.engine import Engine
+    from faceapp.storage.repository import GalleryRepository
+    from tests.fakes import FakeDetector
+    from tests.test_engine import FACE, face_image
+
+    engine = Engine(GalleryRepository(tmp_path / "g.sqlite3"), "dlib+sface", detector=FakeDetector([FACE]))
+    try:
+        result = engine.enroll("Ada", [face_image(1), face_image(2)])
+        assert result.added == 2
+        snapshot = engine.snapshot()
+        assert snapshot.embeddings.shape == (2, 256)
+        found = engine.identify(face_image(1), 4.0)
+        assert [r.match.name for r in found] == ["Ada"]
+    finally:
+        engine.close()
