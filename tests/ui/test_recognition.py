@@ -39,6 +39,9 @@ def test_right_names_on_right_faces(
     assert engine is not None
     engine.enroll(LIN, sorted((examples / "lin_manuel_miranda").iterdir()))
     engine.enroll(ALEX, sorted((examples / "alex_lacamoire").iterdir()))
+    # The window loads gallery snapshots in the background; starting before the two-person one is shown would let
+    # the worker match early frames against Lin-Manuel Miranda alone (and name Alex's face after him).
+    qtbot.waitUntil(lambda: "gallery: 2 people" in window.status.gallery_label.text(), timeout=20000)
     frames: dict[int, np.ndarray] = {}
     results: list[FrameResult] = []
     results_frames: dict[int, np.ndarray] = {}
