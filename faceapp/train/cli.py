@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from faceapp.core.embedders.trained_net import TRAIN_MODES
+from faceapp.errors import BadInputError
 from faceapp.train.mining import MINERS
 from faceapp.train.trainer import BASES, LOSSES, Recipe
 
@@ -18,7 +19,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="faceapp train",
         description="Learn the similarity d(a, b) = ||f(a) - f(b)||^2 from a folder of people (one sub-folder each).",
     )
-    p.add_argument("data", type=Path, help="a folder with one sub-folder of images per person (LFW's layout)")
+    p.add_argument(
+        "data", type=Path, nargs="?", help="a folder with one sub-folder of images per person (LFW's layout)"
+    )
+    g = p.add_argument_group("adapting to the gallery")
+    g.add_argument(
+        "--from-gallery", action="store_true", help="train on the enrolled people's own samples instead of DATA"
+    )
+    g.add_argument("--db", type=Path, help="the gallery for --from-gallery (default: the app's)")
+    g.add_argument(
+        "--strangers", type=Path, help="people not in the gallery (LFW's layout), to count strangers accepted"
+    )
+    g.add_argument("--switch", action="store_true", help="switch the gallery to the trained model when it helps")
     p.add_argument("--out", required=True, metavar="NAME", help="the trained model's name")
     p.add_argument("--loss", choices=LOSSES, default="triplet", help="default: triplet")
     p.add_argument("--mining", choices=MINERS, default="semi-hard", help="triplet mining (default: semi-hard)")
@@ -64,6 +76,10 @@ def main(argv: list[str]) -> int:
         seed=args.seed,
         max_steps=args.max_steps,
     )
+    if args.from_gallery:
+        return _from_gallery(args, recipe)
+    if args.data is None:
+        raise BadInputError("faceapp train needs DATA (a folder of people) or --from-gallery.")
     card = train(args.data, args.out, recipe, args.people, args.validation, args.resume, _progress)
     print(json.dumps(card, indent=1) if args.json else card_text(card))
     from faceapp.core import catalog
@@ -77,6 +93,26 @@ def main(argv: list[str]) -> int:
 
         for path in plots.write(card, args.plots):
             print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _from_gallery(args: argparse.Namespace, recipe: Recipe) -> int:
+    """--from-gallery: train on the gallery's samples; the before/after report and the decision on stdout."""
+    from faceapp import paths
+    from faceapp.engine import Engine
+    from faceapp.storage.repository import GalleryRepository
+    from faceapp.train.gallery import report_text, train_from_gallery
+    from faceapp.train.run import card_text
+
+    if args.data is not None or args.people is not None or args.resume:
+        raise BadInputError("--from-gallery takes no DATA, --people or --resume: it trains on the gallery's samples.")
+    engine = Engine(GalleryRepository(args.db or paths.default_db_path(), create=False), adopt_model=False)
+    try:
+        model = engine.model
+        card = train_from_gallery(engine, args.out, recipe, args.strangers, switch=args.switch, progress=_progress)
+    finally:
+        engine.close()
+    print(json.dumps(card, indent=1) if args.json else card_text(card) + "\n" + report_text(card, model))
     return 0
 
 

@@ -181,6 +181,41 @@ def write_model(stem: Path, result: trainer.Trained, card: dict[str, Any]) -> di
     return card
 
 
+def build_card(
+    name: str, recipe: Recipe, data_part: dict[str, Any], result: trainer.Trained, dev: tuple[Any, Any]
+) -> dict[str, Any]:
+    """The model card of a finished run (without the weights' digest, which write_model adds)."""
+    history = result.history
+    after = history.epochs[history.best_epoch]["validation"] if history.best_epoch >= 0 else history.before
+    kind = "probability" if result.head is not None else "distance"
+    return {
+        "format": CARD_FORMAT,
+        "name": name,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "base": recipe.base,
+        "trained": recipe.train if recipe.base != "scratch" else "all (from random weights)",
+        "recipe": trainer.recipe_dict(recipe),
+        "data": data_part,
+        "improved": history.best_epoch >= 0,
+        "best_epoch": history.best_epoch,
+        "metrics": {
+            "validation": {"before": history.before, "after": after},
+            "lfw_dev_test": {"before": dev[0], "after": dev[1]},
+        },
+        "threshold_kind": kind,
+        # For the binary loss the verdict is P(same) >= tau; the scores above are 1 - P(same).
+        "tau": 1.0 - after["tau"] if kind == "probability" else after["tau"],
+        "history": [{k: v for k, v in row.items() if k != "validation"} for row in history.epochs],
+        "validation_by_epoch": [
+            {k: row["validation"][k] for k in ("accuracy", "tar_at_far_1pct", "tar_at_far_0.1pct")}
+            for row in history.epochs
+        ],
+        "seconds": result.seconds,
+        "images_per_second": result.images_per_second,
+        "device": "cpu",
+    }
+
+
 def train(
     root: Path,
     name: str,
@@ -209,35 +244,7 @@ def train(
         resume=load_checkpoint(stem, meta) if resume else None,
     )
     dev_after = dev_test_figures(result.net, result.head, inputs.dev_test) if inputs.dev_test is not None else None
-    history = result.history
-    after = history.epochs[history.best_epoch]["validation"] if history.best_epoch >= 0 else history.before
-    kind = "probability" if result.head is not None else "distance"
-    card = {
-        "format": CARD_FORMAT,
-        "name": name,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "base": recipe.base,
-        "trained": recipe.train if recipe.base != "scratch" else "all (from random weights)",
-        "recipe": meta["recipe"],
-        "data": {**summary(inputs), "folder": root.name},
-        "improved": history.best_epoch >= 0,
-        "best_epoch": history.best_epoch,
-        "metrics": {
-            "validation": {"before": history.before, "after": after},
-            "lfw_dev_test": {"before": dev_before, "after": dev_after},
-        },
-        "threshold_kind": kind,
-        # For the binary loss the verdict is P(same) >= tau; the scores above are 1 - P(same).
-        "tau": 1.0 - after["tau"] if kind == "probability" else after["tau"],
-        "history": [{k: v for k, v in row.items() if k != "validation"} for row in history.epochs],
-        "validation_by_epoch": [
-            {k: row["validation"][k] for k in ("accuracy", "tar_at_far_1pct", "tar_at_far_0.1pct")}
-            for row in history.epochs
-        ],
-        "seconds": result.seconds,
-        "images_per_second": result.images_per_second,
-        "device": "cpu",
-    }
+    card = build_card(name, recipe, {**summary(inputs), "folder": root.name}, result, (dev_before, dev_after))
     card = write_model(stem, result, card)
     for suffix in (".checkpoint.safetensors", ".checkpoint.json"):
         stem.with_name(stem.name + suffix).unlink(missing_ok=True)

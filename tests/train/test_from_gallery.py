@@ -1,0 +1,109 @@
+"""`faceapp train --from-gallery`: the split by sample, the report, the decision, and switching the gallery."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceapp import cli
+from faceapp.core import catalog
+from faceapp.core.types import FaceSample
+from faceapp.engine import Engine
+from faceapp.errors import BadInputError
+from faceapp.storage.repository import GalleryRepository
+from faceapp.train import gallery as from_gallery
+from faceapp.train.trainer import Recipe
+from tests.fakes import detection, dlib_like
+
+
+def sample(seed: int) -> FaceSample:
+    """A 200x200 textured crop with a face box and landmarks (what the gallery stores for a face)."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (25, 25, 3), dtype=np.uint8)
+    image = np.kron(base, np.ones((8, 8, 1), np.uint8))
+    return FaceSample(np.ascontiguousarray(image), detection(50, 40, 150, 160), f"s{seed}")
+
+
+def gallery(path: Path, counts: dict[str, int], real: bool = False) -> Engine:
+    """A dlib-resnet gallery with `counts` samples per person (the fake dlib model unless `real`)."""
+    kwargs = {} if real else {"embedder_factory": lambda name: dlib_like()}
+    engine = Engine(GalleryRepository(path), "dlib-resnet", **kwargs)  # type: ignore[arg-type]
+    seed = 0
+    for name, n in counts.items():
+        engine.enroll_samples(name, [sample(seed + i) for i in range(n)])
+        seed += 100
+    return engine
+
+
+def test_the_split_holds_out_two_samples_of_people_with_four_or_more(tmp_path: Path) -> None:
+    engine = gallery(tmp_path / "g.sqlite3", {"Ann": 5, "Bob": 4, "Cy": 3, "Dee": 1})
+    split = from_gallery.split_gallery(engine)
+    assert split.train.people == ("Ann", "Bob", "Cy")  # Dee has one sample: nothing to learn from
+    assert split.held_out.people == ("Ann", "Bob")
+    held = [split.held_out.people[i] for i in split.held_out.labels]
+    trained = [split.train.people[i] for i in split.train.labels]
+    assert sorted(held) == ["Ann", "Ann", "Bob", "Bob"]
+    assert sorted(trained) == ["Ann", "Ann", "Ann", "Bob", "Bob", "Cy", "Cy", "Cy"]
+    assert not set(split.held_out.files) & set(split.train.files)  # a held-out sample never trains
+    assert split.train.chips.shape[1:] == (150, 150, 3)
+
+
+def test_a_gallery_without_two_people_to_hold_out_is_refused_in_one_line(tmp_path: Path) -> None:
+    engine = gallery(tmp_path / "g.sqlite3", {"Ann": 6, "Bob": 3})
+    with pytest.raises(BadInputError, match="at least 2 people with 4 or more samples"):
+        from_gallery.split_gallery(engine)
+
+
+def test_identification_counts_right_wrong_and_unknown() -> None:
+    g = np.array([[1.0, 0.0], [0.0, 1.0]])
+    probes = np.array([[1.0, 0.0], [0.1, 0.99], [-1.0, 0.0]])
+    got = from_gallery.identification(g, ["A", "B"], probes, ["A", "A", "B"], tau=0.5)
+    assert got == {"right": 1, "wrong": 1, "unknown": 1}
+    assert from_gallery.strangers_accepted(g, probes, 0.5) == 2
+
+
+def test_it_helps_only_with_no_more_wrong_names_and_no_more_strangers() -> None:
+    base = {"right": 5, "wrong": 2, "unknown": 1, "strangers_accepted": 3}
+    assert from_gallery.helps(base, base | {"right": 6})
+    assert from_gallery.helps(base, base | {"wrong": 1, "unknown": 2})
+    assert not from_gallery.helps(base, base)  # no change is no help
+    assert not from_gallery.helps(base, base | {"right": 7, "wrong": 3})
+    assert not from_gallery.helps(base, base | {"right": 7, "strangers_accepted": 4})
+
+
+@pytest.mark.parametrize("helps", [True, False])
+def test_from_gallery_writes_a_model_and_switches_only_when_it_helps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helps: bool
+) -> None:
+    engine = gallery(tmp_path / "g.sqlite3", {"Ann": 4, "Bob": 4, "Cy": 4}, real=True)
+    monkeypatch.setattr(from_gallery, "helps", lambda before, after: helps)
+    recipe = Recipe(loss="contrastive", train="head", p=3, k=2, epochs=1, max_steps=2, lr=1e-2)
+    card = from_gallery.train_from_gallery(engine, "my-gallery", recipe, switch=True)
+    report = card["gallery"]
+    for side in ("base", "trained"):
+        assert report[side]["right"] + report[side]["wrong"] + report[side]["unknown"] == report[side]["probes"] == 6
+    assert report["helps"] is helps
+    assert report["switched"] is helps
+    written = json.loads((catalog.trained_dir() / "my-gallery.json").read_text())
+    assert written["gallery"]["switched"] is helps
+    assert written["data"]["train_images"] == 6
+    assert "my-gallery" in catalog.names()
+    if helps:  # switched: every stored sample re-embedded with the trained model
+        assert engine.model == "my-gallery"
+        assert engine.embedding_models()["my-gallery"] == 12
+        assert engine.snapshot().model == "my-gallery"
+    else:
+        assert engine.model == "dlib-resnet"
+        assert "my-gallery" not in engine.embedding_models()
+    text = from_gallery.report_text(card, "dlib-resnet")
+    assert ("now uses my-gallery" in text) is helps
+    assert ("does not help" in text) is not helps
+
+
+def test_the_cli_refuses_data_with_from_gallery(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["train", str(tmp_path), "--from-gallery", "--out", "x", "--db", str(tmp_path / "g.sqlite3")])
+    assert code != 0
+    assert "takes no DATA" in capsys.readouterr().err
