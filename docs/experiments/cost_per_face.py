@@ -19,7 +19,7 @@ import numpy as np
 
 from faceapp.core.detect import DetectorConfig
 from faceapp.core.detectors import create_detector
-from faceapp.core.embedders.base import create_embedder
+from faceapp.core.embedders.registry import create_embedder
 from faceapp.core.image_io import load_image
 
 

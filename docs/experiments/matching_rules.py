@@ -24,9 +24,9 @@ import numpy as np
 
 from faceapp.bench import identify, lfw
 from faceapp.bench.embed_cache import EmbedCache, cache_path, file_key
+from faceapp.core.catalog import spec as model_info
 from faceapp.core.distance import distances, normalize
-from faceapp.core.embedders.base import model_info
-from faceapp.core.embedders.fused import FUSION_WEIGHTS, fuse
+from faceapp.core.embedders.fused import fuse
 from faceapp.core.matching import two_nearest
 from faceapp.core.types import MatchRule
 
@@ -64,7 +64,7 @@ def loader(root: Path, model: str) -> callable:  # type: ignore[valid-type]
 
     def load(files: list[Path]) -> np.ndarray:
         if model == "dlib+sface":
-            return fuse([rows("dlib-resnet", files), rows("sface", files)], FUSION_WEIGHTS[model])
+            return fuse([rows("dlib-resnet", files), rows("sface", files)], model_info(model).part_weights)
         return rows(model, files)
 
     return load

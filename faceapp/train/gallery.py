@@ -1,19 +1,20 @@
 """`faceapp train --from-gallery`: adapt the similarity to the enrolled people's own samples.
 
 The aim is to tell this gallery's people apart (lookalikes the base model puts within tau of each other) without
-accepting more strangers. The samples are split by sample, not by person: from each person with at least
-HELD_OUT + 2 samples, HELD_OUT are held out (validation pairs for training, and probes for the report); everyone
-with 2 or more samples trains. The report compares the base and the trained model on the held-out probes,
-identified against the training samples at each model's own tau (right name / wrong name / Unknown), and on
-strangers (faces of people not in the gallery, from `--strangers DIR`) accepted as someone. The trained model helps
-only when it names no more probes wrongly, accepts no more strangers, and names more probes right or fewer wrongly;
-otherwise the tool says so and the gallery keeps its model.
+accepting more strangers. The samples are split by sample, not by person, three ways: from each person with at
+least MIN_HELD samples, VALIDATION samples are held out to choose the epoch and calibrate tau (for the base and the
+trained model alike), and PROBES more are held out for the report only; the rest, and everyone else with 2 or more
+samples, trains. The report identifies each probe against the training samples at each model's calibrated tau
+(right name / wrong name / Unknown), and counts strangers (faces of people not in the gallery, `--strangers DIR`)
+accepted as someone. The trained model helps only when it names no probe fewer rightly, none more wrongly, accepts
+no more strangers, and names more rightly or fewer wrongly; otherwise the tool says so, writes nothing, and the
+gallery keeps its model. Probes are single samples of a handful of people: the report is evidence about this
+gallery, not a benchmark.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,44 +23,48 @@ import numpy as np
 from torch import nn
 
 from faceapp.core.align import dlib_chip
-from faceapp.core.catalog import spec as model_spec
 from faceapp.engine import Engine
 from faceapp.errors import BadInputError
 from faceapp.train import data, trainer
 
-HELD_OUT = 2  # samples held out per person that has at least HELD_OUT + 2
+VALIDATION, PROBES = 2, 1  # samples held out per person that has at least MIN_HELD
+MIN_HELD = VALIDATION + PROBES + 2  # and 2 still train
 
 
 @dataclass(frozen=True)
 class GallerySplit:
-    """The gallery's chips: what trains, and the held-out probes (with genuine pairs among them)."""
+    """The gallery's chips: what trains, the validation samples (epoch and tau), and the report's probes."""
 
     train: data.FaceSet
-    held_out: data.FaceSet
+    validation: data.FaceSet
+    probes: data.FaceSet
 
 
 def split_gallery(engine: Engine, seed: int = 0) -> GallerySplit:
-    """dlib chips of every person with 2 or more samples, HELD_OUT of each held out where they have enough."""
+    """dlib chips of every person with 2 or more samples; VALIDATION and PROBES of each held out where they have
+    MIN_HELD or more."""
     rng = np.random.default_rng(seed)
-    train: list[tuple[np.ndarray, str, str]] = []
-    held: list[tuple[np.ndarray, str, str]] = []
+    parts: tuple[list[Row], list[Row], list[Row]] = ([], [], [])
     for person in engine.people():
         stored = engine.samples_of(person.id)
         if len(stored) < 2:
             continue
-        order = rng.permutation(len(stored))
-        keep = HELD_OUT if len(stored) >= HELD_OUT + 2 else 0
-        for rank, i in enumerate(order):
+        held = len(stored) >= MIN_HELD
+        for rank, i in enumerate(rng.permutation(len(stored))):
             s = stored[int(i)]
             row = (dlib_chip(s.sample.image, s.sample.detection), person.name, f"{person.name}/sample-{s.id}")
-            (held if rank < keep else train).append(row)
-    held_people = sorted({name for _, name, _ in held})
+            which = 0 if not held or rank >= VALIDATION + PROBES else (1 if rank < VALIDATION else 2)
+            parts[which].append(row)
+    held_people = sorted({name for _, name, _ in parts[1]})
     if len(held_people) < 2:
         raise BadInputError(
-            f"--from-gallery needs at least 2 people with {HELD_OUT + 2} or more samples (to hold {HELD_OUT} of each "
-            f"out for validation); this gallery has {len(held_people)}. Add samples, then train again."
+            f"--from-gallery needs at least 2 people with {MIN_HELD} or more samples (to hold {VALIDATION + PROBES} "
+            f"of each out); this gallery has {len(held_people)}. Add samples, then train again."
         )
-    return GallerySplit(_face_set(train), _face_set(held, held_people))
+    return GallerySplit(_face_set(parts[0]), _face_set(parts[1], held_people), _face_set(parts[2], held_people))
+
+
+Row = tuple[np.ndarray, str, str]  # chip, person, which sample
 
 
 def _face_set(rows: list[tuple[np.ndarray, str, str]], people: list[str] | None = None) -> data.FaceSet:
@@ -101,9 +106,9 @@ def strangers_accepted(gallery: np.ndarray, strangers: np.ndarray, tau: float) -
 def report(net: nn.Module, split: GallerySplit, strangers: np.ndarray | None, tau: float) -> dict[str, Any]:
     """The held-out probes' identification and the strangers accepted, with `net`'s embeddings at `tau`."""
     gallery = trainer.embed(net, trainer.features(net, split.train.chips))
-    probes = trainer.embed(net, trainer.features(net, split.held_out.chips))
+    probes = trainer.embed(net, trainer.features(net, split.probes.chips))
     g_people = [split.train.people[int(i)] for i in split.train.labels]
-    p_people = [split.held_out.people[int(i)] for i in split.held_out.labels]
+    p_people = [split.probes.people[int(i)] for i in split.probes.labels]
     out: dict[str, Any] = {"tau": tau, "probes": len(p_people)}
     out |= identification(gallery, g_people, probes, p_people, tau)
     if strangers is not None and len(strangers):
@@ -115,12 +120,17 @@ def report(net: nn.Module, split: GallerySplit, strangers: np.ndarray | None, ta
 
 
 def helps(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    """No more wrong names, no more strangers accepted, and more right names or fewer wrong ones."""
-    if after["wrong"] > before["wrong"]:
+    """No fewer right names, no more wrong ones, no more strangers accepted, and more right or fewer wrong."""
+    if after["right"] < before["right"] or after["wrong"] > before["wrong"]:
         return False
     if after.get("strangers_accepted", 0) > before.get("strangers_accepted", 0):
         return False
     return after["right"] > before["right"] or after["wrong"] < before["wrong"]
+
+
+def decide(card: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether to keep the trained model: an epoch beat the base on validation, and the report says it helps."""
+    return bool(card["improved"]) and helps(before, after)
 
 
 def stranger_chips(root: Path | None, gallery_people: set[str], limit: int, seed: int) -> np.ndarray | None:
@@ -143,12 +153,9 @@ def _folded(name: str) -> str:
 
 def digest(split: GallerySplit) -> str:
     """SHA-256 of the samples used (their ids), for the model card."""
-    return hashlib.sha256((split.train.digest() + split.held_out.digest()).encode()).hexdigest()
-
-
-def base_tau(recipe: trainer.Recipe) -> float:
-    """The base model's default tau (the gallery's verdict before training)."""
-    return model_spec(recipe.base).default_threshold
+    return hashlib.sha256(
+        (split.train.digest() + split.validation.digest() + split.probes.digest()).encode()
+    ).hexdigest()
 
 
 def train_from_gallery(
@@ -160,50 +167,65 @@ def train_from_gallery(
     switch: bool = False,
     progress: trainer.Progress | None = None,
 ) -> dict[str, Any]:
-    """Train on the gallery's own samples, report before/after on held-out samples and strangers, write the model,
-    and switch the gallery to it when `switch` and it helps. Returns the card (with its "gallery" report)."""
+    """Train on the gallery's own samples and report base vs trained on held-out probes and strangers. When it
+    helps, write the model (and switch the gallery to it with `switch`); otherwise write nothing. Returns the card
+    (with its "gallery" report; "written" says whether the files exist)."""
+    from dataclasses import replace
+
     from faceapp.train import run
 
-    if recipe.base == "scratch":
+    if recipe.base not in trainable_bases():
+        raise BadInputError("--from-gallery adapts a pre-trained base: a gallery is too small to learn from scratch.")
+    if recipe.loss == "binary":
+        raise BadInputError("--from-gallery trains a distance (triplet or contrastive loss): its verdict is d <= tau.")
+    if switch and strangers is None:
+        raise BadInputError("--switch needs --strangers: it switches only to a model that accepts no more strangers.")
+    if switch and engine.model != recipe.base:
         raise BadInputError(
-            "--from-gallery adapts a pre-trained base: a gallery is far too small to learn from scratch."
+            f"--switch compares the trained model with its base {recipe.base}, but this gallery uses {engine.model}: "
+            "train without --switch, and choose the model in Settings if the report convinces you."
         )
     stem = run.trained_dir() / run.check_name(name)
     split = split_gallery(engine, recipe.seed)
     if progress is not None:
-        n_train, n_held = len(split.train.labels), len(split.held_out.labels)
-        progress(f"gallery: {len(split.train.people)} people, {n_train} samples to train, {n_held} held out")
-    p = min(recipe.p, len(split.train.people))
-    if p < 2:
-        raise BadInputError("--from-gallery needs at least 2 people with 2 or more samples.")
-    from dataclasses import replace
-
-    recipe = replace(recipe, p=p)
-    folk = {_folded(person) for person in split.train.people}
-    others = stranger_chips(strangers, folk, stranger_limit, recipe.seed)
+        n = (len(split.train.labels), len(split.validation.labels), len(split.probes.labels))
+        progress(f"gallery: {len(split.train.people)} people; {n[0]} samples train, {n[1]} validate, {n[2]} probe")
+    recipe = replace(recipe, p=max(2, min(recipe.p, len(split.train.people))))
+    enrolled = {_folded(person.name) for person in engine.people()}
+    others = stranger_chips(strangers, enrolled, stranger_limit, recipe.seed)
     net = trainer.build_network(recipe)
-    tau_before = base_tau(recipe)
-    before = report(net, split, others, tau_before)
-    result = trainer.fit(recipe, net, split.train, split.held_out, progress)
+    result = trainer.fit(recipe, net, split.train, split.validation, progress)
     data_part = {
         "from_gallery": str(engine.gallery_path),
         "train_people": len(split.train.people),
         "train_images": len(split.train.labels),
-        "validation_people": len(split.held_out.people),
-        "validation_images": len(split.held_out.labels),
+        "validation_people": len(split.validation.people),
+        "validation_images": len(split.validation.labels),
+        "probe_images": len(split.probes.labels),
         "files_sha256": digest(split),
         "lfw_dev_test_pairs": 0,
     }
     card = run.build_card(name, recipe, data_part, result, (None, None))
+    # Both taus are calibrated the same way, on the validation samples (never on the probes).
+    before = report(trainer.build_network(recipe), split, others, float(result.history.before["tau"]))
     after = report(result.net, split, others, float(card["tau"]))
-    better = card["threshold_kind"] == "distance" and helps(before, after)
-    card["gallery"] = {"base": before, "trained": after, "helps": better, "switched": False}
+    better = decide(card, before, after)
+    card["gallery"] = {"base": before, "trained": after, "helps": better, "switched": False, "written": better}
+    if not better:
+        return card
     card = run.write_model(stem, result, card)
-    if better and switch:
+    if switch:
         engine.switch_model(name)
         card["gallery"]["switched"] = True
-        stem.with_suffix(".json").write_text(json.dumps(card, indent=1))
+        run.write_card(stem, card)
     return card
+
+
+def trainable_bases() -> set[str]:
+    """The bases --from-gallery can adapt: the trainable built-in models."""
+    from faceapp.core.catalog import BUILTIN, TRAINABLE_FAMILIES
+
+    return {b for b in TRAINABLE_FAMILIES if b in BUILTIN}
 
 
 def report_text(card: dict[str, Any], gallery_model: str) -> str:
@@ -221,12 +243,12 @@ def report_text(card: dict[str, Any], gallery_model: str) -> str:
         row(f"base ({card['base']})", g["base"]),
         row(f"trained ({card['name']})", g["trained"]),
     ]
-    if g["switched"]:
+    if not g["written"]:
+        lines.append(f"It does not help on these samples: nothing was written, and the gallery keeps {gallery_model}.")
+    elif g["switched"]:
         lines.append(f"It helps: the gallery now uses {card['name']} (its samples were re-embedded).")
     elif g["helps"]:
         lines.append(
             f"It helps: switch with `faceapp --model {card['name']} people list` (the gallery uses {gallery_model})."
         )
-    else:
-        lines.append(f"It does not help on these samples: the gallery keeps {gallery_model}.")
     return "\n".join(lines)

@@ -32,14 +32,20 @@ def trained_dir() -> Path:
     return catalog.trained_dir()
 
 
-def check_name(name: str) -> str:
-    """A model name usable as a file name: letters, digits, '-', '_' and '.', not starting with '.', and not the
-    name of a built-in model."""
-    ok = name and not name.startswith(".") and all(c.isalnum() or c in "-_." for c in name) and len(name) <= 64
-    if not ok:
-        raise BadInputError(f"{name!r}: a trained model's name takes letters, digits, '-', '_' and '.' (64 at most).")
+def check_name(name: str, resume: bool = False) -> str:
+    """A new trained model's name: letters, digits, '-' and '_' (its files' stem), not a built-in model's, and not
+    a trained model's that exists (a gallery may hold embeddings of that network: a new one under the same name
+    would be mixed with them). `resume` continues a run that has not written its model yet."""
+    if not catalog.valid_trained_name(name):
+        raise BadInputError(f"{name!r}: a trained model's name takes letters, digits, '-' and '_' (64 at most).")
     if name in catalog.BUILTIN:
         raise BadInputError(f"{name!r} is a built-in model's name: choose another for the trained model.")
+    card = trained_dir() / f"{name}.json"
+    if card.exists():
+        what = "its run has finished" if resume else "galleries may hold its embeddings"
+        raise BadInputError(
+            f"A trained model named {name!r} exists ({card}); {what}: choose another name, or delete its files first."
+        )
     return name
 
 
@@ -174,11 +180,21 @@ def write_model(stem: Path, result: trainer.Trained, card: dict[str, Any]) -> di
 
     stem.parent.mkdir(parents=True, exist_ok=True)
     head_state = result.head.state_dict() if result.head is not None else None
-    weights = stem.with_suffix(".safetensors")
-    save_file({**_tensors("net", result.net.state_dict()), **_tensors("pair", head_state)}, str(weights))
+    weights = stem.with_name(stem.name + ".safetensors")
+    part = weights.with_name(weights.name + ".part")
+    save_file({**_tensors("net", result.net.state_dict()), **_tensors("pair", head_state)}, str(part))
+    part.replace(weights)
     card = {**card, "weights_file": weights.name, "weights_sha256": sha256_of(weights)}
-    stem.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    write_card(stem, card)
     return card
+
+
+def write_card(stem: Path, card: dict[str, Any]) -> None:
+    """NAME.json, replaced atomically (the catalog reads cards while the app runs)."""
+    path = stem.with_name(stem.name + ".json")
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(card, indent=1))
+    part.replace(path)
 
 
 def build_card(
@@ -226,7 +242,7 @@ def train(
     progress: trainer.Progress | None = None,
 ) -> dict[str, Any]:
     """Train a model on the people folder `root` and write it; returns its card."""
-    stem = trained_dir() / check_name(name)
+    stem = trained_dir() / check_name(name, resume)
     inputs = prepare(root, people_file, validation, recipe.seed, progress)
     if len(inputs.train.people) < recipe.p:
         raise BadInputError(f"{len(inputs.train.people)} training people; a batch takes P = {recipe.p}: lower --p.")

@@ -204,14 +204,15 @@ def weights_actions(window: Window, model: str) -> list[tuple[str, Callable[[], 
     """Banner buttons for missing weights: download (where the catalog names a URL) and import a file, for the
     model or, for a fused model, for each missing part (a trained model's file is written by training only)."""
     info = catalog.spec(model)
-    missing = [p for p in info.parts if not weights.is_available(p)] if info.parts else [model]
+    needed = info.parts or info.requires  # a fused model's parts, a trained model's base
+    missing = [p for p in needed if not weights.is_available(p)] or [model]
     actions: list[tuple[str, Callable[[], None]]] = []
 
     def then(part: str, act: Callable[[Window, str, Callable[[], None]], None]) -> Callable[[], None]:
         return lambda: act(window, part, window.load_models)
 
     for part in missing:
-        suffix = f" ({part})" if info.parts else ""
+        suffix = f" ({part})" if part != model else ""
         if weights.can_download(part):
             actions.append((f"Download weights{suffix}", then(part, download_weights)))
         if weights.can_import(part):

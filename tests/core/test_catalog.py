@@ -131,12 +131,23 @@ def test_a_trained_model_with_an_altered_file_is_refused(head_net: torch.nn.Modu
     path.write_bytes(bytes(data))
     with pytest.raises(ModelError, match=r"does not match the known checksum of altered.*train the model again"):
         registry.create_embedder("altered")
+    from faceapp.core.embedders.trained import TrainedEmbedder
+
+    with pytest.raises(ModelError, match="does not match its known checksum"):  # the bytes loaded are checked
+        TrainedEmbedder(catalog.spec("altered"), weights_path=path)
 
 
 def test_cards_that_are_not_gallery_models_stay_out(head_net: torch.nn.Module, tmp_path: Path) -> None:
     write_trained(head_net, "pairs", threshold_kind="probability")
     write_trained(head_net, "odd-base", base="arcface")
     (catalog.trained_dir() / "broken.json").write_text("{not json")
+    (catalog.trained_dir() / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (catalog.trained_dir() / "big.json").write_text(" " * (catalog.MAX_CARD_BYTES + 1) + "{}")
+    write_trained(head_net, "typed1", recipe="x", data=[1])
+    write_trained(head_net, "typed2", dim="abc")
+    write_trained(head_net, "typed3", tau=float("inf"))
+    write_trained(head_net, "typed4", weights_sha256="ABC")
+    write_trained(head_net, "typed5", tau=True)
     good = write_trained(head_net, "good")
     assert catalog.trained_names() == ["good"]
     with pytest.raises(ModelError, match="Unknown model 'pairs'"):
@@ -151,3 +162,12 @@ def test_training_refuses_a_builtin_models_name() -> None:
     with pytest.raises(BadInputError, match="built-in"):
         check_name("sface")
     assert check_name("sface-tuned") == "sface-tuned"
+
+
+def test_a_trained_model_needs_its_base_weights(head_net: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_trained(head_net, "needs-base")
+    assert weights.is_available("needs-base")
+    monkeypatch.setattr(weights, "_package_models_dir", lambda package: None)  # face_recognition_models gone
+    assert not weights.is_available("dlib-resnet")
+    assert not weights.is_available("needs-base")
+    assert weights.missing_message("needs-base").startswith("needs-base is built on dlib-resnet: ")
