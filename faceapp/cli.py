@@ -373,7 +373,7 @@ def cmd_app(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `faceapp` and `python main.py`."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
     if args.version:
         from faceapp import __version__
 
@@ -390,6 +390,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         log.removeHandler(file_log)
         file_log.close()
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The parsed command line; everything after `train` goes to faceapp.train as it is (its options may come first,
+    as in `faceapp train --from-gallery --out NAME`, which a REMAINDER argument would not take)."""
+    takes_value = {o for a in parser._actions if a.nargs != 0 for o in a.option_strings}
+    at = next((i for i, a in enumerate(argv) if a == "train" and (i == 0 or argv[i - 1] not in takes_value)), None)
+    if at is None:
+        return parser.parse_args(argv)
+    args = parser.parse_args(argv[: at + 1])
+    args.train_args = argv[at + 1 :]
+    return args
 
 
 def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:

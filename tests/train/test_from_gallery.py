@@ -154,3 +154,10 @@ def test_the_cli_refuses_data_with_from_gallery(tmp_path: Path, capsys: pytest.C
     code = cli.main(["train", str(tmp_path), "--from-gallery", "--out", "x", "--db", str(tmp_path / "g.sqlite3")])
     assert code != 0
     assert "takes no DATA" in capsys.readouterr().err
+
+
+def test_the_cli_takes_train_options_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gallery(tmp_path / "g.sqlite3", {"Ann": 6, "Bob": 4}).close()
+    code = cli.main(["train", "--from-gallery", "--db", str(tmp_path / "g.sqlite3"), "--out", "x"])
+    assert code == 2
+    assert "at least 2 people with 5 or more samples" in capsys.readouterr().err  # parsed, and the gallery read
