@@ -7,7 +7,7 @@ trained model alike), and PROBES more are held out for the report only; the rest
 samples, trains. The report identifies each probe against the training samples at each model's calibrated tau
 (right name / wrong name / Unknown), and counts strangers (faces of people not in the gallery, `--strangers DIR`)
 accepted as someone. The trained model helps only when it names no probe fewer rightly, none more wrongly, accepts
-no more strangers, and names more rightly or fewer wrongly; otherwise the tool says so, writes nothing, and the
+no more strangers, and is better on one of the three; otherwise the tool says so, writes nothing, and the
 gallery keeps its model. Probes are single samples of a handful of people: the report is evidence about this
 gallery, not a benchmark.
 """
@@ -120,12 +120,11 @@ def report(net: nn.Module, split: GallerySplit, strangers: np.ndarray | None, ta
 
 
 def helps(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    """No fewer right names, no more wrong ones, no more strangers accepted, and more right or fewer wrong."""
-    if after["right"] < before["right"] or after["wrong"] > before["wrong"]:
+    """No fewer right names, no more wrong ones, no more strangers accepted, and better on one of the three."""
+    strangers = before.get("strangers_accepted", 0), after.get("strangers_accepted", 0)
+    if after["right"] < before["right"] or after["wrong"] > before["wrong"] or strangers[1] > strangers[0]:
         return False
-    if after.get("strangers_accepted", 0) > before.get("strangers_accepted", 0):
-        return False
-    return after["right"] > before["right"] or after["wrong"] < before["wrong"]
+    return after["right"] > before["right"] or after["wrong"] < before["wrong"] or strangers[1] < strangers[0]
 
 
 def decide(card: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> bool:

@@ -77,6 +77,7 @@ def test_it_helps_only_with_no_fewer_right_no_more_wrong_and_no_more_strangers()
     base = {"right": 5, "wrong": 2, "unknown": 1, "strangers_accepted": 3}
     assert from_gallery.helps(base, base | {"right": 6, "unknown": 0})
     assert from_gallery.helps(base, base | {"wrong": 1, "unknown": 2})
+    assert from_gallery.helps(base, base | {"strangers_accepted": 1})  # the same people named, fewer strangers
     assert not from_gallery.helps(base, base)  # no change is no help
     assert not from_gallery.helps(base, base | {"right": 7, "wrong": 3})
     assert not from_gallery.helps(base, base | {"right": 7, "strangers_accepted": 4})
