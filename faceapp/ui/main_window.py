@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import replace
 
 import numpy as np
@@ -36,6 +36,7 @@ ENROLLMENTS = ("enroll-photos", "enroll-samples", "rename", "delete-person", "de
 WRITE_TASK_GRACE = 10.0
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+RECENT_RESULTS = 8  # results kept with their frames, so a late click or "Capture more" still finds its frame
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.runner = GalleryRunner(self)
         self.session = LiveSession(self.bridge)
         self._build()
+        self.recent_results: deque[FrameResult] = deque(maxlen=RECENT_RESULTS)
         self.bridge.frame_ready.connect(self._on_frame_ready)
         self.bridge.result_ready.connect(self._on_result_ready)
         self.bridge.status_changed.connect(self._on_status_changed)
@@ -145,6 +147,7 @@ class MainWindow(QMainWindow):
             return False
         self.banner.clear("source")
         self.status.source_fps = self.session.source_fps
+        self._show_settings(self.settings)  # a camera is mirrored (when set), a file never
         if self.analyzer is not None and self.snapshot is not None:
             self.session.start_recognition(self.analyzer, self.snapshot)
         return True
@@ -240,7 +243,7 @@ class MainWindow(QMainWindow):
         rule = self.rule(shown)
         self.view.rule = rule
         self.verify.threshold = rule.threshold
-        self.view.mirror = shown.mirror_view
+        self.view.mirror = shown.mirror_view and self.session.is_camera  # text in a video file never reads backwards
         self.live_detector.config = replace(self.live_detector.config, min_face_size=shown.min_face_size)
         self.view.update()
 
@@ -285,6 +288,9 @@ class MainWindow(QMainWindow):
 
     def image_for(self, result_index: int) -> np.ndarray | None:
         """The captured frame a result was computed on while it is kept; None once it is gone (boxes would not fit)."""
+        for result in self.recent_results:
+            if result.frame_index == result_index and result.image is not None:
+                return result.image
         return self.recent_frames.get(result_index)
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -313,11 +319,14 @@ class MainWindow(QMainWindow):
         self.recent_frames[frame.index] = frame.image
         while len(self.recent_frames) > 48:
             self.recent_frames.popitem(last=False)
-        self.status.display.tick()
+        painted = self.view.painted
         self.view.show_frame(frame)
+        if self.view.painted != painted:  # the display rate counts frames shown, not frames received
+            self.status.display.tick()
 
     def _on_result_ready(self, result: FrameResult) -> None:
         self.status.recognition.tick()
+        self.recent_results.append(result)
         self.view.show_result(result)
         self.verify.update_verdict(result)
 
@@ -345,11 +354,11 @@ class MainWindow(QMainWindow):
         self.refresh_gallery()
 
     # -- user actions -------------------------------------------------------------------------------------------
-    def _on_face_clicked(self, face: LiveFace) -> None:
-        if self.engine is None or self.analyzer is None or self.view.result is None:
+    def _on_face_clicked(self, face: LiveFace, result: FrameResult) -> None:
+        if self.engine is None or self.analyzer is None:
             self.status.showMessage("Recognition is not running yet; enroll once the models are loaded.", 5000)
             return
-        image = self.image_for(self.view.result.frame_index)
+        image = result.image if result.image is not None else self.image_for(result.frame_index)
         if image is None:
             self.status.showMessage("That frame has already gone by; click the face again.", 5000)
             return

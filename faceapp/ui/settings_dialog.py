@@ -123,7 +123,7 @@ class SettingsDialog(QDialog):
         self.min_face.setRange(20, 1000)
         self.min_face.setSuffix(" px")
         self.min_face.setValue(self.original.min_face_size)
-        self.mirror = QCheckBox("Mirror the view")
+        self.mirror = QCheckBox("Mirror a camera (selfie view; video files are never mirrored)")
         self.mirror.setChecked(self.original.mirror_view)
         form = QFormLayout(self)
         form.addRow("Threshold tau:", _row(self.slider, self.tau, self.reset))

@@ -213,3 +213,30 @@ def test_pending_snapshots_are_applied_by_the_worker_at_its_next_frame() -> None
     assert worker.process(Frame(1, 0.04, image)).faces[0].name == "Ada"
     worker.set_gallery(GallerySnapshot("other-model", np.array([6]), {6: "Bob"}, vectors))  # ignored: not its model
     assert worker.process(Frame(2, 0.08, image)).faces[0].name == "Ada"
+
+
+def test_a_scene_cut_ends_every_track_so_no_vote_crosses_it() -> None:
+    """Issue 16 item 2: after a cut, the face in the same place is someone else; it is named by its own matches."""
+    embedder = FakeEmbedder()
+    worker, ada = make_worker([], embedder)
+    before, after = image_with_pattern(1), image_with_pattern(2)
+    after[:, :, :] = 255 - after  # a different scene: the whole frame changes
+    _, bob = embedder.embed(after, [detection(20, 20, 84, 84)])
+    worker.set_gallery(GallerySnapshot("fake", np.array([5, 6]), {5: "Ada", 6: "Bob"}, np.vstack([ada, bob])))
+    for i in range(4):
+        named = worker.process(Frame(i, i * 0.04, before)).faces[0]
+    assert named.name == "Ada"
+    cut = worker.process(Frame(4, 0.16, after)).faces[0]
+    assert cut.track_id != named.track_id  # a new track ...
+    assert cut.name == "Bob"  # ... whose first match names it, not the four votes for Ada
+    assert cut.distance == pytest.approx(0.0, abs=1e-5)
+    same_scene = worker.process(Frame(5, 0.2, after)).faces[0]
+    assert same_scene.track_id == cut.track_id  # no cut within a scene: the track goes on
+
+
+def test_results_carry_the_frame_they_were_computed_on() -> None:
+    """Issue 16 item 3: click-to-enroll crops from the very frame a box came from, however late the result is."""
+    worker, _ = make_worker([], FakeEmbedder())
+    image = image_with_pattern(1)
+    result = worker.process(Frame(7, 0.3, image))
+    assert result.image is image  # the capture's array itself: no copy per frame
