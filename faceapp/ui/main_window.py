@@ -7,8 +7,8 @@ from collections import OrderedDict, deque
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QToolBar, QVBoxLayout, QWidget
 
 from faceapp import settings as settings_io
@@ -22,8 +22,9 @@ from faceapp.core.video import Frame, SourceEvent, SourceStatus
 from faceapp.engine import Engine, GalleryChange
 from faceapp.errors import CameraError, FaceAppError
 from faceapp.settings import Settings
-from faceapp.ui import flows
+from faceapp.ui import flows, menus
 from faceapp.ui.bridge import BackgroundTask, GalleryRunner, PipelineBridge, user_message
+from faceapp.ui.menus import Entry, build_menus
 from faceapp.ui.session import LiveSession
 from faceapp.ui.verify_panel import VerifyPanel
 from faceapp.ui.video_view import VideoView
@@ -36,6 +37,7 @@ ENROLLMENTS = ("enroll-photos", "enroll-samples", "rename", "delete-person", "de
 WRITE_TASK_GRACE = 10.0
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+FOCUS_RING = "QToolButton:focus, QCheckBox:focus { border: 2px solid #2f7de1; border-radius: 3px; }"
 RECENT_RESULTS = 8  # results kept with their frames, so a late click or "Capture more" still finds its frame
 
 
@@ -102,23 +104,65 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.status = LiveStatusBar()
         self.setStatusBar(self.status)
+        self.actions_by_name = build_menus(self, self._menus())
         toolbar = QToolBar("Main")
         toolbar.setMovable(False)
+        toolbar.setStyleSheet(FOCUS_RING)
         self.addToolBar(toolbar)
-        self.actions_by_name: dict[str, QAction] = {}
-        for name, title, slot in (
-            ("enroll_photos", "Enroll from photos...", self._on_enroll_photos),
-            ("gallery", "Gallery...", self._on_open_gallery),
-            ("settings", "Settings...", self._on_open_settings),
-            ("source", "Open video file...", self._on_open_file),
-        ):
-            action = QAction(title, self)
-            action.triggered.connect(slot)
-            toolbar.addAction(action)
-            self.actions_by_name[name] = action
+        for name in ("enroll_photos", "gallery", "settings", "source"):
+            toolbar.addAction(self.actions_by_name[name])
+            toolbar.widgetForAction(self.actions_by_name[name]).setFocusPolicy(Qt.FocusPolicy.TabFocus)
         toolbar.addSeparator()
         self.verify = VerifyPanel()
+        self.verify.setStyleSheet(FOCUS_RING)
         toolbar.addWidget(self.verify)
+        chain = [toolbar.widgetForAction(self.actions_by_name[n]) for n in ("enroll_photos", "gallery", "settings")]
+        chain += [toolbar.widgetForAction(self.actions_by_name["source"]), self.verify.switch, self.verify.people]
+        for first, second in zip([*chain, self.view], [*chain[1:], self.view], strict=False):
+            QWidget.setTabOrder(first, second)
+
+    def _menus(self) -> list[tuple[str, list[Entry | None]]]:
+        keys = QKeySequence.StandardKey
+        enroll_face = Entry("enroll_face", "Enroll &selected face...", self._on_enroll_selected, None, "Ctrl+Return")
+        verify = Entry("verify", "&Verify (1:1) mode", self._on_verify_toggled, None, "Ctrl+Shift+V", checkable=True)
+        return [
+            (
+                "&File",
+                [
+                    Entry("source", "&Open video file...", self._on_open_file, keys.Open),
+                    Entry("camera", "Use a &camera...", self._on_pick_camera, fallback="Ctrl+Shift+O"),
+                    None,
+                    Entry("settings", "&Settings...", self._on_open_settings, keys.Preferences, "Ctrl+,"),
+                    None,
+                    Entry("quit", "&Quit", self.close, keys.Quit, "Ctrl+Q"),
+                ],
+            ),
+            (
+                "&Gallery",
+                [
+                    Entry("enroll_photos", "&Enroll from photos...", self._on_enroll_photos, fallback="Ctrl+E"),
+                    enroll_face,
+                    Entry("gallery", "&Gallery...", self._on_open_gallery, fallback="Ctrl+G"),
+                    None,
+                    verify,
+                ],
+            ),
+            (
+                "&View",
+                [
+                    Entry("mirror", "&Mirror the camera", self._on_mirror_toggled, fallback="Ctrl+M", checkable=True),
+                    Entry("fullscreen", "&Full screen", self._on_full_screen, keys.FullScreen, "F11", checkable=True),
+                ],
+            ),
+            (
+                "&Help",
+                [
+                    Entry("help", "faceapp &Help and limits", lambda: menus.show_help(self), keys.HelpContents, "F1"),
+                    Entry("data", "&Where the data lives", self._on_data_locations),
+                    Entry("about", "&About faceapp", lambda: menus.show_about(self)),
+                ],
+            ),
+        ]
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -244,6 +288,12 @@ class MainWindow(QMainWindow):
         self.view.rule = rule
         self.verify.threshold = rule.threshold
         self.view.mirror = shown.mirror_view and self.session.is_camera  # text in a video file never reads backwards
+        mirror = self.actions_by_name["mirror"]
+        mirror.blockSignals(True)
+        mirror.setChecked(shown.mirror_view)
+        mirror.blockSignals(False)
+        mirror.setEnabled(self.session.is_camera)
+        mirror.setStatusTip("" if self.session.is_camera else "Video files are never mirrored.")
         self.live_detector.config = replace(self.live_detector.config, min_face_size=shown.min_face_size)
         self.view.update()
 
@@ -346,6 +396,7 @@ class MainWindow(QMainWindow):
         self.status.refresh()
 
     def _on_mode_changed(self, active: bool) -> None:
+        self.actions_by_name["verify"].setChecked(self.verify.switch.isChecked())
         self.session.set_claim(self.verify.claimed_id() if active else None)
         self.view.labeler = self.verify.label if active else self.view.default_label
         self.view.update()
@@ -363,6 +414,39 @@ class MainWindow(QMainWindow):
             self.status.showMessage("That frame has already gone by; click the face again.", 5000)
             return
         flows.enroll_face(self, image, face)
+
+    def _on_enroll_selected(self) -> None:
+        self.view.setFocus()
+        if not self.view.enroll_selected():
+            self.status.showMessage("No face in view to enroll.", 4000)
+
+    def _on_verify_toggled(self, checked: bool) -> None:
+        if not self.verify.switch.isEnabled():
+            self.actions_by_name["verify"].setChecked(False)
+            self.status.showMessage("Enroll someone first: verify mode checks faces against one enrolled person.", 5000)
+            return
+        self.verify.switch.setChecked(checked)
+
+    def _on_mirror_toggled(self, checked: bool) -> None:
+        self.apply_settings(replace(self.settings, mirror_view=checked), restart_source=False)
+        self.save_settings()
+
+    def _on_full_screen(self, checked: bool) -> None:
+        if checked:
+            self.showFullScreen()
+        else:
+            self.showNormal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Esc leaves full screen."""
+        if event.key() == Qt.Key.Key_Escape and self.isFullScreen():
+            self.actions_by_name["fullscreen"].setChecked(False)
+            self.showNormal()
+            return
+        super().keyPressEvent(event)
+
+    def _on_data_locations(self) -> None:
+        menus.show_data_locations(self, self.engine.gallery_path if self.engine is not None else None)
 
     def _on_enroll_photos(self) -> None:
         flows.enroll_photos(self, None)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from faceapp.core.live import FrameResult, LiveFace
@@ -45,6 +45,9 @@ class VideoView(QWidget):
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # arrows pick a face, Enter enrolls it
+        self.setAccessibleName("Live video")
+        self.selected_track: int | None = None  # the face the keyboard picked (the largest when None)
         self.mirror = False
         self.rule = MatchRule(0.5)
         self.labeler: Labeler = self.default_label
@@ -143,7 +146,37 @@ class VideoView(QWidget):
         hits = [f for f, _ in self.visible_faces() if self.box_rect(f).contains(point)]
         return min(hits, key=lambda f: f.detection.area, default=None)
 
+    def selected_face(self) -> LiveFace | None:
+        """The face the arrow keys picked, else the largest drawn one."""
+        drawn = [f for f, _ in self.visible_faces()]
+        chosen = [f for f in drawn if f.track_id == self.selected_track]
+        return chosen[0] if chosen else max(drawn, key=lambda f: f.detection.area, default=None)
+
+    def enroll_selected(self) -> bool:
+        """Emit face_clicked for the selected face (the keyboard's click); False when no face is drawn."""
+        face = self.selected_face()
+        if face is not None:
+            self.face_clicked.emit(face, self.result)
+        return face is not None
+
     # -- events -------------------------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Left/Right (or Up/Down) pick the next face in view from left to right; Enter or Space enrolls it."""
+        key = Qt.Key(event.key())
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.enroll_selected()
+            return
+        steps = {Qt.Key.Key_Right: 1, Qt.Key.Key_Down: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Up: -1}
+        if key not in steps:
+            super().keyPressEvent(event)
+            return
+        faces = sorted((f for f, _ in self.visible_faces()), key=lambda f: self.box_rect(f).left())
+        if faces:
+            current = self.selected_face()
+            at = faces.index(current) if current in faces else -1
+            self.selected_track = faces[(at + steps[key]) % len(faces)].track_id
+            self.update()
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         """A left click on a face box emits face_clicked."""
         face = self.face_at(event.position()) if event.button() == Qt.MouseButton.LeftButton else None
@@ -172,6 +205,11 @@ class VideoView(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(target, image)
             self._draw_faces(painter)
+            if self.hasFocus():  # the focus ring: the keyboard is here
+                painter.setOpacity(1.0)
+                painter.setPen(QPen(self.palette().highlight().color(), 3))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(QRectF(self.rect()).adjusted(1.5, 1.5, -1.5, -1.5))
         finally:
             painter.end()  # also when drawing raised: an open painter breaks every later paint of the window
         if self.frame is not None and self.frame.index != self.last_painted_index:
@@ -202,3 +240,6 @@ class VideoView(QWidget):
             painter.fillRect(label, colour)
             painter.setPen(QColor(255, 255, 255))
             painter.drawText(label, Qt.AlignmentFlag.AlignCenter, text)
+            if self.hasFocus() and face is self.selected_face():
+                painter.setPen(QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine))
+                painter.drawRect(rect.adjusted(-4, -4, 4, 4))
