@@ -96,8 +96,14 @@ class FrameSource:
         cap = cv2.VideoCapture(self.spec)
         if not cap.isOpened():
             cap.release()
-            what = f"camera {self.spec}" if not self.is_file else f"video file {self.spec}"
-            raise CameraError(f"Cannot open {what}. Check that it is connected and not used by another program.")
+            if self.is_file:
+                raise CameraError(
+                    f"Cannot open video file {self.spec}: it is damaged or in a format that cannot be decoded here."
+                    " Choose another file."
+                )
+            raise CameraError(
+                f"Cannot open camera {self.spec}. Check that it is connected and not used by another program."
+            )
         if not self.is_file and self.resolution:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.resolution[0])
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.resolution[1])
@@ -140,7 +146,8 @@ class SourceEvent(Enum):
     LOST = "lost"  # a camera stopped delivering; it is reopened every second
     BACK = "back"  # ... and delivers again
     ENDED = "ended"  # a file played to its end (without looping)
-    FAILED = "failed"  # the capture thread died (the log has why)
+    FAILED = "failed"  # the capture thread died (the log has why), or a file has no frame that can be read
+    DAMAGED = "damaged"  # a file stops before its end (it loops over the part that can be read)
 
 
 @dataclass(frozen=True)
@@ -192,11 +199,23 @@ class CaptureThread(threading.Thread):
     def _run(self) -> None:
         period = 1.0 / self.source.fps
         index = 0
+        position = 0  # frames read since the file's start (or last rewind)
+        warned = False
         next_due = time.monotonic()
         while not self._stop_event.is_set():
             image = self.source.read()
             if image is None:
                 if self.source.is_file:
+                    if position == 0:  # nothing readable: rewinding would spin forever
+                        self.on_status(SourceStatus(SourceEvent.FAILED, f"No frame of {self.source.spec} can be read."))
+                        return
+                    total = self.source.frame_count
+                    if not warned and total and position < total - 2:
+                        warned = True
+                        self.on_status(
+                            SourceStatus(SourceEvent.DAMAGED, damaged_message(self.source.spec, position, total))
+                        )
+                    position = 0
                     if self.loop and self.source.rewind():
                         continue
                     self.on_status(SourceStatus(SourceEvent.ENDED, "End of video."))
@@ -205,6 +224,7 @@ class CaptureThread(threading.Thread):
                 continue
             self.on_frame(Frame(index, time.monotonic(), image))
             index += 1
+            position += 1
             if self.realtime and self.source.is_file:
                 next_due += period
                 delay = next_due - time.monotonic()
@@ -225,6 +245,14 @@ class CaptureThread(threading.Thread):
                 continue
             self.on_status(SourceStatus(SourceEvent.BACK, f"Camera {self.source.spec} is back."))
             return
+
+
+def damaged_message(spec: object, readable: int, total: int) -> str:
+    """What the user is told about a file that cannot be read to its end."""
+    return (
+        f"The video {spec} cannot be read past frame {readable} of {total} (the file is damaged); "
+        f"only its first {readable} frames play, in a loop."
+    )
 
 
 def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:

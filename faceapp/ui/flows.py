@@ -219,9 +219,10 @@ def choose_camera(window: Window) -> None:
 
 
 def set_source(window: Window, spec: str) -> None:
-    """Switch the source, and remember it when it opened."""
-    if window.open_source(spec):
-        window.settings = replace(window.settings, source=spec)
+    """Switch the source. A camera that opened becomes the start-up source; a file plays for this session only
+    (the next start opens the camera again; Settings can make a file the start-up source)."""
+    if window.open_source(spec) and spec.strip().isdigit():
+        window.settings = replace(window.settings, source=spec.strip())
         window.save_settings()
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QToolBar, QVBoxLayout, QWidget
 
 from faceapp import settings as settings_io
 from faceapp.core.analyzer import FaceAnalyzer
@@ -89,8 +91,16 @@ class MainWindow(QMainWindow):
         self._timer.timeout.connect(self._on_tick)
         self._timer.start()
         self.apply_settings(settings, restart_source=False)
+        self._owns_engine = False  # an engine this window opened (Open another gallery) is closed with it
+        if engine is None:
+            self.status.set_model("none (no gallery open)")
         if engine_error:
-            self.banner.show_message(engine_error + " Recognition is off; the video still plays.", "error")
+            self.banner.show_message(
+                engine_error + " Recognition is off; the video still plays.",
+                "error",
+                self._gallery_actions(),
+                "gallery",
+            )
 
     def _build(self) -> None:
         self.view = VideoView()
@@ -252,6 +262,48 @@ class MainWindow(QMainWindow):
             "models",
         )
 
+    def _gallery_actions(self) -> list[tuple[str, Callable[[], None]]]:
+        return [("Open another gallery...", self._on_choose_gallery), ("New gallery...", self._on_new_gallery)]
+
+    def _on_choose_gallery(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a gallery", "", "faceapp gallery (*.sqlite3 *.db);;All (*)")
+        if path:
+            self.use_gallery(Path(path))
+
+    def _on_new_gallery(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New gallery", "gallery.sqlite3", "faceapp gallery (*.sqlite3)")
+        if path:
+            self.use_gallery(Path(path))
+
+    def use_gallery(self, path: Path) -> None:
+        """With no gallery open: open (or create) the one at `path` in the background, then start recognition on it.
+
+        It becomes the start-up gallery; a failure says why in the banner, which keeps offering another file.
+        """
+        if self.engine is not None:
+            return
+        path = path.expanduser().resolve()
+        detector = create_detector(self.settings.detector)
+        self.status.set_model("opening the gallery...")
+
+        def opened(engine: Engine) -> None:
+            if self._closing:
+                engine.close()
+                return
+            self.engine, self._owns_engine = engine, True
+            self._unsubscribe = engine.subscribe(self.bridge.post_gallery_changed)
+            self.banner.clear("gallery")
+            self.settings = replace(self.settings, db_path=str(path))
+            self.save_settings()
+            self.load_models()
+
+        def failed(message: str) -> None:
+            self.status.set_model("none (no gallery open)")
+            text = f"The gallery {path} cannot be opened: {message} Recognition is off; the video still plays."
+            self.banner.show_message(text, "error", self._gallery_actions(), "gallery")
+
+        self.run_task("open-gallery", lambda task: Engine.open(path, None, detector=detector), opened, failed)
+
     def refresh_gallery(self) -> None:
         """Load a fresh snapshot and the people on the gallery runner; the worker gets it on its next frame."""
         engine = self.engine
@@ -362,6 +414,8 @@ class MainWindow(QMainWindow):
             task.join(0.05)
         if not self.runner.join(WRITE_TASK_GRACE):  # the queued writes commit; the rest were cancelled
             log.warning("the gallery runner is still busy after %.0f s", WRITE_TASK_GRACE)
+        elif self._owns_engine and self.engine is not None:
+            self.engine.close()
         super().closeEvent(event)
 
     # -- pipeline slots -----------------------------------------------------------------------------------------
@@ -381,7 +435,10 @@ class MainWindow(QMainWindow):
         self.verify.update_verdict(result)
 
     def _on_status_changed(self, status: SourceStatus) -> None:
-        if status.event is SourceEvent.LOST:
+        if status.event in (SourceEvent.DAMAGED, SourceEvent.FAILED):
+            kind = "warning" if status.event is SourceEvent.DAMAGED else "error"
+            self.banner.show_message(status.message, kind, [("Open video file...", self._on_open_file)], "source")
+        elif status.event is SourceEvent.LOST:
             self.banner.show_message(status.message, "warning", [("Open video file...", self._on_open_file)], "source")
         elif status.event is SourceEvent.BACK:
             self.banner.clear("source")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, SignalInstance
@@ -36,6 +37,12 @@ WeightsAction = Callable[[str, Callable[[], None]], None]  # (model, then) -> No
 SLIDER_STEPS = 1000  # the slider covers [0, 4 x the model's default tau]; the spin box takes any value up to 4
 RESOLUTIONS = [(320, 240), (640, 480), (1280, 720), (1920, 1080)]
 DETECTOR_TITLES = {"mtcnn": "MTCNN", "yunet": "YuNet (OpenCV, faster)"}
+
+
+def start_source(text: str) -> str:
+    """A camera index as typed, a file as an absolute path (the next start may run from another directory)."""
+    text = text.strip()
+    return text if not text or text.isdigit() else str(Path(text).expanduser().resolve())
 
 
 def _row(*widgets: QWidget) -> QWidget:
@@ -129,7 +136,7 @@ class SettingsDialog(QDialog):
         form.addRow("Threshold tau:", _row(self.slider, self.tau, self.reset))
         form.addRow("Face in view:", self.live_distance)
         form.addRow("Next person at least:", _row(self.margin, self.margin_reset))
-        form.addRow("Source (camera index or file):", _row(self.source, browse))
+        form.addRow("Source at start (camera index or file):", _row(self.source, browse))
         form.addRow("Resolution (cameras):", self.resolution)
         form.addRow("Model:", _row(self.model_box, self.get_weights, self.import_weights))
         form.addRow("", self.model_state)
@@ -173,7 +180,7 @@ class SettingsDialog(QDialog):
         value = None if abs(tau - self.default_tau) < 1e-9 else tau
         edited = replace(
             self.original,
-            source=self.source.text().strip() or self.original.source,
+            source=start_source(self.source.text()) or self.original.source,
             resolution=tuple(self.resolution.currentData()),
             min_face_size=self.min_face.value(),
             mirror_view=self.mirror.isChecked(),

@@ -240,3 +240,37 @@ def test_results_carry_the_frame_they_were_computed_on() -> None:
     image = image_with_pattern(1)
     result = worker.process(Frame(7, 0.3, image))
     assert result.image is image  # the capture's array itself: no copy per frame
+
+
+def test_a_file_that_will_not_open_gets_file_advice_not_camera_advice(tmp_path: Path) -> None:
+    """Issue 16 item 8."""
+    bad = tmp_path / "notes.mp4"
+    bad.write_bytes(b"not a video " * 100)
+    with pytest.raises(CameraError) as raised:
+        FrameSource(str(bad)).open()
+    assert "damaged or in a format" in str(raised.value)
+    assert "connected" not in str(raised.value)
+
+
+def test_a_file_damaged_in_the_middle_says_so_instead_of_looping_silently(video: Path, tmp_path: Path) -> None:
+    """Issue 16 item 8: the header promises more frames than can be read."""
+    long = tmp_path / "long.avi"
+    writer = cv2.VideoWriter(str(long), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (80, 64))
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        writer.write(rng.integers(0, 255, (64, 80, 3), dtype=np.uint8))
+    writer.release()
+    damaged = tmp_path / "damaged.avi"
+    damaged.write_bytes(long.read_bytes()[: long.stat().st_size // 2])
+    status: list[SourceStatus] = []
+    source = FrameSource(str(damaged))
+    source.open()
+    assert source.frame_count == 40
+    capture = CaptureThread(source, lambda frame: None, status.append, loop=True, realtime=False)
+    capture.start()
+    time.sleep(0.5)
+    capture.stop()
+    capture.join(timeout=2)
+    events = [s for s in status if s.event is SourceEvent.DAMAGED]
+    assert len(events) == 1  # said once, not on every loop
+    assert "of 40" in events[0].message

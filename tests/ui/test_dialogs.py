@@ -90,3 +90,63 @@ def test_an_empty_gallery_says_how_to_enroll_and_offers_add_photos(
     add.click()
     qtbot.waitUntil(lambda: dialog.people.count() == 1, timeout=20000)
     assert not dialog.hint.isVisible()
+
+
+def test_a_corrupt_gallery_offers_another_file_and_recognition_starts_on_it(
+    qtbot: QtBot, tmp_path: Path, synthetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 item 8: the banner said "choose another file" with no way to; the model read "loading..." forever."""
+    from faceapp.engine import Engine
+    from faceapp.errors import FaceAppError
+    from faceapp.settings import Settings
+    from faceapp.ui.main_window import MainWindow
+    from tests.ui.helpers import synthetic_detector
+
+    bad = tmp_path / "broken.sqlite3"
+    bad.write_bytes(b"this is not a database" * 50)
+    with pytest.raises(FaceAppError) as raised:
+        Engine.open(bad)
+    window = MainWindow(
+        None,
+        Settings(source=str(synthetic)),
+        live_detector=synthetic_detector(),  # type: ignore[arg-type]
+        engine_error=f"The gallery {bad} cannot be opened: {raised.value}",
+        persist_settings=False,
+    )
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    assert "loading" not in window.status.model_label.text()
+    buttons = {b.text(): b for b in window.banner._buttons}
+    assert {"Open another gallery...", "New gallery..."} <= set(buttons)
+    real_open = Engine.open
+
+    def open_with_fake(path: Path, model: str | None = None, **kw: object) -> Engine:
+        return real_open(path, "dlib-resnet", embedder_factory=lambda name: dlib_like(), **kw)
+
+    monkeypatch.setattr(Engine, "open", open_with_fake)
+    fresh = tmp_path / "fresh.sqlite3"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(fresh), ""))
+    buttons["New gallery..."].click()
+    qtbot.waitUntil(lambda: window.analyzer is not None, timeout=20000)
+    assert window.engine is not None
+    assert window.settings.db_path == str(fresh.resolve())  # the start-up gallery from now on
+    assert "dlib-resnet" in window.status.model_label.text()
+    assert not window.banner.isVisible()
+    window.close()
+
+
+def test_a_file_opened_once_does_not_become_the_start_up_source(
+    qtbot: QtBot, make_window: WindowFactory, synthetic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 item 8: the next start opened the file (by a relative path) instead of the camera."""
+    from faceapp.ui.settings_dialog import start_source
+
+    window = make_window("0", dlib_like(), start=False)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(synthetic), ""))
+    flows.choose_video_file(window)
+    qtbot.waitUntil(lambda: window.view.painted >= 2, timeout=5000)
+    assert window.settings.source == "0"
+    monkeypatch.chdir(tmp_path)
+    assert start_source("clip.mp4") == str(tmp_path / "clip.mp4")  # typed in Settings: saved absolute
+    assert start_source(" 1 ") == "1"
