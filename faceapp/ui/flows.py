@@ -184,8 +184,8 @@ def settings_dialog(window: Window) -> SettingsDialog:
         window.rule(),
         preview=window.preview_settings,
         results=window.bridge.result_ready,
-        download=lambda name, then: download_weights(window, name, then),
-        import_file=lambda name, then: import_weights(window, name, then),
+        download=lambda name, then, failed: download_weights(window, name, then, failed),
+        import_file=lambda name, then, failed: import_weights(window, name, then, failed),
         parent=window.as_widget(),
     )
 
@@ -249,8 +249,23 @@ def _show_progress(dialog: QProgressDialog, done: int, total: int) -> None:
     dialog.setValue(done)
 
 
-def download_weights(window: Window, model: str, then: Callable[[], None]) -> None:
-    """Download `model`'s weights with progress; `then` runs after success."""
+def download_failure(message: str) -> str:
+    """A failed download in words: `<urlopen error [Errno -3] ...>` says little to a user."""
+    import re
+
+    found = re.search(r"<urlopen error (.*)>", message)
+    if found is None:
+        return message
+    reason = re.sub(r"^\[Errno -?\d+\]\s*", "", found.group(1)).strip()
+    return (
+        f"The download failed: the server could not be reached ({reason}). Check the internet connection, "
+        "or use Import weights... with a file you already have."
+    )
+
+
+def download_weights(window: Window, model: str, then: Callable[[], None], failed: FailSlot | None = None) -> None:
+    """Download `model`'s weights with progress; `then` runs after success, `failed` (default: the banner) after
+    a failure, with the reason in words."""
     dialog = _progress_dialog(window, f"Downloading the {MODELS[model].title} weights...")
 
     def on_done(_: object) -> None:
@@ -259,7 +274,7 @@ def download_weights(window: Window, model: str, then: Callable[[], None]) -> No
 
     def on_failed(message: str) -> None:
         dialog.close()
-        window.show_error(message)
+        (failed or window.show_error)(download_failure(message))
 
     def work(task: BackgroundTask) -> object:
         def progress(done: int, total: int) -> None:
@@ -275,16 +290,26 @@ def download_weights(window: Window, model: str, then: Callable[[], None]) -> No
     dialog.show()
 
 
-def import_weights(window: Window, model: str, then: Callable[[], None]) -> None:
-    """Import a local weights file for `model`; `then` runs after success."""
+def import_weights(window: Window, model: str, then: Callable[[], None], failed: FailSlot | None = None) -> None:
+    """Import a local weights file for `model`; `then` runs after success, `failed` (default: the banner) after a
+    failure."""
     path, _ = QFileDialog.getOpenFileName(
         window.as_widget(), f"Import weights for {model}", "", "Weights (*.pt *.pth *.dat);;All (*)"
     )
     if not path:
         return
     window.run_task(
-        "import-weights", lambda task: weights.import_file(model, Path(path)), lambda _: then(), window.show_error
+        "import-weights",
+        lambda task: weights.import_file(model, Path(path)),
+        lambda _: then(),
+        failed or window.show_error,
     )
+
+
+def _missing_weights(model: str) -> str:
+    from faceapp.ui.settings_dialog import missing_weights
+
+    return missing_weights(model)
 
 
 def switch_model(window: Window, model: str) -> None:
@@ -293,7 +318,7 @@ def switch_model(window: Window, model: str) -> None:
     assert engine is not None
     if not weights.is_available(model):
         answer = QMessageBox.question(
-            window.as_widget(), "Weights missing", weights.missing_message(model) + "\n\nDownload them now?"
+            window.as_widget(), "Weights missing", _missing_weights(model) + "\n\nDownload them now?"
         )
         if answer == QMessageBox.StandardButton.Yes:
             download_weights(window, model, lambda: switch_model(window, model))

@@ -150,3 +150,42 @@ def test_a_file_opened_once_does_not_become_the_start_up_source(
     monkeypatch.chdir(tmp_path)
     assert start_source("clip.mp4") == str(tmp_path / "clip.mp4")  # typed in Settings: saved absolute
     assert start_source(" 1 ") == "1"
+
+
+def test_choosing_another_model_in_settings_shows_its_tau_says_what_to_do_and_download_errors_in_words(
+    qtbot: QtBot, make_window: WindowFactory, synthetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 item 9: tau stayed at the old model's value; command lines in the GUI; a raw <urlopen error>."""
+    from faceapp.core import weights
+    from faceapp.core.embedders.base import model_info
+    from faceapp.errors import ModelError
+
+    if weights.is_available("facenet-vggface2"):
+        pytest.skip("facenet-vggface2 weights are on this machine")
+
+    def offline(model: str, progress: object = None) -> Path:
+        raise ModelError(f"Downloading {model} failed: <urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr(weights, "download", offline)
+    window = make_window(synthetic, dlib_like(), start=False)
+    dialog = flows.settings_dialog(window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.tau.value() == pytest.approx(model_info("dlib-resnet").default_threshold)
+    dialog.model_box.setCurrentIndex(dialog.model_box.findData("facenet-vggface2"))
+    assert dialog.tau.value() == pytest.approx(model_info("facenet-vggface2").default_threshold)
+    assert dialog.reset.text() == f"Reset ({model_info('facenet-vggface2').default_threshold:.3f})"
+    note = dialog.model_state.text()
+    assert "Download weights" in note
+    assert "`" not in note
+    assert "faceapp models" not in note
+    label = dialog.model_state
+    qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()), timeout=2000)  # not cut off
+    dialog.tau.setValue(0.9)
+    assert dialog.result_settings().thresholds == {"facenet-vggface2": 0.9}  # saved for the model it belongs to
+    dialog.get_weights.click()
+    qtbot.waitUntil(lambda: bool(dialog.error_label.text()), timeout=5000)
+    assert "could not be reached (Temporary failure in name resolution)" in dialog.error_label.text()
+    assert "<urlopen" not in dialog.error_label.text()
+    assert not window.banner.isVisible()  # the error is in the dialog, not behind it
+    dialog.reject()
