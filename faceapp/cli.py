@@ -230,17 +230,25 @@ def _new_photos(engine: Engine, name: str, images: Sequence[Path]) -> tuple[list
     except BadInputError:
         known: set[Path] = set()
     else:
-        known = {Path(s.sample.source).resolve() for s in engine.samples_of(person.id) if s.sample.source}
+        known = {_absolute(Path(s.sample.source)) for s in engine.samples_of(person.id) if s.sample.source}
     fresh: list[Path] = []
     notes: list[str] = []
     for image in images:
-        path = image.resolve() if image.exists() else image
+        path = _absolute(image)
         if path in known:
             notes.append(f"skipped {image}: already a sample of {name!r}")
             continue
         known.add(path)
         fresh.append(path)
     return fresh, notes
+
+
+def _absolute(path: Path) -> Path:
+    """`path` made absolute where it names an existing file; as given otherwise (enroll reports what is wrong)."""
+    try:
+        return path.resolve() if path.is_file() else path
+    except (OSError, ValueError):  # a name too long, a NUL byte, a loop of links: the enrollment says so per photo
+        return path
 
 
 def cmd_identify(args: argparse.Namespace) -> int:
