@@ -18,7 +18,7 @@ log = logging.getLogger("faceapp")
 
 def log_file() -> Path:
     """Where the app writes its log (rotated)."""
-    return paths.data_dir() / "logs" / "faceapp.log"
+    return paths.log_path()
 
 
 def setup_logging() -> Path:

@@ -33,10 +33,23 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--db", type=Path, default=default, help="gallery database file (default: user data dir)")
     parser.add_argument("--model", default=default, help="embedding model (see `faceapp models list`)")
     parser.add_argument("--threshold", type=float, default=default, help="distance tau: d <= tau is a match")
-    parser.add_argument("--min-face", type=int, default=default, help="smallest face to detect, in pixels")
+    parser.add_argument(
+        "--min-face", type=face_size, default=default, help="smallest face to detect, in pixels (20 to 1000)"
+    )
     parser.add_argument(
         "--detector", choices=("mtcnn", "yunet"), default=default, help="face detector (default: the saved setting)"
     )
+
+
+def face_size(text: str) -> int:
+    """--min-face: a whole number of pixels within the settings' bounds."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels") from None
+    if not 20 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (20 to 1000 px)")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,15 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(shared, suppress=True)
 
     p = sub.add_parser("enroll", parents=[shared], help="enroll a person from one or more photos")
-    p.add_argument("name")
-    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("name", help="the person's name (a new person, or more photos of an enrolled one)")
+    p.add_argument("images", nargs="+", type=Path, help="photos of the person (the largest face in each is used)")
     p.add_argument(
         "--strict", action="store_true", help="refuse photos with several faces instead of taking the largest"
     )
     p.set_defaults(handler=cmd_enroll)
 
     p = sub.add_parser("identify", parents=[shared], help="name every face in photos (1:K)")
-    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("images", nargs="+", type=Path, help="photos to search for enrolled people")
     p.add_argument(
         "--margin",
         type=float,
@@ -69,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_identify)
 
     p = sub.add_parser("verify", parents=[shared], help="1:1: IMAGE --as NAME, or IMAGE1 IMAGE2")
-    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="one photo with --as, or two to compare")
     p.add_argument("--as", dest="claimed", metavar="NAME", help="the enrolled person the face claims to be")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_verify)
@@ -78,28 +91,36 @@ def build_parser() -> argparse.ArgumentParser:
     people = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     people.add_parser("list", parents=[shared], help="everyone enrolled with their sample count")
     q = people.add_parser("rename", parents=[shared], help="rename a person")
-    q.add_argument("old")
-    q.add_argument("new")
+    q.add_argument("old", help="the enrolled name")
+    q.add_argument("new", help="the new name")
     q = people.add_parser("remove", parents=[shared], help="delete a person with their images and embeddings")
-    q.add_argument("name")
+    q.add_argument("name", help="the enrolled name")
     p.set_defaults(handler=cmd_people)
 
     p = sub.add_parser("models", parents=[shared], help="list, download or import model weights")
     models = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     models.add_parser("list", parents=[shared], help="models, their weights and defaults")
     q = models.add_parser("download", parents=[shared], help="download a FaceNet model's weights (needs internet)")
-    q.add_argument("name")
+    q.add_argument("name", help="the model (see `faceapp models list`)")
     q = models.add_parser("import", parents=[shared], help="import a weights file you already have")
-    q.add_argument("name")
-    q.add_argument("file", type=Path)
+    q.add_argument("name", help="the model (see `faceapp models list`)")
+    q.add_argument("file", type=Path, help="the weights file (checked against its known digest)")
     p.set_defaults(handler=cmd_models)
 
     p = sub.add_parser("train", help="learn a similarity from a folder of people (see `faceapp train --help`)")
-    p.add_argument("train_args", nargs=argparse.REMAINDER)
+    p.add_argument("train_args", nargs=argparse.REMAINDER, help="the training's own arguments")
     p.set_defaults(handler=cmd_train)
 
-    p = sub.add_parser("bench", help="measure accuracy and speed (see docs/benchmarks.md)")
-    p.add_argument("bench_args", nargs=argparse.REMAINDER)
+    from faceapp.bench import MODULE_SUITES  # light: no model, no Qt
+
+    suites = ", ".join(["lfw", "identify", *MODULE_SUITES])
+    p = sub.add_parser(
+        "bench",
+        help="measure accuracy and speed (see docs/benchmarks.md)",
+        description=f"Suites: {suites}. `faceapp bench SUITE --help` lists a suite's options.",
+        usage="faceapp bench SUITE [options]",
+    )
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, metavar="SUITE ...", help=f"one of: {suites}")
     p.set_defaults(handler=cmd_bench)
     return parser
 
@@ -127,6 +148,12 @@ def open_engine(args: argparse.Namespace, create: bool = False, quiet: bool = Fa
     for note in [] if quiet else engine.notes:
         print(note, file=sys.stderr)
     if args.model and args.model != engine.model:
+        from faceapp.core import weights
+        from faceapp.errors import ModelError
+
+        if not weights.is_available(args.model):  # say so before announcing a switch that cannot happen
+            engine.close()
+            raise ModelError(weights.missing_message(args.model))
         print(f"Switching the gallery from {engine.model} to {args.model}: re-embedding its samples.", file=sys.stderr)
         engine.switch_model(args.model)
     return engine
@@ -175,7 +202,13 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     """faceapp enroll NAME IMAGE..."""
     engine = open_engine(args, create=True)
     try:
-        result = engine.enroll(args.name, args.images, largest=not args.strict)
+        images, repeats = _new_photos(engine, args.name, args.images)
+        for note in repeats:
+            print(f"note: {note}", file=sys.stderr)
+        if not images:
+            print(f"Nothing enrolled: every photo is already a sample of {args.name!r}.")
+            return EXIT_OK
+        result = engine.enroll(args.name, images, largest=not args.strict)
     finally:
         engine.close()
     for note in result.notes:
@@ -186,6 +219,36 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         print(f"error: {result.skipped} of {len(args.images)} photo(s) skipped (see the notes above).", file=sys.stderr)
         return EXIT_PARTIAL
     return EXIT_OK
+
+
+def _new_photos(engine: Engine, name: str, images: Sequence[Path]) -> tuple[list[Path], list[str]]:
+    """The photos not yet enrolled for `name` (absolute paths, as samples record them), and a note per repeat."""
+    from faceapp.errors import BadInputError
+
+    try:
+        person = engine.person(name)
+    except BadInputError:
+        known: set[Path] = set()
+    else:
+        known = {_absolute(Path(s.sample.source)) for s in engine.samples_of(person.id) if s.sample.source}
+    fresh: list[Path] = []
+    notes: list[str] = []
+    for image in images:
+        path = _absolute(image)
+        if path in known:
+            notes.append(f"skipped {image}: already a sample of {name!r}")
+            continue
+        known.add(path)
+        fresh.append(path)
+    return fresh, notes
+
+
+def _absolute(path: Path) -> Path:
+    """`path` made absolute where it names an existing file; as given otherwise (enroll reports what is wrong)."""
+    try:
+        return path.resolve() if path.is_file() else path
+    except (OSError, ValueError):  # a name too long, a NUL byte, a loop of links: the enrollment says so per photo
+        return path
 
 
 def cmd_identify(args: argparse.Namespace) -> int:
@@ -233,6 +296,8 @@ def cmd_identify(args: argparse.Namespace) -> int:
                 print(f"error: {entry['error']}", file=sys.stderr)
             for face in entry["faces"]:
                 line = f"{entry['image']}\t{face['box']}\t{face['name']}\td={face['distance']}"
+                if face["runner_up"] is not None and not face["ambiguous"]:
+                    line += f"\tnext: {face['runner_up']} d={face['runner_up_distance']}"
                 if face["ambiguous"]:
                     line += (
                         f"\t(too close to call: {face['nearest']} d={face['distance']},"
@@ -282,8 +347,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             )
         )
     else:
-        subject = f"as {who!r}" if who else "same person"
-        print(f"{verdict} {subject}: d={_round(dist)} (tau={tau:g}, {engine.model})")
+        if who:
+            subject = f"as {who!r}" if accepted else f"not {who!r}"
+        else:
+            subject = "same person" if accepted else "different people"
+        print(f"{verdict}: {subject}, d={_round(dist)} (tau={tau:g}, {engine.model})")
     return EXIT_OK if accepted else EXIT_NO_MATCH
 
 
@@ -293,6 +361,10 @@ def cmd_people(args: argparse.Namespace) -> int:
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
+    if args.model:
+        from faceapp.core import catalog
+
+        catalog.spec(args.model)  # a misspelt --model is an error, even where no model is needed
     engine = Engine(GalleryRepository(args.db or paths.default_db_path(), create=False), adopt_model=False)
     try:
         if args.action == "list":

@@ -46,3 +46,8 @@ def default_db_path() -> Path:
 def models_dir() -> Path:
     """Model weights imported with `faceapp models import` are copied here."""
     return data_dir() / "models"
+
+
+def log_path() -> Path:
+    """The app's rotating log file."""
+    return data_dir() / "logs" / "faceapp.log"

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Detection, MatchRule
-from faceapp.core.video import Frame, LatestFrameMailbox, iou
+from faceapp.core.video import Frame, LatestFrameMailbox, iou, scene_changed, signature
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ class FrameResult:
     timings: dict[str, float]
     model: str
     claimed_id: int | None = None  # the person verify mode claimed when this frame was matched
+    # The frame's pixels (the capture's own array, not a copy): click-to-enroll crops from the frame a box came from,
+    # and the view checks that the shown frame still shows what this one did where each box is.
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -107,6 +110,10 @@ class Tracker:
             ids.append(best.track_id)
         self._tracks = {k: t for k, t in self._tracks.items() if self._tick - t.last_seen <= self.max_missed}
         return ids
+
+    def end_tracks(self) -> None:
+        """Forget every track (a scene cut): faces after it get new tracks, votes and embeddings; ids keep rising."""
+        self._tracks = {}
 
     def needs_embedding(self, track_id: int) -> bool:
         """Whether the track's face must go through the network this update (new, moved, or due)."""
@@ -190,6 +197,7 @@ class RecognitionWorker(threading.Thread):
         self.on_result = on_result
         self.on_error = on_error or (lambda message: None)
         self._stop_event = threading.Event()
+        self._last_signature: np.ndarray | None = None  # the previous frame's, to end tracks at a scene cut
 
     def set_gallery(self, gallery: GallerySnapshot) -> None:
         """Any thread: use a new gallery snapshot of the same model from the next frame on.
@@ -244,6 +252,10 @@ class RecognitionWorker(threading.Thread):
         analyzer, gallery, tracker = self._apply_pending()
         claim = self._claim
         t0 = time.perf_counter()
+        seen = signature(frame.image)
+        if self._last_signature is not None and scene_changed(self._last_signature, seen):
+            tracker.end_tracks()  # the same place after a cut is someone else: no votes or embeddings carry over
+        self._last_signature = seen
         detections = analyzer.detector.detect(frame.image)
         t1 = time.perf_counter()
         ids = tracker.assign(detections)
@@ -270,4 +282,4 @@ class RecognitionWorker(threading.Thread):
             "total": (t3 - t0) * 1e3,
             "embedded": float(len(due)),
         }
-        return FrameResult(frame.index, frame.timestamp, tuple(faces), timings, gallery.model, claim)
+        return FrameResult(frame.index, frame.timestamp, tuple(faces), timings, gallery.model, claim, frame.image)

@@ -96,8 +96,14 @@ class FrameSource:
         cap = cv2.VideoCapture(self.spec)
         if not cap.isOpened():
             cap.release()
-            what = f"camera {self.spec}" if not self.is_file else f"video file {self.spec}"
-            raise CameraError(f"Cannot open {what}. Check that it is connected and not used by another program.")
+            if self.is_file:
+                raise CameraError(
+                    f"Cannot open video file {self.spec}: it is damaged or in a format that cannot be decoded here."
+                    " Choose another file."
+                )
+            raise CameraError(
+                f"Cannot open camera {self.spec}. Check that it is connected and not used by another program."
+            )
         if not self.is_file and self.resolution:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.resolution[0])
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.resolution[1])
@@ -140,7 +146,8 @@ class SourceEvent(Enum):
     LOST = "lost"  # a camera stopped delivering; it is reopened every second
     BACK = "back"  # ... and delivers again
     ENDED = "ended"  # a file played to its end (without looping)
-    FAILED = "failed"  # the capture thread died (the log has why)
+    FAILED = "failed"  # the capture thread died (the log has why), or a file has no frame that can be read
+    DAMAGED = "damaged"  # a file stops before its end (it loops over the part that can be read)
 
 
 @dataclass(frozen=True)
@@ -192,11 +199,23 @@ class CaptureThread(threading.Thread):
     def _run(self) -> None:
         period = 1.0 / self.source.fps
         index = 0
+        position = 0  # frames read since the file's start (or last rewind)
+        warned = False
         next_due = time.monotonic()
         while not self._stop_event.is_set():
             image = self.source.read()
             if image is None:
                 if self.source.is_file:
+                    if position == 0:  # nothing readable: rewinding would spin forever
+                        self.on_status(SourceStatus(SourceEvent.FAILED, f"No frame of {self.source.spec} can be read."))
+                        return
+                    total = self.source.frame_count
+                    if not warned and total and position < total - 2:
+                        warned = True
+                        self.on_status(
+                            SourceStatus(SourceEvent.DAMAGED, damaged_message(self.source.spec, position, total))
+                        )
+                    position = 0
                     if self.loop and self.source.rewind():
                         continue
                     self.on_status(SourceStatus(SourceEvent.ENDED, "End of video."))
@@ -205,6 +224,7 @@ class CaptureThread(threading.Thread):
                 continue
             self.on_frame(Frame(index, time.monotonic(), image))
             index += 1
+            position += 1
             if self.realtime and self.source.is_file:
                 next_due += period
                 delay = next_due - time.monotonic()
@@ -227,6 +247,14 @@ class CaptureThread(threading.Thread):
             return
 
 
+def damaged_message(spec: object, readable: int, total: int) -> str:
+    """What the user is told about a file that cannot be read to its end."""
+    return (
+        f"The video {spec} cannot be read past frame {readable} of {total} (the file is damaged); "
+        f"only its first {readable} frames play, in a loop."
+    )
+
+
 def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     """Intersection over union of two (x1, y1, x2, y2) boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -234,3 +262,36 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+# Mean absolute difference (0-255 grey levels) of two frames' 32x24 thumbnails above which the scene changed: the
+# Hamilton clip's three cuts measure 26-30, its other consecutive frames at most 13 (median 2.5).
+SCENE_CUT = 20.0
+# ... and of a face box's 16x16 patch, above which the face has left that box (a stale box would be drawn there).
+PATCH_CHANGED = 28.0
+
+
+def signature(image: np.ndarray, size: tuple[int, int] = (32, 24)) -> np.ndarray:
+    """A small grey thumbnail of an RGB frame, to compare scenes cheaply (microseconds)."""
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def scene_changed(a: np.ndarray, b: np.ndarray, threshold: float = SCENE_CUT) -> bool:
+    """Whether two signatures (`signature`) show different scenes: a cut, or a file looping back to its start."""
+    return a.shape != b.shape or float(np.abs(a - b).mean()) > threshold
+
+
+def patch_changed(
+    a: np.ndarray, b: np.ndarray, box: tuple[float, float, float, float], threshold: float = PATCH_CHANGED
+) -> bool:
+    """Whether what frame `a` shows inside `box` differs from what frame `b` shows there (the face moved or left)."""
+    if a.shape != b.shape:
+        return True
+    h, w = a.shape[:2]
+    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+    x2, y2 = min(w, round(box[2])), min(h, round(box[3]))
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return True
+    pa, pb = (signature(img[y1:y2, x1:x2], (16, 16)) for img in (a, b))
+    return float(np.abs(pa - pb).mean()) > threshold

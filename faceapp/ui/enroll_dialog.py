@@ -148,7 +148,7 @@ class EnrollDialog(QDialog):
         same = [f for f in result.faces if f.track_id == self.face.track_id]
         if not same:
             same = [f for f in result.faces if iou(f.detection.box, self.face.detection.box) > 0.3]
-        image = self._frame_of(result.frame_index)
+        image = result.image if result.image is not None else self._frame_of(result.frame_index)
         if not same or image is None:
             return
         self.face = same[0]

@@ -21,15 +21,17 @@ from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.embedders import registry
 from faceapp.core.live import LiveFace
 from faceapp.core.types import FaceSample, MatchRule
-from faceapp.engine import EnrollResult, default_model
-from faceapp.errors import ModelError
+from faceapp.engine import default_model
+from faceapp.errors import BadInputError, ModelError
 from faceapp.settings import Settings
+from faceapp.ui.photos_dialog import PhotoFace
 
 if TYPE_CHECKING:
     from faceapp.engine import Engine
     from faceapp.ui.bridge import BackgroundTask, GalleryRunner, PipelineBridge
     from faceapp.ui.enroll_dialog import EnrollDialog
     from faceapp.ui.gallery_dialog import GalleryDialog
+    from faceapp.ui.photos_dialog import PhotoEnrollDialog
     from faceapp.ui.settings_dialog import SettingsDialog
     from faceapp.ui.widgets import LiveStatusBar
 
@@ -87,42 +89,66 @@ def enroll_face(window: Window, image: np.ndarray, face: LiveFace) -> None:
         window.status.showMessage(dialog.outcome, 6000)
 
 
+def photo_faces(engine: Engine, files: list[str]) -> list[PhotoFace]:
+    """The gallery runner: the face each photo would be enrolled with (the largest of several), or why none."""
+    from faceapp.core.align import sample_crop
+
+    found: list[PhotoFace] = []
+    for path in files:
+        try:
+            rgb, detection, note = engine.one_detection(path, "enroll")
+            crop, moved = sample_crop(rgb, detection)
+        except BadInputError as exc:
+            found.append(PhotoFace(path, None, str(exc).removeprefix(f"{path}: ")))
+            continue
+        found.append(PhotoFace(path, FaceSample(crop, moved, path), (note or "").removeprefix(f"{path}: ")))
+    return found
+
+
+def photos_dialog(
+    window: Window, files: list[str], name: str | None = None, parent: QWidget | None = None
+) -> PhotoEnrollDialog:
+    """The enroll-from-photos dialog: faces found on the gallery runner, Save enrolls them there too."""
+    from faceapp.ui.photos_dialog import PhotoEnrollDialog
+
+    engine = window.engine
+    assert engine is not None
+
+    def find(done: Slot, failed: FailSlot) -> None:
+        window.runner.submit("find-photo-faces", lambda task: photo_faces(engine, list(files)), done, failed)
+
+    def save(chosen: str, samples: list[FaceSample], done: Slot, failed: FailSlot) -> None:
+        window.runner.submit("enroll-photos", lambda task: engine.enroll_samples(chosen, samples), done, failed)
+
+    return PhotoEnrollDialog(len(files), window.people_names(), find, save, name, parent or window.as_widget())
+
+
 def enroll_photos(
-    window: Window, files: list[str] | None, name: str | None = None, done: Callable[[], None] | None = None
+    window: Window,
+    files: list[str] | None,
+    name: str | None = None,
+    done: Callable[[], None] | None = None,
+    parent: QWidget | None = None,
+    failed: FailSlot | None = None,
 ) -> None:
-    """Enroll from photo files (chosen here when `files` is None) on the gallery runner."""
+    """Enroll from photo files (chosen here when `files` is None): a dialog previews the faces, then saves them.
+
+    `parent` and `failed`: the dialog this was opened from (the gallery's), which shows the errors itself.
+    """
     engine = window.engine
     if engine is None or window.analyzer is None:
-        window.show_error("The models are not loaded yet; enroll once recognition is running.")
+        (failed or window.show_error)("The models are not loaded yet; enroll once recognition is running.")
         return
-    parent = window.as_widget()
+    owner = parent or window.as_widget()
     if files is None:
-        files, _ = QFileDialog.getOpenFileNames(parent, "Enroll from photos", "", PHOTO_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(owner, "Enroll from photos", "", PHOTO_FILTER)
     if not files:
         return
-    if name is None:
-        names = window.people_names()
-        name, ok = QInputDialog.getItem(
-            parent, "Enroll from photos", f"{len(files)} photo(s). Name (new, or an existing person):", names, -1, True
-        )
-        if not ok or not name.strip():
-            return
-    window.status.show_progress(f"Enrolling {name}...", 0, 0)
-    chosen = name
-
-    def on_done(result: EnrollResult) -> None:
-        window.status.hide_progress()
-        notes = "; ".join(result.notes)
-        skipped = f", {result.skipped} skipped" if result.skipped else ""
-        window.status.showMessage(f"Enrolled {chosen}: {result.added} photo(s) added{skipped}. {notes}", 12000)
+    dialog = photos_dialog(window, list(files), name, owner)
+    if dialog.exec():
+        window.status.showMessage(dialog.outcome, 12000)
         if done is not None:
             done()
-
-    def on_failed(message: str) -> None:
-        window.status.hide_progress()
-        window.show_error(message)
-
-    window.runner.submit("enroll-photos", lambda task: engine.enroll(chosen, list(files)), on_done, on_failed)
 
 
 def gallery_dialog(window: Window) -> GalleryDialog:
@@ -131,8 +157,8 @@ def gallery_dialog(window: Window) -> GalleryDialog:
 
     assert window.engine is not None
 
-    def add_photos(name: str, done: Callable[[], None]) -> None:
-        enroll_photos(window, None, name, done)
+    def add_photos(name: str | None, done: Callable[[], None], dialog: QWidget, failed: FailSlot) -> None:
+        enroll_photos(window, None, name, done, dialog, failed)
 
     return GalleryDialog(window.engine, window.runner, add_photos, window.as_widget())
 
@@ -159,8 +185,8 @@ def settings_dialog(window: Window) -> SettingsDialog:
         window.rule(),
         preview=window.preview_settings,
         results=window.bridge.result_ready,
-        download=lambda name, then: download_weights(window, name, then),
-        import_file=lambda name, then: import_weights(window, name, then),
+        download=lambda name, then, failed: download_weights(window, name, then, failed),
+        import_file=lambda name, then, failed: import_weights(window, name, then, failed),
         parent=window.as_widget(),
     )
 
@@ -194,9 +220,10 @@ def choose_camera(window: Window) -> None:
 
 
 def set_source(window: Window, spec: str) -> None:
-    """Switch the source, and remember it when it opened."""
-    if window.open_source(spec):
-        window.settings = replace(window.settings, source=spec)
+    """Switch the source. A camera that opened becomes the start-up source; a file plays for this session only
+    (the next start opens the camera again; Settings can make a file the start-up source)."""
+    if window.open_source(spec) and spec.strip().isdigit():
+        window.settings = replace(window.settings, source=spec.strip())
         window.save_settings()
 
 
@@ -234,8 +261,23 @@ def _show_progress(dialog: QProgressDialog, done: int, total: int) -> None:
     dialog.setValue(done)
 
 
-def download_weights(window: Window, model: str, then: Callable[[], None]) -> None:
-    """Download `model`'s weights with progress; `then` runs after success."""
+def download_failure(message: str) -> str:
+    """A failed download in words: `<urlopen error [Errno -3] ...>` says little to a user."""
+    import re
+
+    found = re.search(r"<urlopen error (.*)>", message)
+    if found is None:
+        return message
+    reason = re.sub(r"^\[Errno -?\d+\]\s*", "", found.group(1)).strip()
+    return (
+        f"The download failed: the server could not be reached ({reason}). Check the internet connection, "
+        "or use Import weights... with a file you already have."
+    )
+
+
+def download_weights(window: Window, model: str, then: Callable[[], None], failed: FailSlot | None = None) -> None:
+    """Download `model`'s weights with progress; `then` runs after success, `failed` (default: the banner) after
+    a failure, with the reason in words."""
     dialog = _progress_dialog(window, f"Downloading the {catalog.spec(model).title} weights...")
 
     def on_done(_: object) -> None:
@@ -244,7 +286,7 @@ def download_weights(window: Window, model: str, then: Callable[[], None]) -> No
 
     def on_failed(message: str) -> None:
         dialog.close()
-        window.show_error(message)
+        (failed or window.show_error)(download_failure(message))
 
     def work(task: BackgroundTask) -> object:
         def progress(done: int, total: int) -> None:
@@ -260,16 +302,26 @@ def download_weights(window: Window, model: str, then: Callable[[], None]) -> No
     dialog.show()
 
 
-def import_weights(window: Window, model: str, then: Callable[[], None]) -> None:
-    """Import a local weights file for `model`; `then` runs after success."""
+def import_weights(window: Window, model: str, then: Callable[[], None], failed: FailSlot | None = None) -> None:
+    """Import a local weights file for `model`; `then` runs after success, `failed` (default: the banner) after a
+    failure."""
     path, _ = QFileDialog.getOpenFileName(
         window.as_widget(), f"Import weights for {model}", "", "Weights (*.pt *.pth *.dat);;All (*)"
     )
     if not path:
         return
     window.run_task(
-        "import-weights", lambda task: registry.import_weights(model, Path(path)), lambda _: then(), window.show_error
+        "import-weights",
+        lambda task: registry.import_weights(model, Path(path)),
+        lambda _: then(),
+        failed or window.show_error,
     )
+
+
+def _missing_weights(model: str) -> str:
+    from faceapp.ui.settings_dialog import missing_weights
+
+    return missing_weights(model)
 
 
 def switch_model(window: Window, model: str) -> None:
@@ -278,7 +330,7 @@ def switch_model(window: Window, model: str) -> None:
     assert engine is not None
     if not weights.is_available(model):
         answer = QMessageBox.question(
-            window.as_widget(), "Weights missing", weights.missing_message(model) + "\n\nDownload them now?"
+            window.as_widget(), "Weights missing", _missing_weights(model) + "\n\nDownload them now?"
         )
         if answer == QMessageBox.StandardButton.Yes:
             download_weights(window, model, lambda: switch_model(window, model))

@@ -30,7 +30,12 @@ from faceapp.ui.video_view import to_qimage
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 PERSON_ICON, SAMPLE_ICON = 64, 96
-AddPhotos = Callable[[str, Callable[[], None]], None]  # (person's name, then) -> None
+# (the person's name, or None for a new person; then; the dialog, which shows errors; on_failed(message)) -> None
+AddPhotos = Callable[[str | None, Callable[[], None], QWidget, Callable[[str], None]], None]
+EMPTY_HINT = (
+    "No one is enrolled yet. Click a face in the video to enroll it, or use Add photos... to enroll someone "
+    "from photos."
+)
 
 
 def shrink(image: np.ndarray | None, side: int) -> np.ndarray | None:
@@ -79,6 +84,15 @@ class GalleryDialog(QDialog):
         grid.addWidget(QLabel("Samples of the selected person"), 0, 1)
         grid.addWidget(self.people, 1, 0)
         grid.addWidget(self.samples, 1, 1)
+        self.hint = QLabel(EMPTY_HINT)
+        self.hint.setWordWrap(True)
+        self.hint.hide()
+        self.error_label = QLabel()  # this dialog's own errors: the main window's banner is hidden behind it
+        self.error_label.setStyleSheet("color: #c03030;")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+        grid.addWidget(self.hint, 2, 0, 1, 2)
+        grid.addWidget(self.error_label, 3, 0, 1, 2)
         box = QDialogButtonBox()
         for key, title, slot in (
             ("rename", "Rename...", self._on_rename),
@@ -90,7 +104,7 @@ class GalleryDialog(QDialog):
             button.clicked.connect(slot)
             self.buttons[key] = button
         box.addButton(QDialogButtonBox.StandardButton.Close).clicked.connect(self.accept)
-        grid.addWidget(box, 2, 0, 1, 2)
+        grid.addWidget(box, 4, 0, 1, 2)
         grid.setColumnStretch(1, 2)
         self.people.currentItemChanged.connect(self._on_person_selected)
         self.samples.currentItemChanged.connect(self._update_buttons)
@@ -124,6 +138,7 @@ class GalleryDialog(QDialog):
         if self.people.currentItem() is None and self.people.count():
             self.people.setCurrentRow(0)
         self.people.blockSignals(False)
+        self.hint.setVisible(not people)
         self.loads += 1
         self._on_person_selected()
 
@@ -154,12 +169,15 @@ class GalleryDialog(QDialog):
 
     def _update_buttons(self, *_: object) -> None:
         has_person = self.person_id() is not None
-        for key in ("rename", "delete_person", "add_photos"):
+        for key in ("rename", "delete_person"):
             self.buttons[key].setEnabled(has_person)
+        self.buttons["add_photos"].setText("Add photos..." if has_person else "Add a person from photos...")
         self.buttons["delete_sample"].setEnabled(self.samples.currentItem() is not None)
 
     def _warn(self, message: str) -> None:
-        QMessageBox.warning(self, "Gallery", message)
+        """A failure, shown in this dialog (until the next action succeeds)."""
+        self.error_label.setText(message)
+        self.error_label.show()
 
     def _write(
         self,
@@ -171,6 +189,7 @@ class GalleryDialog(QDialog):
         """A gallery write on the runner, then `then(result)` and a reload (also after a failure: it may be stale)."""
 
         def done(result: object) -> None:
+            self.error_label.hide()
             if then is not None:
                 then(result)
             self.reload(keep)
@@ -239,6 +258,7 @@ class GalleryDialog(QDialog):
         self._write("delete-sample", work, pid, self._say_if_purge_pending)
 
     def _on_add_photos(self) -> None:
+        """Photos for the selected person, or for a new one when nobody is selected (an empty gallery)."""
         pid = self.person_id()
-        if pid is not None:
-            self.add_photos(self._name(), lambda: self.reload(pid))
+        self.error_label.hide()
+        self.add_photos(self._name() if pid is not None else None, lambda: self.reload(pid), self, self._warn)

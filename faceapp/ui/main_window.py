@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QMainWindow, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QToolBar, QVBoxLayout, QWidget
 
 from faceapp import settings as settings_io
 from faceapp.core.analyzer import FaceAnalyzer
@@ -22,8 +24,9 @@ from faceapp.core.video import Frame, SourceEvent, SourceStatus
 from faceapp.engine import Engine, GalleryChange
 from faceapp.errors import CameraError, FaceAppError
 from faceapp.settings import Settings
-from faceapp.ui import flows
+from faceapp.ui import flows, menus
 from faceapp.ui.bridge import BackgroundTask, GalleryRunner, PipelineBridge, user_message
+from faceapp.ui.menus import Entry, build_menus
 from faceapp.ui.session import LiveSession
 from faceapp.ui.verify_panel import VerifyPanel
 from faceapp.ui.video_view import VideoView
@@ -36,6 +39,8 @@ ENROLLMENTS = ("enroll-photos", "enroll-samples", "rename", "delete-person", "de
 WRITE_TASK_GRACE = 10.0
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+FOCUS_RING = "QToolButton:focus, QCheckBox:focus { border: 2px solid #2f7de1; border-radius: 3px; }"
+RECENT_RESULTS = 8  # results kept with their frames, so a late click or "Capture more" still finds its frame
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +77,7 @@ class MainWindow(QMainWindow):
         self.runner = GalleryRunner(self)
         self.session = LiveSession(self.bridge)
         self._build()
+        self.recent_results: deque[FrameResult] = deque(maxlen=RECENT_RESULTS)
         self.bridge.frame_ready.connect(self._on_frame_ready)
         self.bridge.result_ready.connect(self._on_result_ready)
         self.bridge.status_changed.connect(self._on_status_changed)
@@ -85,8 +91,16 @@ class MainWindow(QMainWindow):
         self._timer.timeout.connect(self._on_tick)
         self._timer.start()
         self.apply_settings(settings, restart_source=False)
+        self._owns_engine = False  # an engine this window opened (Open another gallery) is closed with it
+        if engine is None:
+            self.status.set_model("none (no gallery open)")
         if engine_error:
-            self.banner.show_message(engine_error + " Recognition is off; the video still plays.", "error")
+            self.banner.show_message(
+                engine_error + " Recognition is off; the video still plays.",
+                "error",
+                self._gallery_actions(),
+                "gallery",
+            )
 
     def _build(self) -> None:
         self.view = VideoView()
@@ -100,23 +114,65 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.status = LiveStatusBar()
         self.setStatusBar(self.status)
+        self.actions_by_name = build_menus(self, self._menus())
         toolbar = QToolBar("Main")
         toolbar.setMovable(False)
+        toolbar.setStyleSheet(FOCUS_RING)
         self.addToolBar(toolbar)
-        self.actions_by_name: dict[str, QAction] = {}
-        for name, title, slot in (
-            ("enroll_photos", "Enroll from photos...", self._on_enroll_photos),
-            ("gallery", "Gallery...", self._on_open_gallery),
-            ("settings", "Settings...", self._on_open_settings),
-            ("source", "Open video file...", self._on_open_file),
-        ):
-            action = QAction(title, self)
-            action.triggered.connect(slot)
-            toolbar.addAction(action)
-            self.actions_by_name[name] = action
+        for name in ("enroll_photos", "gallery", "settings", "source"):
+            toolbar.addAction(self.actions_by_name[name])
+            toolbar.widgetForAction(self.actions_by_name[name]).setFocusPolicy(Qt.FocusPolicy.TabFocus)
         toolbar.addSeparator()
         self.verify = VerifyPanel()
+        self.verify.setStyleSheet(FOCUS_RING)
         toolbar.addWidget(self.verify)
+        chain = [toolbar.widgetForAction(self.actions_by_name[n]) for n in ("enroll_photos", "gallery", "settings")]
+        chain += [toolbar.widgetForAction(self.actions_by_name["source"]), self.verify.switch, self.verify.people]
+        for first, second in zip([*chain, self.view], [*chain[1:], self.view], strict=False):
+            QWidget.setTabOrder(first, second)
+
+    def _menus(self) -> list[tuple[str, list[Entry | None]]]:
+        keys = QKeySequence.StandardKey
+        enroll_face = Entry("enroll_face", "Enroll &selected face...", self._on_enroll_selected, None, "Ctrl+Return")
+        verify = Entry("verify", "&Verify (1:1) mode", self._on_verify_toggled, None, "Ctrl+Shift+V", checkable=True)
+        return [
+            (
+                "&File",
+                [
+                    Entry("source", "&Open video file...", self._on_open_file, keys.Open),
+                    Entry("camera", "Use a &camera...", self._on_pick_camera, fallback="Ctrl+Shift+O"),
+                    None,
+                    Entry("settings", "&Settings...", self._on_open_settings, keys.Preferences, "Ctrl+,"),
+                    None,
+                    Entry("quit", "&Quit", self.close, keys.Quit, "Ctrl+Q"),
+                ],
+            ),
+            (
+                "&Gallery",
+                [
+                    Entry("enroll_photos", "&Enroll from photos...", self._on_enroll_photos, fallback="Ctrl+E"),
+                    enroll_face,
+                    Entry("gallery", "&Gallery...", self._on_open_gallery, fallback="Ctrl+G"),
+                    None,
+                    verify,
+                ],
+            ),
+            (
+                "&View",
+                [
+                    Entry("mirror", "&Mirror the camera", self._on_mirror_toggled, fallback="Ctrl+M", checkable=True),
+                    Entry("fullscreen", "&Full screen", self._on_full_screen, keys.FullScreen, "F11", checkable=True),
+                ],
+            ),
+            (
+                "&Help",
+                [
+                    Entry("help", "faceapp &Help and limits", lambda: menus.show_help(self), keys.HelpContents, "F1"),
+                    Entry("data", "&Where the data lives", self._on_data_locations),
+                    Entry("about", "&About faceapp", lambda: menus.show_about(self)),
+                ],
+            ),
+        ]
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -145,6 +201,7 @@ class MainWindow(QMainWindow):
             return False
         self.banner.clear("source")
         self.status.source_fps = self.session.source_fps
+        self._show_settings(self.settings)  # a camera is mirrored (when set), a file never
         if self.analyzer is not None and self.snapshot is not None:
             self.session.start_recognition(self.analyzer, self.snapshot)
         return True
@@ -205,6 +262,48 @@ class MainWindow(QMainWindow):
             "models",
         )
 
+    def _gallery_actions(self) -> list[tuple[str, Callable[[], None]]]:
+        return [("Open another gallery...", self._on_choose_gallery), ("New gallery...", self._on_new_gallery)]
+
+    def _on_choose_gallery(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a gallery", "", "faceapp gallery (*.sqlite3 *.db);;All (*)")
+        if path:
+            self.use_gallery(Path(path))
+
+    def _on_new_gallery(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New gallery", "gallery.sqlite3", "faceapp gallery (*.sqlite3)")
+        if path:
+            self.use_gallery(Path(path))
+
+    def use_gallery(self, path: Path) -> None:
+        """With no gallery open: open (or create) the one at `path` in the background, then start recognition on it.
+
+        It becomes the start-up gallery; a failure says why in the banner, which keeps offering another file.
+        """
+        if self.engine is not None:
+            return
+        path = path.expanduser().resolve()
+        detector = create_detector(self.settings.detector)
+        self.status.set_model("opening the gallery...")
+
+        def opened(engine: Engine) -> None:
+            if self._closing:
+                engine.close()
+                return
+            self.engine, self._owns_engine = engine, True
+            self._unsubscribe = engine.subscribe(self.bridge.post_gallery_changed)
+            self.banner.clear("gallery")
+            self.settings = replace(self.settings, db_path=str(path))
+            self.save_settings()
+            self.load_models()
+
+        def failed(message: str) -> None:
+            self.status.set_model("none (no gallery open)")
+            text = f"The gallery {path} cannot be opened: {message} Recognition is off; the video still plays."
+            self.banner.show_message(text, "error", self._gallery_actions(), "gallery")
+
+        self.run_task("open-gallery", lambda task: Engine.open(path, None, detector=detector), opened, failed)
+
     def refresh_gallery(self) -> None:
         """Load a fresh snapshot and the people on the gallery runner; the worker gets it on its next frame."""
         engine = self.engine
@@ -240,7 +339,13 @@ class MainWindow(QMainWindow):
         rule = self.rule(shown)
         self.view.rule = rule
         self.verify.threshold = rule.threshold
-        self.view.mirror = shown.mirror_view
+        self.view.mirror = shown.mirror_view and self.session.is_camera  # text in a video file never reads backwards
+        mirror = self.actions_by_name["mirror"]
+        mirror.blockSignals(True)
+        mirror.setChecked(shown.mirror_view)
+        mirror.blockSignals(False)
+        mirror.setEnabled(self.session.is_camera)
+        mirror.setStatusTip("" if self.session.is_camera else "Video files are never mirrored.")
         self.live_detector.config = replace(self.live_detector.config, min_face_size=shown.min_face_size)
         self.view.update()
 
@@ -285,6 +390,9 @@ class MainWindow(QMainWindow):
 
     def image_for(self, result_index: int) -> np.ndarray | None:
         """The captured frame a result was computed on while it is kept; None once it is gone (boxes would not fit)."""
+        for result in self.recent_results:
+            if result.frame_index == result_index and result.image is not None:
+                return result.image
         return self.recent_frames.get(result_index)
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -306,6 +414,8 @@ class MainWindow(QMainWindow):
             task.join(0.05)
         if not self.runner.join(WRITE_TASK_GRACE):  # the queued writes commit; the rest were cancelled
             log.warning("the gallery runner is still busy after %.0f s", WRITE_TASK_GRACE)
+        elif self._owns_engine and self.engine is not None:
+            self.engine.close()
         super().closeEvent(event)
 
     # -- pipeline slots -----------------------------------------------------------------------------------------
@@ -313,16 +423,22 @@ class MainWindow(QMainWindow):
         self.recent_frames[frame.index] = frame.image
         while len(self.recent_frames) > 48:
             self.recent_frames.popitem(last=False)
-        self.status.display.tick()
+        painted = self.view.painted
         self.view.show_frame(frame)
+        if self.view.painted != painted:  # the display rate counts frames shown, not frames received
+            self.status.display.tick()
 
     def _on_result_ready(self, result: FrameResult) -> None:
         self.status.recognition.tick()
+        self.recent_results.append(result)
         self.view.show_result(result)
         self.verify.update_verdict(result)
 
     def _on_status_changed(self, status: SourceStatus) -> None:
-        if status.event is SourceEvent.LOST:
+        if status.event in (SourceEvent.DAMAGED, SourceEvent.FAILED):
+            kind = "warning" if status.event is SourceEvent.DAMAGED else "error"
+            self.banner.show_message(status.message, kind, [("Open video file...", self._on_open_file)], "source")
+        elif status.event is SourceEvent.LOST:
             self.banner.show_message(status.message, "warning", [("Open video file...", self._on_open_file)], "source")
         elif status.event is SourceEvent.BACK:
             self.banner.clear("source")
@@ -337,6 +453,7 @@ class MainWindow(QMainWindow):
         self.status.refresh()
 
     def _on_mode_changed(self, active: bool) -> None:
+        self.actions_by_name["verify"].setChecked(self.verify.switch.isChecked())
         self.session.set_claim(self.verify.claimed_id() if active else None)
         self.view.labeler = self.verify.label if active else self.view.default_label
         self.view.update()
@@ -345,15 +462,48 @@ class MainWindow(QMainWindow):
         self.refresh_gallery()
 
     # -- user actions -------------------------------------------------------------------------------------------
-    def _on_face_clicked(self, face: LiveFace) -> None:
-        if self.engine is None or self.analyzer is None or self.view.result is None:
+    def _on_face_clicked(self, face: LiveFace, result: FrameResult) -> None:
+        if self.engine is None or self.analyzer is None:
             self.status.showMessage("Recognition is not running yet; enroll once the models are loaded.", 5000)
             return
-        image = self.image_for(self.view.result.frame_index)
+        image = result.image if result.image is not None else self.image_for(result.frame_index)
         if image is None:
             self.status.showMessage("That frame has already gone by; click the face again.", 5000)
             return
         flows.enroll_face(self, image, face)
+
+    def _on_enroll_selected(self) -> None:
+        self.view.setFocus()
+        if not self.view.enroll_selected():
+            self.status.showMessage("No face in view to enroll.", 4000)
+
+    def _on_verify_toggled(self, checked: bool) -> None:
+        if not self.verify.switch.isEnabled():
+            self.actions_by_name["verify"].setChecked(False)
+            self.status.showMessage("Enroll someone first: verify mode checks faces against one enrolled person.", 5000)
+            return
+        self.verify.switch.setChecked(checked)
+
+    def _on_mirror_toggled(self, checked: bool) -> None:
+        self.apply_settings(replace(self.settings, mirror_view=checked), restart_source=False)
+        self.save_settings()
+
+    def _on_full_screen(self, checked: bool) -> None:
+        if checked:
+            self.showFullScreen()
+        else:
+            self.showNormal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Esc leaves full screen."""
+        if event.key() == Qt.Key.Key_Escape and self.isFullScreen():
+            self.actions_by_name["fullscreen"].setChecked(False)
+            self.showNormal()
+            return
+        super().keyPressEvent(event)
+
+    def _on_data_locations(self) -> None:
+        menus.show_data_locations(self, self.engine.gallery_path if self.engine is not None else None)
 
     def _on_enroll_photos(self) -> None:
         flows.enroll_photos(self, None)

@@ -33,7 +33,7 @@ def wait_until(app: object, condition: Callable[[], bool], timeout: float) -> bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write main.png, verify.png, enroll.png, gallery.png, settings.png and no_source.png to --out."""
+    """Write main.png, menu.png, verify.png, enroll.png, photos.png, gallery.png, settings.png and no_source.png."""
     parser = argparse.ArgumentParser(prog="python -m faceapp.ui.screenshots")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--source", type=Path, default=SHARED / "video" / "short_hamilton_clip.mp4")
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(home)
     os.environ["FACEAPP_DATA_DIR"] = str(home / "data")
     os.environ["FACEAPP_CONFIG_DIR"] = str(home / "config")
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMenu
 
     from faceapp.engine import Engine
     from faceapp.settings import Settings
@@ -63,19 +63,27 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     window.start()
 
-    def lin_in_view() -> bool:
-        result = window.view.result
+    def named_face_drawn() -> bool:
+        # What the user sees: a labelled box drawn on the frame shown (the view drops boxes that no longer fit).
+        result, (index, drawn) = window.view.result, window.view.drawn
         tau = window.rule()
-        return result is not None and result.frame_index % 275 >= 120 and any(f.accepted(tau) for f in result.faces)
+        return result is not None and index >= 0 and any(f.accepted(tau) for f in drawn)
 
-    if not wait_until(app, lin_in_view, 40):
-        print("recognition never labelled a face", file=sys.stderr)
+    if not wait_until(app, named_face_drawn, 120):
+        print("no labelled face was drawn within 120 s (a slow machine?)", file=sys.stderr)
     window.grab().save(str(out / "main.png"))
     result = window.view.result
     assert result is not None
     assert result.faces
+    menu = window.menuBar().actions()[1].menu()  # Gallery, with its shortcuts
+    assert isinstance(menu, QMenu)
+    menu.popup(window.mapToGlobal(window.menuBar().actionGeometry(window.menuBar().actions()[1]).bottomLeft()))
+    wait_until(app, lambda: False, 0.3)
+    menu.grab().save(str(out / "menu.png"))
+    menu.hide()
     face = max(result.faces, key=lambda f: f.detection.area)
-    enroll = flows.enroll_dialog(window, window.image_for(result.frame_index), face)  # type: ignore[arg-type]
+    image = result.image if result.image is not None else window.image_for(result.frame_index)
+    enroll = flows.enroll_dialog(window, image, face)  # type: ignore[arg-type]
     enroll.show()
     wait_until(app, lambda: False, 0.3)
     enroll.grab().save(str(out / "enroll.png"))
@@ -85,6 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     wait_until(app, lambda: "ACCEPT" in window.verify.verdict.text(), 5)
     window.grab().save(str(out / "verify.png"))
     window.verify.switch.setChecked(False)
+    group = photos / "_multi_face" / "kit_with_rose.jpg"
+    (home / "kit_with_rose.jpg").symlink_to(group)  # a neutral relative path in the dialog
+    photo_dialog = flows.photos_dialog(window, ["kit_with_rose.jpg", "missing.jpg"])
+    photo_dialog.show()
+    wait_until(app, lambda: bool(photo_dialog.found), 30)
+    photo_dialog.name.setEditText("Kit Harington")
+    wait_until(app, lambda: False, 0.3)
+    photo_dialog.grab().save(str(out / "photos.png"))
+    photo_dialog.reject()
     for make, name in ((flows.gallery_dialog, "gallery.png"), (flows.settings_dialog, "settings.png")):
         dialog = make(window)
         dialog.show()

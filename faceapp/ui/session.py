@@ -39,6 +39,11 @@ class LiveSession:
         return self.capture is not None and self.capture.is_alive()
 
     @property
+    def is_camera(self) -> bool:
+        """Whether the open source is a camera (a file, or none, is not)."""
+        return self.source is not None and not self.source.is_file
+
+    @property
     def source_fps(self) -> float:
         """The frame rate the source reports (0 before open)."""
         return self.source.fps if self.source is not None else 0.0

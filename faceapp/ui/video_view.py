@@ -1,4 +1,9 @@
-"""The live view: paints every captured frame and draws the latest recognition result over it."""
+"""The live view: paints every captured frame and draws the latest recognition result over it while it still fits.
+
+A result is computed on an older frame than the one shown (recognition is slower than the video). Its boxes are
+drawn only while the shown frame still shows what the result's frame showed: no box after a scene cut, and no box
+where the content under it changed (the face moved or left); older results fade, and past MAX_AGE they are dropped.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,21 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.types import MatchRule
-from faceapp.core.video import Frame
+from faceapp.core.video import Frame, patch_changed, scene_changed, signature
 
 # (text, colour) for one face; the main window swaps this for verification mode.
 Labeler = Callable[[LiveFace], tuple[str, QColor]]
 
 ACCEPT_COLOUR = QColor(40, 200, 90)
 REJECT_COLOUR = QColor(230, 70, 60)
+FRESH_AGE = 1.0  # seconds between the result's frame and the shown one below which boxes are drawn fully opaque
+MAX_AGE = 6.0  # ... above which they are not drawn at all (in between they fade to FADED)
+FADED = 0.35
 
 
 def to_qimage(image: np.ndarray) -> QImage:
@@ -30,13 +38,16 @@ def to_qimage(image: np.ndarray) -> QImage:
 class VideoView(QWidget):
     """Shows the newest frame scaled to fit, boxes and labels from the newest result; a click on a box picks a face."""
 
-    face_clicked = Signal(object)
+    face_clicked = Signal(object, object)  # (LiveFace, the FrameResult it belongs to)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # arrows pick a face, Enter enrolls it
+        self.setAccessibleName("Live video")
+        self.selected_track: int | None = None  # the face the keyboard picked (the largest when None)
         self.mirror = False
         self.rule = MatchRule(0.5)
         self.labeler: Labeler = self.default_label
@@ -47,18 +58,25 @@ class VideoView(QWidget):
         self.painted = 0
         self.last_painted_index = -1
         self.paint_times: list[float] = []
+        self._signature: np.ndarray | None = None  # the shown frame's (core.video.signature)
+        self._result_signature: np.ndarray | None = None
+        self._visible: tuple[int, int, list[tuple[LiveFace, float]]] | None = None  # (frame, result id, faces)
+        self.drawn: tuple[int, list[LiveFace]] = (-1, [])  # the faces drawn on the last painted frame (tests read it)
 
     # -- data in ------------------------------------------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
         """Display `frame` now (painted synchronously, so no frame is skipped by update coalescing)."""
         self.frame = frame
         self._image = to_qimage(frame.image)
+        self._signature = signature(frame.image)
         if self.isVisible():
             self.repaint()
 
     def show_result(self, result: FrameResult | None) -> None:
         """Use `result` for the boxes and labels from the next painted frame on."""
         self.result = result
+        image = result.image if result is not None else None
+        self._result_signature = signature(image) if image is not None else None
 
     def set_placeholder(self, text: str) -> None:
         """The text shown while there is no video."""
@@ -68,6 +86,7 @@ class VideoView(QWidget):
     def clear(self) -> None:
         """Forget the current frame and result (the source stopped)."""
         self.frame, self._image, self.result = None, None, None
+        self._signature = self._result_signature = None
         self.update()
 
     def default_label(self, face: LiveFace) -> tuple[str, QColor]:
@@ -99,19 +118,70 @@ class VideoView(QWidget):
             x1, x2 = self._image.width() - x2, self._image.width() - x1
         return QRectF(target.left() + x1 * s, target.top() + y1 * s, (x2 - x1) * s, (y2 - y1) * s)
 
+    def visible_faces(self) -> list[tuple[LiveFace, float]]:
+        """The faces of the latest result that still fit the shown frame, each with its opacity (0.35 to 1)."""
+        result, frame = self.result, self.frame
+        if result is None:
+            return []
+        if frame is None or result.image is None or frame.index == result.frame_index:
+            return [(f, 1.0) for f in result.faces]
+        key = (frame.index, id(result))
+        if self._visible is not None and self._visible[:2] == key:
+            return self._visible[2]
+        age = abs(frame.timestamp - result.timestamp)
+        faces: list[tuple[LiveFace, float]] = []
+        cut = (
+            self._signature is None
+            or self._result_signature is None
+            or scene_changed(self._result_signature, self._signature)
+        )
+        if age <= MAX_AGE and not cut:
+            fade = 1.0 if age <= FRESH_AGE else 1.0 - (1.0 - FADED) * (age - FRESH_AGE) / (MAX_AGE - FRESH_AGE)
+            faces = [(f, fade) for f in result.faces if not patch_changed(result.image, frame.image, f.detection.box)]
+        self._visible = (*key, faces)
+        return faces
+
     def face_at(self, point: QPointF) -> LiveFace | None:
-        """The face whose box contains `point` (the smallest when boxes overlap)."""
-        if self.result is None:
-            return None
-        hits = [f for f in self.result.faces if self.box_rect(f).contains(point)]
+        """The drawn face whose box contains `point` (the smallest when boxes overlap)."""
+        hits = [f for f, _ in self.visible_faces() if self.box_rect(f).contains(point)]
         return min(hits, key=lambda f: f.detection.area, default=None)
 
+    def selected_face(self) -> LiveFace | None:
+        """The face the arrow keys picked, else the largest drawn one."""
+        drawn = [f for f, _ in self.visible_faces()]
+        chosen = [f for f in drawn if f.track_id == self.selected_track]
+        return chosen[0] if chosen else max(drawn, key=lambda f: f.detection.area, default=None)
+
+    def enroll_selected(self) -> bool:
+        """Emit face_clicked for the selected face (the keyboard's click); False when no face is drawn."""
+        face = self.selected_face()
+        if face is not None:
+            self.face_clicked.emit(face, self.result)
+        return face is not None
+
     # -- events -------------------------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Left/Right (or Up/Down) pick the next face in view from left to right; Enter or Space enrolls it."""
+        key = Qt.Key(event.key())
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.enroll_selected()
+            return
+        steps = {Qt.Key.Key_Right: 1, Qt.Key.Key_Down: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Up: -1}
+        if key not in steps:
+            super().keyPressEvent(event)
+            return
+        faces = sorted((f for f, _ in self.visible_faces()), key=lambda f: self.box_rect(f).left())
+        if faces:
+            current = self.selected_face()
+            at = faces.index(current) if current in faces else -1
+            self.selected_track = faces[(at + steps[key]) % len(faces)].track_id
+            self.update()
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         """A left click on a face box emits face_clicked."""
         face = self.face_at(event.position()) if event.button() == Qt.MouseButton.LeftButton else None
         if face is not None:
-            self.face_clicked.emit(face)
+            self.face_clicked.emit(face, self.result)
         else:
             super().mousePressEvent(event)
 
@@ -134,8 +204,12 @@ class VideoView(QWidget):
             image = self._image.flipped(Qt.Orientation.Horizontal) if self.mirror else self._image
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(target, image)
-            if self.result is not None:
-                self._draw_faces(painter)
+            self._draw_faces(painter)
+            if self.hasFocus():  # the focus ring: the keyboard is here
+                painter.setOpacity(1.0)
+                painter.setPen(QPen(self.palette().highlight().color(), 3))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(QRectF(self.rect()).adjusted(1.5, 1.5, -1.5, -1.5))
         finally:
             painter.end()  # also when drawing raised: an open painter breaks every later paint of the window
         if self.frame is not None and self.frame.index != self.last_painted_index:
@@ -143,13 +217,17 @@ class VideoView(QWidget):
             self.last_painted_index = self.frame.index
 
     def _draw_faces(self, painter: QPainter) -> None:
-        assert self.result is not None
+        visible = self.visible_faces()
+        self.drawn = (self.frame.index if self.frame is not None else -1, [f for f, _ in visible])
+        if not visible:
+            return
         font = QFont(self.font())
         font.setPointSizeF(max(9.0, min(14.0, self.width() / 60)))
         font.setBold(True)
         painter.setFont(font)
         metrics = painter.fontMetrics()
-        for face in self.result.faces:
+        for face, opacity in visible:
+            painter.setOpacity(opacity)
             rect = self.box_rect(face)
             text, colour = self.labeler(face)
             painter.setPen(QPen(colour, 2.5))
@@ -162,3 +240,6 @@ class VideoView(QWidget):
             painter.fillRect(label, colour)
             painter.setPen(QColor(255, 255, 255))
             painter.drawText(label, Qt.AlignmentFlag.AlignCenter, text)
+            if self.hasFocus() and face is self.selected_face():
+                painter.setPen(QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine))
+                painter.drawRect(rect.adjusted(-4, -4, 4, 4))

@@ -10,10 +10,15 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushBu
 
 
 class RateMeter:
-    """Events per second over the last `window` seconds."""
+    """Events per second: over the last `window` seconds, or over the last `min_events` events when they are rarer
+    (a recognizer at 0.4 fps reads 0.4, not 0), looking back at most `horizon` seconds.
 
-    def __init__(self, window: float = 2.0) -> None:
-        self.window = window
+    The rate is (events - 1) / (time from the first to the last of them), exact for a steady rate; when the next
+    event is overdue, the time since the last one counts too, so a stalled stream reads lower and lower, then 0.
+    """
+
+    def __init__(self, window: float = 3.0, min_events: int = 4, horizon: float = 20.0) -> None:
+        self.window, self.min_events, self.horizon = window, min_events, horizon
         self._times: deque[float] = deque()
 
     def tick(self, now: float | None = None) -> None:
@@ -21,14 +26,20 @@ class RateMeter:
         self._times.append(time.monotonic() if now is None else now)
 
     def rate(self, now: float | None = None) -> float:
-        """Events per second in the window ending now."""
+        """Events per second as of `now`."""
         now = time.monotonic() if now is None else now
-        while self._times and now - self._times[0] > self.window:
+        while self._times and now - self._times[0] > self.horizon:
             self._times.popleft()
-        if len(self._times) < 2:
+        times = list(self._times)
+        recent = [t for t in times if now - t <= self.window]
+        if len(recent) < self.min_events:
+            recent = times[-self.min_events :]
+        if len(recent) < 2:
             return 0.0
-        span = max(now - self._times[0], 1e-6)
-        return (len(self._times) - 1) / span if span < self.window else len(self._times) / self.window
+        intervals = len(recent) - 1
+        span = recent[-1] - recent[0]
+        overdue = max(0.0, (now - recent[-1]) - span / intervals)
+        return intervals / max(span + overdue, 1e-6)
 
 
 class LiveStatusBar(QStatusBar):
@@ -47,7 +58,8 @@ class LiveStatusBar(QStatusBar):
         self.progress.setMaximumWidth(160)
         self.progress.setTextVisible(True)
         self.progress.hide()
-        self.addWidget(self.progress)
+        # Permanent, left of the figures: a normal widget would be drawn over the status message.
+        self.addPermanentWidget(self.progress)
         for label in (self.display_label, self.recognition_label, self.model_label, self.gallery_label):
             label.setFrameShape(QFrame.Shape.NoFrame)
             self.addPermanentWidget(label)

@@ -213,3 +213,64 @@ def test_pending_snapshots_are_applied_by_the_worker_at_its_next_frame() -> None
     assert worker.process(Frame(1, 0.04, image)).faces[0].name == "Ada"
     worker.set_gallery(GallerySnapshot("other-model", np.array([6]), {6: "Bob"}, vectors))  # ignored: not its model
     assert worker.process(Frame(2, 0.08, image)).faces[0].name == "Ada"
+
+
+def test_a_scene_cut_ends_every_track_so_no_vote_crosses_it() -> None:
+    """Issue 16 item 2: after a cut, the face in the same place is someone else; it is named by its own matches."""
+    embedder = FakeEmbedder()
+    worker, ada = make_worker([], embedder)
+    before, after = image_with_pattern(1), image_with_pattern(2)
+    after[:, :, :] = 255 - after  # a different scene: the whole frame changes
+    _, bob = embedder.embed(after, [detection(20, 20, 84, 84)])
+    worker.set_gallery(GallerySnapshot("fake", np.array([5, 6]), {5: "Ada", 6: "Bob"}, np.vstack([ada, bob])))
+    for i in range(4):
+        named = worker.process(Frame(i, i * 0.04, before)).faces[0]
+    assert named.name == "Ada"
+    cut = worker.process(Frame(4, 0.16, after)).faces[0]
+    assert cut.track_id != named.track_id  # a new track ...
+    assert cut.name == "Bob"  # ... whose first match names it, not the four votes for Ada
+    assert cut.distance == pytest.approx(0.0, abs=1e-5)
+    same_scene = worker.process(Frame(5, 0.2, after)).faces[0]
+    assert same_scene.track_id == cut.track_id  # no cut within a scene: the track goes on
+
+
+def test_results_carry_the_frame_they_were_computed_on() -> None:
+    """Issue 16 item 3: click-to-enroll crops from the very frame a box came from, however late the result is."""
+    worker, _ = make_worker([], FakeEmbedder())
+    image = image_with_pattern(1)
+    result = worker.process(Frame(7, 0.3, image))
+    assert result.image is image  # the capture's array itself: no copy per frame
+
+
+def test_a_file_that_will_not_open_gets_file_advice_not_camera_advice(tmp_path: Path) -> None:
+    """Issue 16 item 8."""
+    bad = tmp_path / "notes.mp4"
+    bad.write_bytes(b"not a video " * 100)
+    with pytest.raises(CameraError) as raised:
+        FrameSource(str(bad)).open()
+    assert "damaged or in a format" in str(raised.value)
+    assert "connected" not in str(raised.value)
+
+
+def test_a_file_damaged_in_the_middle_says_so_instead_of_looping_silently(video: Path, tmp_path: Path) -> None:
+    """Issue 16 item 8: the header promises more frames than can be read."""
+    long = tmp_path / "long.avi"
+    writer = cv2.VideoWriter(str(long), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (80, 64))
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        writer.write(rng.integers(0, 255, (64, 80, 3), dtype=np.uint8))
+    writer.release()
+    damaged = tmp_path / "damaged.avi"
+    damaged.write_bytes(long.read_bytes()[: long.stat().st_size // 2])
+    status: list[SourceStatus] = []
+    source = FrameSource(str(damaged))
+    source.open()
+    assert source.frame_count == 40
+    capture = CaptureThread(source, lambda frame: None, status.append, loop=True, realtime=False)
+    capture.start()
+    time.sleep(0.5)
+    capture.stop()
+    capture.join(timeout=2)
+    events = [s for s in status if s.event is SourceEvent.DAMAGED]
+    assert len(events) == 1  # said once, not on every loop
+    assert "of 40" in events[0].message

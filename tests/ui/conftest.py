@@ -62,7 +62,7 @@ def make_window(qtbot: QtBot, tmp_path: Path, detector: Detector, live_detector:
         engines.append(engine)
         window = MainWindow(
             engine,
-            Settings(source=str(source), mirror_view=False, **settings),  # type: ignore[arg-type]
+            Settings(**{"source": str(source), "mirror_view": False, **settings}),  # type: ignore[arg-type]
             live_detector=live or live_detector,  # type: ignore[arg-type]
             persist_settings=False,
         )

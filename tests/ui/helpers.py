@@ -33,3 +33,32 @@ def wait_for_faces(
         return frames[0] <= result.frame_index % 275 <= frames[1]
 
     qtbot.waitUntil(ready, timeout=timeout)
+
+
+def answer_photo_dialog(name: str | None, seen: list[object] | None = None, tries: int = 300) -> None:
+    """When the enroll-from-photos dialog is up and has found its faces: type `name` (None: keep it) and press Enter.
+
+    The dialog runs modally (exec), so this polls from the event loop; `seen` collects the dialog for later checks.
+    """
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from faceapp.ui.photos_dialog import PhotoEnrollDialog
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, PhotoEnrollDialog) or not dialog.found:
+            if tries > 0:
+                answer_photo_dialog(name, seen, tries - 1)
+            return
+        if seen is not None:
+            seen.append(dialog)
+        if name is not None:
+            dialog.name.setEditText(name)
+        from pytestqt.qtbot import QtBot
+
+        QtBot.keyClick(dialog.name, Qt.Key.Key_Return)
+
+    from PySide6.QtCore import Qt
+
+    QTimer.singleShot(50, answer)

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from faceapp.ui import flows
 from tests.fakes import dlib_like
-from tests.ui.helpers import WindowFactory
+from tests.ui.helpers import WindowFactory, answer_photo_dialog
 
 
 def answer(monkeypatch: pytest.MonkeyPatch, yes: bool) -> None:
@@ -67,7 +67,7 @@ def test_photos_dropped_on_the_window_enroll_a_person(
     engine = window.engine
     assert engine is not None
     qtbot.waitUntil(lambda: window.analyzer is not None, timeout=15000)
-    monkeypatch.setattr(QInputDialog, "getItem", lambda *args, **kwargs: ("Rose Leslie", True))
+    answer_photo_dialog("Rose Leslie")
     data = QMimeData()
     data.setUrls(
         [
@@ -100,6 +100,7 @@ def test_photo_enrollment_skips_a_bad_photo_and_enrolls_the_rest(
     postscript = tmp_path / "photo.jpg"
     postscript.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n{ } loop\n")
     files = [str(thumb), str(postscript), str(examples / "rose_leslie/img1.jpg")]
+    answer_photo_dialog(None)
     flows.enroll_photos(window, files, "Rose Leslie")
     qtbot.waitUntil(lambda: [p.sample_count for p in engine.people()] == [1], timeout=20000)
     qtbot.waitUntil(lambda: "2 skipped" in window.status.currentMessage(), timeout=5000)

@@ -87,9 +87,8 @@ def test_click_to_enroll_then_recognized(
 ) -> None:
     window = make_window(hamilton, dlib_embedder)
     wait_for_faces(qtbot, window, STEADY_FACE)
-    result = window.view.result
-    assert result is not None
-    face = max(result.faces, key=lambda f: f.detection.area)
+    qtbot.waitUntil(lambda: bool(window.view.drawn[1]), timeout=15000)  # a box on the screen, to click
+    face = max(window.view.drawn[1], key=lambda f: f.detection.area)
     assert face.label(window.rule()) == "Unknown"
     dialogs: list[EnrollDialog] = []
 
