@@ -15,7 +15,7 @@ import numpy as np
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Detection, MatchRule
-from faceapp.core.video import Frame, LatestFrameMailbox, iou, scene_changed, signature
+from faceapp.core.video import Frame, LatestFrameMailbox, iou
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class FrameResult:
     # The frame's pixels (the capture's own array, not a copy): click-to-enroll crops from the frame a box came from,
     # and the view checks that the shown frame still shows what this one did where each box is.
     image: np.ndarray | None = field(default=None, repr=False, compare=False)
+    scene: int = 0  # the frame's scene number (core.video.Frame.scene)
 
 
 @dataclass
@@ -197,7 +198,7 @@ class RecognitionWorker(threading.Thread):
         self.on_result = on_result
         self.on_error = on_error or (lambda message: None)
         self._stop_event = threading.Event()
-        self._last_signature: np.ndarray | None = None  # the previous frame's, to end tracks at a scene cut
+        self._last_scene: int | None = None  # the previous frame's scene, to end tracks at a cut
 
     def set_gallery(self, gallery: GallerySnapshot) -> None:
         """Any thread: use a new gallery snapshot of the same model from the next frame on.
@@ -252,10 +253,9 @@ class RecognitionWorker(threading.Thread):
         analyzer, gallery, tracker = self._apply_pending()
         claim = self._claim
         t0 = time.perf_counter()
-        seen = signature(frame.image)
-        if self._last_signature is not None and scene_changed(self._last_signature, seen):
+        if self._last_scene is not None and frame.scene != self._last_scene:
             tracker.end_tracks()  # the same place after a cut is someone else: no votes or embeddings carry over
-        self._last_signature = seen
+        self._last_scene = frame.scene
         detections = analyzer.detector.detect(frame.image)
         t1 = time.perf_counter()
         ids = tracker.assign(detections)
@@ -282,4 +282,6 @@ class RecognitionWorker(threading.Thread):
             "total": (t3 - t0) * 1e3,
             "embedded": float(len(due)),
         }
-        return FrameResult(frame.index, frame.timestamp, tuple(faces), timings, gallery.model, claim, frame.image)
+        return FrameResult(
+            frame.index, frame.timestamp, tuple(faces), timings, gallery.model, claim, frame.image, frame.scene
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -72,7 +72,6 @@ class MainWindow(QMainWindow):
         self.analyzer: FaceAnalyzer | None = None
         self.tasks: list[BackgroundTask] = []
         self._closing = False
-        self.recent_frames: OrderedDict[int, np.ndarray] = OrderedDict()
         self.bridge = PipelineBridge(self)
         self.runner = GalleryRunner(self)
         self.session = LiveSession(self.bridge)
@@ -185,7 +184,7 @@ class MainWindow(QMainWindow):
         """(Re)start capture on `spec`; on failure the banner offers another camera index or a file."""
         self.session.stop()
         self.view.clear()
-        self.recent_frames.clear()
+        self.recent_results.clear()  # another source's frame numbers start again
         try:
             self.session.open(spec, self.settings.resolution)
         except CameraError as exc:
@@ -393,7 +392,7 @@ class MainWindow(QMainWindow):
         for result in self.recent_results:
             if result.frame_index == result_index and result.image is not None:
                 return result.image
-        return self.recent_frames.get(result_index)
+        return None
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop every thread (events + joins with timeouts) before the window goes.
@@ -420,9 +419,6 @@ class MainWindow(QMainWindow):
 
     # -- pipeline slots -----------------------------------------------------------------------------------------
     def _on_frame_ready(self, frame: Frame) -> None:
-        self.recent_frames[frame.index] = frame.image
-        while len(self.recent_frames) > 48:
-            self.recent_frames.popitem(last=False)
         painted = self.view.painted
         self.view.show_frame(frame)
         if self.view.painted != painted:  # the display rate counts frames shown, not frames received

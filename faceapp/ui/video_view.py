@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.types import MatchRule
-from faceapp.core.video import Frame, patch_changed, scene_changed, signature
+from faceapp.core.video import Frame, patch_changed
 
 # (text, colour) for one face; the main window swaps this for verification mode.
 Labeler = Callable[[LiveFace], tuple[str, QColor]]
@@ -58,8 +58,6 @@ class VideoView(QWidget):
         self.painted = 0
         self.last_painted_index = -1
         self.paint_times: list[float] = []
-        self._signature: np.ndarray | None = None  # the shown frame's (core.video.signature)
-        self._result_signature: np.ndarray | None = None
         self._visible: tuple[int, int, list[tuple[LiveFace, float]]] | None = None  # (frame, result id, faces)
         self.drawn: tuple[int, list[LiveFace]] = (-1, [])  # the faces drawn on the last painted frame (tests read it)
 
@@ -68,15 +66,13 @@ class VideoView(QWidget):
         """Display `frame` now (painted synchronously, so no frame is skipped by update coalescing)."""
         self.frame = frame
         self._image = to_qimage(frame.image)
-        self._signature = signature(frame.image)
         if self.isVisible():
             self.repaint()
 
     def show_result(self, result: FrameResult | None) -> None:
         """Use `result` for the boxes and labels from the next painted frame on."""
         self.result = result
-        image = result.image if result is not None else None
-        self._result_signature = signature(image) if image is not None else None
+        self._visible = None
 
     def set_placeholder(self, text: str) -> None:
         """The text shown while there is no video."""
@@ -86,7 +82,7 @@ class VideoView(QWidget):
     def clear(self) -> None:
         """Forget the current frame and result (the source stopped)."""
         self.frame, self._image, self.result = None, None, None
-        self._signature = self._result_signature = None
+        self._visible = None
         self.update()
 
     def default_label(self, face: LiveFace) -> tuple[str, QColor]:
@@ -125,17 +121,12 @@ class VideoView(QWidget):
             return []
         if frame is None or result.image is None or frame.index == result.frame_index:
             return [(f, 1.0) for f in result.faces]
-        key = (frame.index, id(result))
+        key = (frame.index, result.frame_index)
         if self._visible is not None and self._visible[:2] == key:
             return self._visible[2]
         age = abs(frame.timestamp - result.timestamp)
         faces: list[tuple[LiveFace, float]] = []
-        cut = (
-            self._signature is None
-            or self._result_signature is None
-            or scene_changed(self._result_signature, self._signature)
-        )
-        if age <= MAX_AGE and not cut:
+        if age <= MAX_AGE and frame.scene == result.scene:  # the capture thread numbers scenes (core.video.Frame)
             fade = 1.0 if age <= FRESH_AGE else 1.0 - (1.0 - FADED) * (age - FRESH_AGE) / (MAX_AGE - FRESH_AGE)
             faces = [(f, fade) for f in result.faces if not patch_changed(result.image, frame.image, f.detection.box)]
         self._visible = (*key, faces)

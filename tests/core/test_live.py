@@ -226,11 +226,11 @@ def test_a_scene_cut_ends_every_track_so_no_vote_crosses_it() -> None:
     for i in range(4):
         named = worker.process(Frame(i, i * 0.04, before)).faces[0]
     assert named.name == "Ada"
-    cut = worker.process(Frame(4, 0.16, after)).faces[0]
+    cut = worker.process(Frame(4, 0.16, after, scene=1)).faces[0]  # the capture thread saw the cut
     assert cut.track_id != named.track_id  # a new track ...
     assert cut.name == "Bob"  # ... whose first match names it, not the four votes for Ada
     assert cut.distance == pytest.approx(0.0, abs=1e-5)
-    same_scene = worker.process(Frame(5, 0.2, after)).faces[0]
+    same_scene = worker.process(Frame(5, 0.2, after, scene=1)).faces[0]
     assert same_scene.track_id == cut.track_id  # no cut within a scene: the track goes on
 
 
@@ -274,3 +274,38 @@ def test_a_file_damaged_in_the_middle_says_so_instead_of_looping_silently(video:
     events = [s for s in status if s.event is SourceEvent.DAMAGED]
     assert len(events) == 1  # said once, not on every loop
     assert "of 40" in events[0].message
+
+
+def _scene_with_square(x: int, seed: int = 3) -> np.ndarray:
+    """A 240x320 grey scene with an 80-pixel textured square at column `x`."""
+    rng = np.random.default_rng(seed)
+    image = np.full((240, 320, 3), 90, np.uint8)
+    image[80:160, x : x + 80] = np.kron(rng.integers(0, 256, (10, 10, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
+    return image
+
+
+def test_a_face_that_moved_during_the_recognition_delay_keeps_its_box_and_one_that_left_does_not() -> None:
+    """Issue 16 review: boxes vanished on moving video when recognition was slow (patches were compared in place)."""
+    from faceapp.core.video import patch_changed
+
+    then = _scene_with_square(100)
+    box = (100.0, 80.0, 180.0, 160.0)
+    assert not patch_changed(then, _scene_with_square(114), box)  # moved 14 px (18% of the box) since its result
+    assert patch_changed(then, np.full_like(then, 90), box)  # gone: the background is there
+    assert patch_changed(then, _scene_with_square(100, seed=4), box)  # someone else stands there
+
+
+def test_scenes_are_counted_on_consecutive_frames_and_exposure_is_not_a_cut() -> None:
+    from faceapp.core.video import SceneCounter
+
+    counter = SceneCounter()
+    moving = [counter.next(_scene_with_square(x)) for x in range(100, 160, 4)]  # 15 frames of motion: one scene
+    brighter = counter.next(np.clip(_scene_with_square(160).astype(int) * 1.2 + 10, 0, 255).astype(np.uint8))
+    other = np.repeat(np.linspace(0, 255, 320, dtype=np.uint8)[None, :, None], 240, axis=0).repeat(3, axis=2)
+    cut = counter.next(other)  # another scene: a gradient
+    counter.new_scene()  # a file looping back
+    looped = counter.next(other)
+    assert moving == [0] * 15
+    assert brighter == 0  # auto-exposure is not a cut
+    assert cut == 1
+    assert looped == 2
