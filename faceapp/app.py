@@ -65,6 +65,9 @@ def install_exception_hook() -> None:
 
 def run(db: Path | None = None, source: str | None = None, model: str | None = None) -> int:
     """Open the main window on the gallery `db`, video `source` and `model`; returns the exit code."""
+    from faceapp.core.memory import configure_allocator
+
+    configure_allocator()  # before models load and threads start: large freed buffers go back to the OS (issue 8)
     logfile = setup_logging()
     install_exception_hook()
     from dataclasses import replace

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from faceapp.core import memory
 from faceapp.errors import BadInputError
 
 # After this many minutes the resident set counts as warmed up (models loaded, torch's first passes done, caches
@@ -39,6 +40,56 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def memory_breakdown() -> dict[str, float]:
+    """Where the resident set lives (Linux, glibc; fields missing elsewhere), in MiB.
+
+    anon_mb: anonymous memory (heap, arenas, mmapped blocks) from /proc/self/smaps_rollup; arenas: glibc's per-thread
+    malloc arenas (64 MiB-aligned anonymous reservations, main heap not counted) and arena_rss_mb their resident
+    part; malloc_*: mallinfo2 over all arenas (in_use: live blocks, free: freed but kept by malloc, mmapped: large
+    blocks mapped directly); threads: the process's thread count.
+    """
+    out: dict[str, float] = {}
+    try:
+        for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+            if line.startswith("Anonymous:"):
+                out["anon_mb"] = int(line.split()[1]) / 1024
+        out["threads"] = float(len(os.listdir("/proc/self/task")))
+        out.update(_arenas())
+    except OSError:
+        pass
+    for key, value in (memory.malloc_stats() or {}).items():
+        out[f"malloc_{key}_mb"] = value
+    return out
+
+
+def _arenas() -> dict[str, float]:
+    """Count glibc's non-main arenas in /proc/self/smaps: an anonymous rw mapping at a 64 MiB boundary, followed by
+    its ---p reserve, the two 64 MiB together (HEAP_MAX_SIZE on 64-bit); and the main arena's [heap] (brk)."""
+    heap = 64 << 20
+    maps: list[tuple[int, int, str, bool, int]] = []  # start, end, perms, anonymous, Rss kB
+    main_heap = -1
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+            start, end = (int(x, 16) for x in head[0].split("-"))
+            maps.append((start, end, head[1], len(head) == 5, 0))
+            if head[-1] == "[heap]":
+                main_heap = len(maps) - 1
+        elif head and head[0] == "Rss:" and maps:
+            maps[-1] = (*maps[-1][:4], int(head[1]))
+    count, rss_kb = 0, 0
+    for i, (start, end, perms, anon, rss) in enumerate(maps):
+        if not anon or start % heap or not perms.startswith("rw"):
+            continue
+        total, j = end - start, i + 1
+        if j < len(maps) and maps[j][0] == end and maps[j][2].startswith("---") and maps[j][3]:
+            total += maps[j][1] - maps[j][0]
+        if total == heap:
+            count, rss_kb = count + 1, rss_kb + rss
+    main = maps[main_heap][4] / 1024 if main_heap >= 0 else float("nan")
+    return {"arenas": float(count), "arena_rss_mb": rss_kb / 1024, "main_heap_rss_mb": main}
+
+
 def none_refcount() -> int:
     """sys.getrefcount(None): it falls steadily under a leaking PySide6 on Python 3.11 (constant on 3.12+)."""
     return sys.getrefcount(None)
@@ -46,7 +97,13 @@ def none_refcount() -> int:
 
 def _child(args: argparse.Namespace) -> int:
     """Run the window and print a JSON sample every `interval` seconds until `minutes` have passed."""
+    if not args.default_malloc:
+        memory.configure_allocator()  # as app.run does, before models and threads
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import tracemalloc
+
+    if args.tracemalloc:
+        tracemalloc.start(8)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -74,6 +131,7 @@ def _child(args: argparse.Namespace) -> int:
     start = time.monotonic()
     prev = (start, w.view.painted, w.session.captured, w.session.recognized)
     end = start + args.minutes * 60
+    warm_snapshot: tracemalloc.Snapshot | None = None
     while time.monotonic() < end:
         _pump(min(args.interval, max(0.0, end - time.monotonic())))
         now = time.monotonic()
@@ -88,10 +146,19 @@ def _child(args: argparse.Namespace) -> int:
             "gui_latency_p95_ms": float(np.percentile(lateness, 95)) if lateness else float("nan"),
             "none_refcount": none_refcount(),
             "painted": w.view.painted,
+            **memory_breakdown(),
         }
+        if args.tracemalloc:
+            sample["python_traced_mb"] = tracemalloc.get_traced_memory()[0] / (1 << 20)
+            if warm_snapshot is None and sample["t_min"] >= WARM_UP_MIN:
+                warm_snapshot = tracemalloc.take_snapshot()
         lateness.clear()
         prev = (now, w.view.painted, w.session.captured, w.session.recognized)
         print(json.dumps(sample), flush=True)
+    if warm_snapshot is not None:  # where the Python heap grew after warm-up, by allocating line
+        for stat in tracemalloc.take_snapshot().compare_to(warm_snapshot, "traceback")[:15]:
+            print(f"tracemalloc {stat.size_diff / 1024:+.0f} KiB in {stat.count_diff:+d} blocks:", file=sys.stderr)
+            print("\n".join("    " + line for line in stat.traceback.format()[-6:]), file=sys.stderr)
     probe.stop()
     run.close()
     del app
@@ -138,6 +205,10 @@ def report_text(r: dict[str, Any]) -> str:
         f"{'met' if ok_mem else 'MISSED'})",
         f"None refcount change after warm-up: {r['none_refcount_change']:+d}",
     ]
+    kept = [s.get("malloc_free_mb") for s in (r["first"], r["last"]) if s]
+    if len(kept) == 2 and None not in kept:
+        how = r.get("allocator", "allocator not recorded")
+        lines.append(f"freed but kept by malloc: {kept[0]:.0f} MiB first, {kept[1]:.0f} MiB last ({how})")
     for key in ("first", "last"):
         s = r[key]
         if s:
@@ -163,6 +234,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--interval", type=float, default=30.0, help="seconds between samples (default 30)")
     parser.add_argument("--enroll", action="append", default=[], metavar="NAME=IMAGE", help="enroll first")
     parser.add_argument("--out", type=Path, help="write the samples and summary as JSON here")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="trace Python allocations (slow): growth by line after warm-up"
+    )
+    parser.add_argument(
+        "--default-malloc", action="store_true", help="keep glibc's dynamic mmap threshold (the app fixes it)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.source.is_file():
@@ -187,6 +264,7 @@ def main(argv: list[str]) -> int:
                 )
         returncode = child.wait()
     result = summarize(samples, returncode, args.minutes)
+    result["allocator"] = "glibc default" if args.default_malloc else "mmap threshold fixed, as in the app"
     print(report_text(result))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
