@@ -30,13 +30,24 @@ log = logging.getLogger("faceapp")
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default: Any = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--db", type=Path, default=default, help="gallery database file (default: user data dir)")
+    parser.add_argument(
+        "--db",
+        type=_db_target,
+        default=default,
+        help="gallery file, or a PostgreSQL server: postgresql+psycopg://USER@HOST/DB (default: user data dir)",
+    )
     parser.add_argument("--model", default=default, help="embedding model (see `faceapp models list`)")
     parser.add_argument("--threshold", type=float, default=default, help="distance tau: d <= tau is a match")
     parser.add_argument("--min-face", type=int, default=default, help="smallest face to detect, in pixels")
     parser.add_argument(
         "--detector", choices=("mtcnn", "yunet"), default=default, help="face detector (default: the saved setting)"
     )
+
+
+def _db_target(value: str) -> str | Path:
+    from faceapp.paths import db_target
+
+    return db_target(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,7 +128,7 @@ def open_engine(args: argparse.Namespace, create: bool = False, quiet: bool = Fa
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
-    db = args.db or paths.default_db_path()
+    db = args.db or _settings_db() or paths.default_db_path()
     name = args.detector or settings.load().detector
     detector = create_detector(name, DetectorConfig(min_face_size=args.min_face or 40))
     if args.model:
@@ -136,10 +147,21 @@ def _gallery_exists(args: argparse.Namespace) -> bool:
     """Whether --db (or the default gallery) is there; an unreadable name counts as there, to be explained later."""
     from faceapp import paths
 
+    target = args.db or _settings_db() or paths.default_db_path()
+    if paths.is_db_url(target):
+        return True  # a server: opening it says whether it holds a gallery
     try:
-        return Path(args.db or paths.default_db_path()).exists()
+        return Path(target).exists()
     except (OSError, ValueError):
         return True
+
+
+def _settings_db() -> str | Path | None:
+    """The gallery the saved settings name (a file or a server address), or None."""
+    from faceapp import paths, settings
+
+    saved = settings.load().db_path
+    return paths.db_target(saved) if saved else None
 
 
 def threshold(args: argparse.Namespace, engine: Engine) -> float:
@@ -293,7 +315,8 @@ def cmd_people(args: argparse.Namespace) -> int:
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
-    engine = Engine(GalleryRepository(args.db or paths.default_db_path(), create=False), adopt_model=False)
+    db = args.db or _settings_db() or paths.default_db_path()
+    engine = Engine(GalleryRepository(db, create=False), adopt_model=False)
     try:
         if args.action == "list":
             people = engine.people()

@@ -122,8 +122,8 @@ class Engine:
         self.model = stored
 
     @classmethod
-    def open(cls, db_path: Path, model: str | None = None, **kwargs: object) -> Engine:
-        """An engine on the gallery at `db_path` (created when absent)."""
+    def open(cls, db_path: Path | str, model: str | None = None, **kwargs: object) -> Engine:
+        """An engine on the gallery at `db_path`, a file or a server address (created when absent)."""
         return cls(GalleryRepository(db_path), model, **kwargs)  # type: ignore[arg-type]
 
     @property
@@ -132,9 +132,14 @@ class Engine:
         return self._repo.purge_pending
 
     @property
-    def gallery_path(self) -> Path:
-        """The gallery's database file."""
+    def gallery_path(self) -> Path | None:
+        """The gallery's database file (None for a gallery on a server)."""
         return self._repo.path
+
+    @property
+    def gallery_label(self) -> str:
+        """The gallery as messages name it: its file, or its server address without the password."""
+        return self._repo.label
 
     def upgrade_backups(self) -> list[Path]:
         """Copies made before schema upgrades, beside the gallery (they may still hold removed people)."""
@@ -186,7 +191,7 @@ class Engine:
             if not chunk:
                 break
             if ids == previous:  # the last batch was not stored: stop rather than loop on it
-                raise DatabaseError(f"{self._repo.path}: re-embedding with {model} stored nothing; try again.")
+                raise DatabaseError(f"{self._repo.label}: re-embedding with {model} stored nothing; try again.")
             embedded = self._embedded([s.sample for s in chunk], embedder)
             self._repo.store_embeddings(model, [(s.id, v) for s, (_, v) in zip(chunk, embedded, strict=True)])
             done, previous = done + len(chunk), ids
