@@ -104,6 +104,7 @@ def run(db: Path | str | None = None, source: str | None = None, model: str | No
         from faceapp.core.detectors import create_detector
 
         engine = Engine.open(db_path, model, detector=create_detector(settings.detector))
+        engine.watch()  # other stations' enrollments, renames, removals and model switches reach the live view
     except FaceAppError as exc:
         log.warning("cannot open the gallery %s: %s", paths.db_label(db_path), exc)
         error = f"The gallery {paths.db_label(db_path)} cannot be opened: {exc}"

@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Self
 
 import numpy as np
-from sqlalchemy import Engine, delete, exc, func, select
+from sqlalchemy import Engine, delete, exc, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -386,6 +386,40 @@ class GalleryRepository:
             people = s.scalar(select(func.count()).select_from(PersonRow)) or 0
             samples = s.scalar(select(func.count()).select_from(SampleRow)) or 0
             return people, samples
+
+    def integrity_problems(self) -> list[str]:
+        """What is wrong with the stored gallery, one line each (empty when it is sound); reads only.
+
+        SQLite's own integrity and foreign-key checks for a file; for both backends: names whose keys collide,
+        samples or embeddings whose owner is gone, samples without a vector of the gallery's model, and vectors of
+        one model with different lengths.
+        """
+        problems: list[str] = []
+        with self._session() as s:
+            if self._path is not None:
+                checked = [str(row[0]) for row in s.execute(text("PRAGMA integrity_check"))]
+                problems += [f"SQLite: {line}" for line in checked if line != "ok"]
+                problems += [f"foreign key: {tuple(row)}" for row in s.execute(text("PRAGMA foreign_key_check"))]
+            keys = select(PersonRow.name_key, func.count()).group_by(PersonRow.name_key).having(func.count() > 1)
+            problems += [f"{count} people share the name key {key!r}" for key, count in s.execute(keys)]
+            orphans = select(func.count()).select_from(SampleRow).where(~SampleRow.person_id.in_(select(PersonRow.id)))
+            if n := s.scalar(orphans):
+                problems.append(f"{n} sample(s) belong to nobody")
+            lost = (
+                select(func.count()).select_from(EmbeddingRow).where(~EmbeddingRow.sample_id.in_(select(SampleRow.id)))
+            )
+            if n := s.scalar(lost):
+                problems.append(f"{n} embedding(s) belong to no sample")
+            model = meta_value(s, "model")
+            if model is not None:
+                missing = s.scalar(select(func.count()).select_from(SampleRow).where(lacks_embedding(model)))
+                if missing:
+                    problems.append(f"{missing} sample(s) have no {model} embedding")
+            sizes = select(EmbeddingRow.model, func.count(func.distinct(func.length(EmbeddingRow.vector))))
+            for name, count in s.execute(sizes.group_by(EmbeddingRow.model)):
+                if count > 1:
+                    problems.append(f"the {name} embeddings have {count} different lengths")
+        return problems
 
     # -- embeddings ----------------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -163,3 +164,20 @@ def test_the_cli_names_the_server_without_its_password(pg_url: str) -> None:
     assert done.stderr.startswith("error: ")
     assert "refused the user name or password" in done.stderr
     assert "Cli-Wrong-Pw-7" not in done.stderr + done.stdout
+
+
+def test_a_write_waits_for_another_stations_write_and_fails_in_one_line_past_the_timeout(
+    pg_server: Any, pg_url: str
+) -> None:
+    database = pg_url.split("/")[3].split("?")[0]
+    locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND granted"
+    with GalleryRepository(pg_url) as holder, GalleryRepository(pg_url, busy_timeout_ms=300) as other:
+        with holder._session(write=True):  # another station is in the middle of a write
+            assert pg_server.execute(database, locks, (postgres.WRITE_LOCK_KEY,)) == [(1,)]  # the gallery's lock
+            started = time.monotonic()
+            with pytest.raises(DatabaseError, match="another station kept the gallery busy") as caught:
+                other.add_person("Bo")
+            assert 0.25 < time.monotonic() - started < 3
+            _one_line_without_password(caught.value)
+        assert other.add_person("Bo").name == "Bo"
+        assert [p.name for p in holder.list_people()] == ["Bo"]
