@@ -95,6 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name")
     p.set_defaults(handler=cmd_people)
 
+    p = sub.add_parser("gallery", parents=[shared], help="export, import or copy a whole gallery (backup, move)")
+    gallery = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = gallery.add_parser("export", parents=[shared], help="write --db's gallery to a portable archive (zip)")
+    q.add_argument("file", type=Path)
+    q.add_argument("--no-embeddings", action="store_true", help="leave vectors out (they are recomputed on import)")
+    q = gallery.add_parser("import", parents=[shared], help="add an archive's people to --db's gallery")
+    q.add_argument("file", type=Path)
+    q = gallery.add_parser("copy", parents=[shared], help="copy gallery SRC into gallery DST (files or servers)")
+    q.add_argument("source", type=_db_target, metavar="SRC")
+    q.add_argument("target", type=_db_target, metavar="DST")
+    gallery.add_parser("check", parents=[shared], help="report anything wrong with --db's gallery")
+    p.set_defaults(handler=cmd_gallery)
+
     p = sub.add_parser("models", parents=[shared], help="list, download or import model weights")
     models = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     models.add_parser("list", parents=[shared], help="models, their weights and defaults")
@@ -333,6 +346,59 @@ def cmd_people(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     return EXIT_OK
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    """faceapp gallery export FILE | import FILE | copy SRC DST | check"""
+    from faceapp import archive, paths
+    from faceapp.engine import Engine
+    from faceapp.storage.repository import GalleryRepository
+
+    here = args.db or _settings_db() or paths.default_db_path()
+    source = args.source if args.action == "copy" else here
+    if args.action == "import":
+        model = archive.archive_model(args.file)
+        target = _engine_for_import(here, model, args)
+        try:
+            people, samples = archive.import_archive(target, args.file)
+        finally:
+            target.close()
+        print(f"Imported {people} people with {samples} sample(s) from {args.file} ({target.model}).")
+        return EXIT_OK
+    engine = Engine(GalleryRepository(source, create=False), adopt_model=False)
+    try:
+        if args.action == "export":
+            people, samples = archive.export(engine, args.file, embeddings=not args.no_embeddings)
+            print(f"Exported {people} people with {samples} sample(s) to {args.file}.")
+        elif args.action == "check":
+            problems = engine.integrity_problems()
+            for problem in problems:
+                print(problem)
+            print(f"{engine.gallery_label}: {len(problems) or 'no'} problem(s) found.", file=sys.stderr)
+            return EXIT_BAD_INPUT if problems else EXIT_OK
+        else:
+            target = _engine_for_import(args.target, engine.stored_model, args)
+            try:
+                people, samples = archive.load_into(target, archive.people_of(engine), engine.stored_model)
+            finally:
+                target.close()
+            print(f"Copied {people} people with {samples} sample(s) to {paths.db_label(args.target)}.")
+    finally:
+        engine.close()
+    return EXIT_OK
+
+
+def _engine_for_import(db: str | Path, model: str | None, args: argparse.Namespace) -> Engine:
+    """The engine on a gallery receiving people: a new one takes --model, else `model` when its weights are here."""
+    from faceapp.core import weights
+    from faceapp.engine import Engine
+    from faceapp.storage.repository import GalleryRepository
+
+    if args.model is not None:  # the user asked for this model: a gallery with another one is re-embedded
+        return open_engine(argparse.Namespace(**{**vars(args), "db": db}), create=True)
+    # A new gallery takes the archive's model when its weights are here (its vectors are kept); an existing one keeps
+    # its own model and the samples are re-embedded.
+    return Engine(GalleryRepository(db), model if model is not None and weights.is_available(model) else None)
 
 
 def _say_what_remains(engine: Engine) -> None:

@@ -315,6 +315,28 @@ class Engine:
         """The image of a person's first sample (RGB uint8), or None."""
         return self._repo.thumbnail(person_id)
 
+    def sample_embeddings(self, person_id: int) -> dict[int, np.ndarray]:
+        """A person's embeddings under the gallery's model, by sample id."""
+        return self._repo.sample_embeddings(person_id, self.model)
+
+    def import_samples(
+        self, name: str, samples: Sequence[tuple[FaceSample, np.ndarray | None]], model: str | None
+    ) -> EnrollResult:
+        """Store samples brought from another gallery (an archive or a copy) for `name`, one transaction.
+
+        Their vectors are kept when they are this gallery's model's (`model` names theirs) and complete; otherwise
+        every crop is embedded again with this gallery's model.
+        """
+        with self._writing:
+            vectors = [v for _, v in samples]
+            if model == self.model and all(v is not None for v in vectors):
+                pairs = [(sample, v) for sample, v in samples if v is not None]
+                person = self._repo.enroll(name, pairs, self.model)
+                self.invalidate()
+            else:
+                person = self._store(name, [sample for sample, _ in samples])
+            return EnrollResult(person, len(samples))
+
     def integrity_problems(self) -> list[str]:
         """What is wrong with the stored gallery, one line each; empty when it is sound."""
         return self._repo.integrity_problems()

@@ -448,6 +448,16 @@ class GalleryRepository:
             ids, vectors = ids[usable], vectors[usable]
         return ids, names, vectors
 
+    def sample_embeddings(self, person_id: int, model: str) -> dict[int, np.ndarray]:
+        """A person's `model` embeddings by sample id (float32 vectors)."""
+        query = (
+            select(EmbeddingRow.sample_id, EmbeddingRow.vector)
+            .join(SampleRow, SampleRow.id == EmbeddingRow.sample_id)
+            .where(SampleRow.person_id == as_id(person_id), EmbeddingRow.model == model)
+        )
+        with self._session() as s:
+            return {int(i): np.frombuffer(v, dtype="<f4").astype(np.float32) for i, v in s.execute(query)}
+
     def embedding_models(self) -> dict[str, int]:
         """How many embeddings each model has in this gallery."""
         query = select(EmbeddingRow.model, func.count()).group_by(EmbeddingRow.model)
