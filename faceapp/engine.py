@@ -337,6 +337,12 @@ class Engine:
                 person = self._store(name, [sample for sample, _ in samples])
             return EnrollResult(person, len(samples))
 
+    def bulk_add(self, names: Sequence[str], owners: np.ndarray, vectors: np.ndarray, sample: FaceSample) -> None:
+        """Benchmarks: add many people whose samples share one crop and carry given vectors of the gallery's model."""
+        with self._writing:
+            self._repo.bulk_add(names, owners, vectors, self.model, sample)
+            self.invalidate()
+
     def integrity_problems(self) -> list[str]:
         """What is wrong with the stored gallery, one line each; empty when it is sound."""
         return self._repo.integrity_problems()
@@ -351,7 +357,8 @@ class Engine:
             if self._cache.snapshot is None:
                 ids, names, vectors = self._repo.embeddings_for(self.model)
                 scoring = model_info(self.model).scoring
-                self._cache.snapshot = GallerySnapshot(self.model, ids, names, vectors, scoring)  # type: ignore[arg-type]
+                snapshot = GallerySnapshot(self.model, ids, names, vectors, scoring)  # type: ignore[arg-type]
+                self._cache.snapshot = snapshot.build_index()  # here (the gallery runner), not on the live thread
             return self._cache.snapshot
 
     def people(self) -> list[Person]:

@@ -22,6 +22,7 @@ MODULE_SUITES = {
     "startup": "faceapp.bench.startup",
     "dlib-parity": "faceapp.bench.dlib_parity",
     "small-gallery": "faceapp.bench.small_gallery",
+    "scale": "faceapp.bench.scale",
 }
 
 
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         "small-gallery",
         help="random 20- and 100-person galleries from LFW: named right, wrong, strangers",
         add_help=False,
+    )
+    sub.add_parser(
+        "scale", help="a gallery of N samples on SQLite or PostgreSQL: load, latency, memory, recall", add_help=False
     )
     return parser
 
