@@ -23,6 +23,7 @@ MODULE_SUITES = {
     "dlib-parity": "faceapp.bench.dlib_parity",
     "small-gallery": "faceapp.bench.small_gallery",
     "scale": "faceapp.bench.scale",
+    "stations": "faceapp.bench.stations",
 }
 
 
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "scale", help="a gallery of N samples on SQLite or PostgreSQL: load, latency, memory, recall", add_help=False
     )
+    sub.add_parser("stations", help="two stations: propagation time; 4 processes enrolling at once", add_help=False)
     return parser
 
 
