@@ -63,7 +63,7 @@ def install_exception_hook() -> None:
     threading.excepthook = thread_hook
 
 
-def run(db: Path | None = None, source: str | None = None, model: str | None = None) -> int:
+def run(db: Path | str | None = None, source: str | None = None, model: str | None = None) -> int:
     """Open the main window on the gallery `db`, video `source` and `model`; returns the exit code."""
     from faceapp.core.memory import configure_allocator
 
@@ -86,7 +86,13 @@ def run(db: Path | None = None, source: str | None = None, model: str | None = N
     if problem is not None:
         log.error("%s", problem)
         QMessageBox.warning(None, "faceapp", problem)
-    log.info("starting faceapp (db=%s, source=%s, model=%s); log at %s", db, source, model, logfile)
+    log.info(
+        "starting faceapp (db=%s, source=%s, model=%s); log at %s",
+        None if db is None else paths.db_label(db),
+        source,
+        model,
+        logfile,
+    )
     persist = True
     try:
         settings = settings_io.load()
@@ -95,15 +101,16 @@ def run(db: Path | None = None, source: str | None = None, model: str | None = N
         settings, persist = settings_io.Settings(), False
     if source is not None:
         settings = replace(settings, source=str(source))
-    db_path = db or (Path(settings.db_path) if settings.db_path else paths.default_db_path())
+    db_path = db or (paths.db_target(settings.db_path) if settings.db_path else paths.default_db_path())
     engine, error = None, None
     try:
         from faceapp.core.detectors import create_detector
 
         engine = Engine.open(db_path, model, detector=create_detector(settings.detector))
+        engine.watch()  # other stations' enrollments, renames, removals and model switches reach the live view
     except FaceAppError as exc:
-        log.warning("cannot open the gallery %s: %s", db_path, exc)
-        error = f"The gallery {db_path} cannot be opened: {exc}"
+        log.warning("cannot open the gallery %s: %s", paths.db_label(db_path), exc)
+        error = f"The gallery {paths.db_label(db_path)} cannot be opened: {exc}"
     window = MainWindow(engine, settings, engine_error=error, persist_settings=persist)
     for note in engine.notes if engine is not None else []:
         window.status.showMessage(note, 8000)

@@ -30,7 +30,12 @@ log = logging.getLogger("faceapp")
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default: Any = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--db", type=Path, default=default, help="gallery database file (default: user data dir)")
+    parser.add_argument(
+        "--db",
+        type=_db_target,
+        default=default,
+        help="gallery file, or a PostgreSQL server: postgresql+psycopg://USER@HOST/DB (default: user data dir)",
+    )
     parser.add_argument("--model", default=default, help="embedding model (see `faceapp models list`)")
     parser.add_argument("--threshold", type=float, default=default, help="distance tau: d <= tau is a match")
     parser.add_argument(
@@ -50,6 +55,12 @@ def face_size(text: str) -> int:
     if not 20 <= value <= 1000:
         raise argparse.ArgumentTypeError(f"{value} is out of range (20 to 1000 px)")
     return value
+
+
+def _db_target(value: str) -> str | Path:
+    from faceapp.paths import db_target
+
+    return db_target(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name", help="the enrolled name")
     p.set_defaults(handler=cmd_people)
 
+    p = sub.add_parser("gallery", parents=[shared], help="export, import or copy a whole gallery (backup, move)")
+    gallery = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = gallery.add_parser("export", parents=[shared], help="write --db's gallery to a portable archive (zip)")
+    q.add_argument("file", type=Path)
+    q.add_argument("--no-embeddings", action="store_true", help="leave vectors out (they are recomputed on import)")
+    q = gallery.add_parser("import", parents=[shared], help="add an archive's people to --db's gallery")
+    q.add_argument("file", type=Path)
+    q = gallery.add_parser("copy", parents=[shared], help="copy gallery SRC into gallery DST (files or servers)")
+    q.add_argument("source", type=_db_target, metavar="SRC")
+    q.add_argument("target", type=_db_target, metavar="DST")
+    gallery.add_parser("check", parents=[shared], help="report anything wrong with --db's gallery")
+    p.set_defaults(handler=cmd_gallery)
+
     p = sub.add_parser("models", parents=[shared], help="list, download or import model weights")
     models = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     models.add_parser("list", parents=[shared], help="models, their weights and defaults")
@@ -138,7 +162,7 @@ def open_engine(args: argparse.Namespace, create: bool = False, quiet: bool = Fa
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
-    db = args.db or paths.default_db_path()
+    db = args.db or _settings_db() or paths.default_db_path()
     name = args.detector or settings.load().detector
     detector = create_detector(name, DetectorConfig(min_face_size=args.min_face or 40))
     if args.model:
@@ -163,10 +187,21 @@ def _gallery_exists(args: argparse.Namespace) -> bool:
     """Whether --db (or the default gallery) is there; an unreadable name counts as there, to be explained later."""
     from faceapp import paths
 
+    target = args.db or _settings_db() or paths.default_db_path()
+    if paths.is_db_url(target):
+        return True  # a server: opening it says whether it holds a gallery
     try:
-        return Path(args.db or paths.default_db_path()).exists()
+        return Path(target).exists()
     except (OSError, ValueError):
         return True
+
+
+def _settings_db() -> str | Path | None:
+    """The gallery the saved settings name (a file or a server address), or None."""
+    from faceapp import paths, settings
+
+    saved = settings.load().db_path
+    return paths.db_target(saved) if saved else None
 
 
 def threshold(args: argparse.Namespace, engine: Engine) -> float:
@@ -365,7 +400,8 @@ def cmd_people(args: argparse.Namespace) -> int:
         from faceapp.core import catalog
 
         catalog.spec(args.model)  # a misspelt --model is an error, even where no model is needed
-    engine = Engine(GalleryRepository(args.db or paths.default_db_path(), create=False), adopt_model=False)
+    db = args.db or _settings_db() or paths.default_db_path()
+    engine = Engine(GalleryRepository(db, create=False), adopt_model=False)
     try:
         if args.action == "list":
             people = engine.people()
@@ -382,6 +418,59 @@ def cmd_people(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     return EXIT_OK
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    """faceapp gallery export FILE | import FILE | copy SRC DST | check"""
+    from faceapp import archive, paths
+    from faceapp.engine import Engine
+    from faceapp.storage.repository import GalleryRepository
+
+    here = args.db or _settings_db() or paths.default_db_path()
+    source = args.source if args.action == "copy" else here
+    if args.action == "import":
+        model = archive.archive_model(args.file)
+        target = _engine_for_import(here, model, args)
+        try:
+            people, samples = archive.import_archive(target, args.file)
+        finally:
+            target.close()
+        print(f"Imported {people} people with {samples} sample(s) from {args.file} ({target.model}).")
+        return EXIT_OK
+    engine = Engine(GalleryRepository(source, create=False), adopt_model=False)
+    try:
+        if args.action == "export":
+            people, samples = archive.export(engine, args.file, embeddings=not args.no_embeddings)
+            print(f"Exported {people} people with {samples} sample(s) to {args.file}.")
+        elif args.action == "check":
+            problems = engine.integrity_problems()
+            for problem in problems:
+                print(problem)
+            print(f"{engine.gallery_label}: {len(problems) or 'no'} problem(s) found.", file=sys.stderr)
+            return EXIT_BAD_INPUT if problems else EXIT_OK
+        else:
+            target = _engine_for_import(args.target, engine.stored_model, args)
+            try:
+                people, samples = archive.load_into(target, archive.people_of(engine), engine.stored_model)
+            finally:
+                target.close()
+            print(f"Copied {people} people with {samples} sample(s) to {paths.db_label(args.target)}.")
+    finally:
+        engine.close()
+    return EXIT_OK
+
+
+def _engine_for_import(db: str | Path, model: str | None, args: argparse.Namespace) -> Engine:
+    """The engine on a gallery receiving people: a new one takes --model, else `model` when its weights are here."""
+    from faceapp.core import weights
+    from faceapp.engine import Engine
+    from faceapp.storage.repository import GalleryRepository
+
+    if args.model is not None:  # the user asked for this model: a gallery with another one is re-embedded
+        return open_engine(argparse.Namespace(**{**vars(args), "db": db}), create=True)
+    # A new gallery takes the archive's model when its weights are here (its vectors are kept); an existing one keeps
+    # its own model and the samples are re-embedded.
+    return Engine(GalleryRepository(db), model if model is not None and weights.is_available(model) else None)
 
 
 def _say_what_remains(engine: Engine) -> None:

@@ -22,13 +22,14 @@ from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Detection, Face, FaceSample, Match, MatchRule, Person
 from faceapp.errors import BadInputError, DatabaseError, FaceAppError, ModelError, MultipleFacesError, NoFaceError
 from faceapp.storage.names import normalize_name
-from faceapp.storage.repository import GalleryRepository, StoredSample
+from faceapp.storage.repository import GalleryRepository, ModelChangedError, StoredSample
 
 log = logging.getLogger(__name__)
 
 ImageInput = str | Path | np.ndarray
 ProgressFn = Callable[[int, int], None]
 EMBED_CHUNK = 16  # chips per embed_chips call, and stored crops decoded at a time by a model switch (0.24 MB each)
+WATCH_INTERVAL_S = 0.25  # how often a watching engine asks whether another station changed the gallery
 
 
 class GalleryChange(Enum):
@@ -36,6 +37,7 @@ class GalleryChange(Enum):
 
     PEOPLE = "people"  # a person or a sample was added, renamed or removed
     MODEL = "model"  # the gallery was re-embedded with another model
+    MODEL_ELSEWHERE = "model-elsewhere"  # another station switched the model: this one now uses it too
 
 
 GalleryListener = Callable[[GalleryChange], None]
@@ -104,6 +106,8 @@ class Engine:
         self.detector = detector or Detector(DetectorConfig())
         self._embedder: Embedder | None = None
         self._cache = _Cache()
+        self._watcher: threading.Thread | None = None
+        self._stop_watching = threading.Event()
         # Enrollments and model switches may run on background threads: one at a time, so an enrollment never
         # stores one model's vectors under another model's name, nor commits between a switch's list and its end.
         self._writing = threading.RLock()
@@ -121,8 +125,8 @@ class Engine:
         self.model = stored
 
     @classmethod
-    def open(cls, db_path: Path, model: str | None = None, **kwargs: object) -> Engine:
-        """An engine on the gallery at `db_path` (created when absent)."""
+    def open(cls, db_path: Path | str, model: str | None = None, **kwargs: object) -> Engine:
+        """An engine on the gallery at `db_path`, a file or a server address (created when absent)."""
         return cls(GalleryRepository(db_path), model, **kwargs)  # type: ignore[arg-type]
 
     @property
@@ -131,17 +135,77 @@ class Engine:
         return self._repo.purge_pending
 
     @property
-    def gallery_path(self) -> Path:
-        """The gallery's database file."""
+    def gallery_path(self) -> Path | None:
+        """The gallery's database file (None for a gallery on a server)."""
         return self._repo.path
+
+    @property
+    def gallery_label(self) -> str:
+        """The gallery as messages name it: its file, or its server address without the password."""
+        return self._repo.label
 
     def upgrade_backups(self) -> list[Path]:
         """Copies made before schema upgrades, beside the gallery (they may still hold removed people)."""
         return self._repo.upgrade_backups()
 
     def close(self) -> None:
-        """Release the database."""
+        """Stop watching and release the database."""
+        self._stop_watching.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+            self._watcher = None
         self._repo.close()
+
+    # -- other stations -----------------------------------------------------------------------------------------
+    def watch(self, interval_s: float = WATCH_INTERVAL_S) -> None:
+        """Poll the gallery every `interval_s` on a daemon thread for changes other stations (engines) made.
+
+        Each one is announced like a local write (GalleryChange.PEOPLE, or MODEL_ELSEWHERE after another station's
+        model switch: load the new embedder), on the watch thread; close() stops it.
+        """
+        if self._watcher is not None:
+            return
+        self._stop_watching.clear()
+        self._watcher = threading.Thread(target=self._watch, args=(interval_s,), name="gallery-watch", daemon=True)
+        self._watcher.start()
+
+    def _watch(self, interval_s: float) -> None:
+        failing = False
+        while not self._stop_watching.wait(interval_s):
+            try:
+                self.check_for_changes()
+            except FaceAppError as exc:  # the server is away: say so once, keep trying
+                if not failing:
+                    log.warning("cannot check the gallery for other stations' changes: %s", exc)
+                failing = True
+            except Exception:
+                log.exception("the gallery watch failed")
+                failing = True
+            else:
+                if failing:
+                    log.info("the gallery is reachable again")
+                failing = False
+
+    def check_for_changes(self) -> GalleryChange | None:
+        """Any thread: announce (and return) a change another station made since the last look, else None.
+
+        Skipped while this engine writes (a switch or enrollment holds the write lock): the next look sees it.
+        """
+        if not self._writing.acquire(blocking=False):
+            return None
+        try:
+            if not self._repo.external_change():
+                return None
+            stored = self._repo.model
+            change = GalleryChange.PEOPLE
+            if stored is not None and stored != self.model:  # switched elsewhere: follow, never mix two models
+                log.info("another station switched the gallery from %s to %s", self.model, stored)
+                self.model = stored
+                change = GalleryChange.MODEL_ELSEWHERE
+        finally:
+            self._writing.release()
+        self._changed(change)
+        return change
 
     # -- models -------------------------------------------------------------------------------------------------
     @property
@@ -182,17 +246,20 @@ class Engine:
                 return False
             chunk = self._repo.samples_missing(model, limit=EMBED_CHUNK)
             ids = [s.id for s in chunk]
-            if not chunk:
+            # Done only when no sample lacks a `model` vector in the same transaction that records the model: a
+            # sample another station enrolled meanwhile is embedded in the next round.
+            if not chunk and self._repo.set_model(model, complete=True):
                 break
+            if not chunk:
+                continue
             if ids == previous:  # the last batch was not stored: stop rather than loop on it
-                raise DatabaseError(f"{self._repo.path}: re-embedding with {model} stored nothing; try again.")
+                raise DatabaseError(f"{self._repo.label}: re-embedding with {model} stored nothing; try again.")
             embedded = self._embedded([s.sample for s in chunk], embedder)
             self._repo.store_embeddings(model, [(s.id, v) for s, (_, v) in zip(chunk, embedded, strict=True)])
             done, previous = done + len(chunk), ids
             total = max(total, done)  # samples enrolled during the switch are embedded too
             if progress is not None:
                 progress(done, total)
-        self._repo.set_model(model)
         self.model = model
         self._embedder = embedder
         self._changed(GalleryChange.MODEL)
@@ -247,6 +314,38 @@ class Engine:
         """The image of a person's first sample (RGB uint8), or None."""
         return self._repo.thumbnail(person_id)
 
+    def sample_embeddings(self, person_id: int) -> dict[int, np.ndarray]:
+        """A person's embeddings under the gallery's model, by sample id."""
+        return self._repo.sample_embeddings(person_id, self.model)
+
+    def import_samples(
+        self, name: str, samples: Sequence[tuple[FaceSample, np.ndarray | None]], model: str | None
+    ) -> EnrollResult:
+        """Store samples brought from another gallery (an archive or a copy) for `name`, one transaction.
+
+        Their vectors are kept when they are this gallery's model's (`model` names theirs) and complete; otherwise
+        every crop is embedded again with this gallery's model.
+        """
+        with self._writing:
+            vectors = [v for _, v in samples]
+            if model == self.model and all(v is not None for v in vectors):
+                pairs = [(sample, v) for sample, v in samples if v is not None]
+                person = self._repo.enroll(name, pairs, self.model)
+                self.invalidate()
+            else:
+                person = self._store(name, [sample for sample, _ in samples])
+            return EnrollResult(person, len(samples))
+
+    def bulk_add(self, names: Sequence[str], owners: np.ndarray, vectors: np.ndarray, sample: FaceSample) -> None:
+        """Benchmarks: add many people whose samples share one crop and carry given vectors of the gallery's model."""
+        with self._writing:
+            self._repo.bulk_add(names, owners, vectors, self.model, sample)
+            self.invalidate()
+
+    def integrity_problems(self) -> list[str]:
+        """What is wrong with the stored gallery, one line each; empty when it is sound."""
+        return self._repo.integrity_problems()
+
     def embedding_models(self) -> dict[str, int]:
         """How many embeddings each model has in the gallery."""
         return self._repo.embedding_models()
@@ -257,7 +356,8 @@ class Engine:
             if self._cache.snapshot is None:
                 ids, names, vectors = self._repo.embeddings_for(self.model)
                 scoring = catalog.spec(self.model).scoring
-                self._cache.snapshot = GallerySnapshot(self.model, ids, names, vectors, scoring)  # type: ignore[arg-type]
+                snapshot = GallerySnapshot(self.model, ids, names, vectors, scoring)  # type: ignore[arg-type]
+                self._cache.snapshot = snapshot.build_index()  # here (the gallery runner), not on the live thread
             return self._cache.snapshot
 
     def people(self) -> list[Person]:
@@ -340,8 +440,7 @@ class Engine:
         if not samples:
             raise BadInputError("Nothing enrolled. " + ("; ".join(notes) if notes else "No images were given."))
         with self._writing:
-            person = self._repo.enroll(name, self._embedded(samples), self.model)
-            self.invalidate()
+            person = self._store(name, samples)
         return EnrollResult(person, len(samples), tuple(notes), skipped)
 
     def _enroll_sample(self, image: ImageInput, largest: bool) -> tuple[FaceSample, str | None]:
@@ -361,9 +460,21 @@ class Engine:
         Waits for a model switch or another enrollment in progress (the write lock).
         """
         with self._writing:
+            return EnrollResult(self._store(name, samples), len(samples))
+
+    def _store(self, name: str, samples: Sequence[FaceSample]) -> Person:
+        """Embed and store samples under the write lock; once more with the new model if another station switched."""
+        try:
             person = self._repo.enroll(name, self._embedded(samples), self.model)
-            self.invalidate()
-            return EnrollResult(person, len(samples))
+        except ModelChangedError:
+            stored = self._repo.model
+            if stored is None or stored == self.model:
+                raise
+            self.model = stored
+            self._changed(GalleryChange.MODEL_ELSEWHERE)
+            person = self._repo.enroll(name, self._embedded(samples), self.model)
+        self.invalidate()
+        return person
 
     def identify(self, image: ImageInput, rule: MatchRule | float) -> list[Recognition]:
         """Every face in the image with the nearest enrolled person, or Unknown unless `rule` accepts them.

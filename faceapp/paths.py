@@ -51,3 +51,44 @@ def models_dir() -> Path:
 def log_path() -> Path:
     """The app's rotating log file."""
     return data_dir() / "logs" / "faceapp.log"
+
+
+# A gallery is a SQLite file (a path) or a PostgreSQL server (a URL such as postgresql+psycopg://USER@HOST/DB).
+DB_URL_SCHEMES = ("postgresql", "postgresql+psycopg", "postgres")
+
+
+def is_db_url(value: str | Path) -> bool:
+    """Whether a --db value names a database server (`SCHEME://...`) rather than a gallery file."""
+    if isinstance(value, Path):
+        return False
+    scheme, sep, _ = value.partition("://")
+    return bool(sep) and scheme.replace("+", "").isalnum()
+
+
+def db_target(value: str | Path) -> str | Path:
+    """A --db or settings value as the repository takes it: a URL stays text, anything else is a file path."""
+    return value if is_db_url(value) else Path(value)
+
+
+def db_label(value: str | Path) -> str:
+    """How a gallery is named in messages and logs: the path, or the URL with any password replaced by ***."""
+    if not is_db_url(value):
+        return str(value)
+    from urllib.parse import urlsplit, urlunsplit
+
+    text = str(value)
+    try:
+        parts = urlsplit(text)
+        netloc = parts.netloc
+    except ValueError:
+        return text.partition("://")[0] + "://(unreadable address)"
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        if ":" in user:
+            user = user.split(":", 1)[0] + ":***"
+        netloc = f"{user}@{host}"
+    query = "&".join(
+        f"{k}=***" if k.lower() in ("password", "passfile") else f"{k}={v}" if sep else k
+        for k, sep, v in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))

@@ -44,3 +44,24 @@ def detector():  # type: ignore[no-untyped-def]
     from faceapp.core.detect import Detector
 
     return Detector()
+
+
+@pytest.fixture(scope="session")
+def pg_server():  # type: ignore[no-untyped-def]
+    """A PostgreSQL server for this session (tests/pg_server.py); tests that need it skip, saying why, without one."""
+    from tests.pg_server import PgServer, Unavailable
+
+    try:
+        server = PgServer.start()
+    except Unavailable as why:
+        pytest.skip(f"no PostgreSQL server: {why}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The address of a fresh, empty database on the test server (dropped after the test)."""
+    name = pg_server.new_database()
+    yield pg_server.url(name)
+    pg_server.drop_database(name)

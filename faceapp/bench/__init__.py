@@ -22,6 +22,8 @@ MODULE_SUITES = {
     "startup": "faceapp.bench.startup",
     "dlib-parity": "faceapp.bench.dlib_parity",
     "small-gallery": "faceapp.bench.small_gallery",
+    "scale": "faceapp.bench.scale",
+    "stations": "faceapp.bench.stations",
 }
 
 
@@ -61,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="random 20- and 100-person galleries from LFW: named right, wrong, strangers",
         add_help=False,
     )
+    sub.add_parser(
+        "scale", help="a gallery of N samples on SQLite or PostgreSQL: load, latency, memory, recall", add_help=False
+    )
+    sub.add_parser("stations", help="two stations: propagation time; 4 processes enrolling at once", add_help=False)
     return parser
 
 

@@ -55,11 +55,33 @@ class GallerySnapshot:
 
     @cached_property
     def _by_person(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The embeddings grouped by person, each group's first row, and the people (sorted, read-only)."""
-        order = np.argsort(self.person_ids, kind="stable")
-        people, starts = np.unique(self.person_ids[order], return_index=True)
+        """The embeddings grouped by person, each group's first row, and the people (sorted, read-only).
+
+        A gallery read in person order (the repository's) is used as it is, without a second copy of the matrix.
+        """
+        ids = self.person_ids
+        if ids.shape[0] < 2 or bool(np.all(ids[1:] >= ids[:-1])):
+            grouped, sorted_ids = self.embeddings, ids
+        else:
+            order = np.argsort(ids, kind="stable")
+            grouped, sorted_ids = self.embeddings[order], ids[order]
+        people, starts = np.unique(sorted_ids, return_index=True)
         people.flags.writeable = False
-        return self.embeddings[order], starts, people
+        return grouped, starts, people
+
+    @cached_property
+    def _means(self) -> np.ndarray:
+        """Each person's mean embedding (K, D): under "average" scoring the mean of a probe's squared distances to
+        a person's unit samples is 2 - 2 p.mean, so one row per person answers exactly (the in-memory index)."""
+        grouped, starts, _ = self._by_person
+        counts = np.diff(np.append(starts, grouped.shape[0])).astype(np.float32)
+        return np.add.reduceat(grouped, starts, axis=0, dtype=np.float32) / counts[:, None]
+
+    def build_index(self) -> GallerySnapshot:
+        """Group the matrix by person (and average it, under "average" scoring) now, on the calling thread, so the
+        first identify on the recognition thread does not pay for it; returns self."""
+        _ = self._means if self.scoring == "average" else self._by_person
+        return self
 
     def person_distances(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each probe row: the ids of the people in the gallery and each one's distance under `scoring`.
@@ -70,11 +92,10 @@ class GallerySnapshot:
         grouped, starts, people = self._by_person
         if people.shape[0] == 0:
             return people, np.zeros((probes.shape[0], 0), np.float32)
-        d = distances(probes, grouped)
         if self.scoring == "nearest":
-            return people, np.minimum.reduceat(d, starts, axis=1)
-        counts = np.diff(np.append(starts, grouped.shape[0])).astype(np.float32)
-        return people, np.add.reduceat(d, starts, axis=1) / counts
+            return people, np.minimum.reduceat(distances(probes, grouped), starts, axis=1)
+        p = np.asarray(probes, dtype=np.float32)
+        return people, np.clip(2.0 - 2.0 * (p @ self._means.T), 0.0, 4.0)
 
     def identify(self, embeddings: np.ndarray, rule: MatchRule | float) -> list[Match]:
         """The nearest person for each probe row, with the runner-up, accepted under `rule` (a bare float is tau)."""

@@ -89,9 +89,19 @@ _V1_COLUMNS = {
 
 
 def gallery_version(query: Callable[[str], list[tuple[Any, ...]]]) -> int | None:
-    """The schema version of the database `query` reads: 0 when empty, None when it is not a faceapp gallery."""
+    """The schema version of the SQLite database `query` reads: 0 when empty, None when it is not a faceapp gallery."""
     tables = {str(row[0]) for row in query("SELECT name FROM sqlite_master WHERE type = 'table'")}
     tables = {t for t in tables if not t.startswith("sqlite_")}
+    return classify(tables, query, lambda table: {str(row[1]) for row in query(f"PRAGMA table_info({table})")})
+
+
+def classify(
+    tables: set[str], query: Callable[[str], list[tuple[Any, ...]]], columns: Callable[[str], set[str]]
+) -> int | None:
+    """The schema version of a database with these user tables: 0 when empty, None when it is not a gallery.
+
+    `query` runs a SELECT on it and `columns(table)` names a table's columns (each backend reads its own catalog).
+    """
     if not tables:
         return 0
     if "meta" not in tables:
@@ -105,18 +115,18 @@ def gallery_version(query: Callable[[str], list[tuple[Any, ...]]]) -> int | None
         return None
     if version > latest_version():
         return version  # refused as newer; its tables are the newer faceapp's business
-    for table, columns in _V1_COLUMNS.items():
+    for table, needed in _V1_COLUMNS.items():
         if table not in tables:
             return None
-        if not columns <= {str(row[1]) for row in query(f"PRAGMA table_info({table})")}:
+        if not needed <= columns(table):
             return None
     return version
 
 
-def upgrade(conn: Connection, current: int, target: int | None = None) -> int:
-    """Run the steps from version `current` to `target` (default: newest) inside the caller's transaction."""
+def upgrade(conn: Connection, current: int, target: int | None = None, steps: list[Step] | None = None) -> int:
+    """Run the steps (SQLite's unless `steps`) from `current` to `target` (default: newest) in one transaction."""
     version = latest_version() if target is None else target
-    for step in STEPS[current:version]:
+    for step in (STEPS if steps is None else steps)[current:version]:
         step(conn)
     conn.execute(
         text("INSERT INTO meta (key, value) VALUES ('schema_version', :v) ON CONFLICT(key) DO UPDATE SET value = :v"),
@@ -246,7 +256,7 @@ def explain(path: Path, error: BaseException) -> DatabaseError:
 # -- versions ----------------------------------------------------------------------------------------------------------
 
 
-def checked_version(path: Path, version: int | None) -> int:
+def checked_version(path: Path | str, version: int | None) -> int:
     """`version`, or DatabaseError when the file is not a gallery or is from a newer faceapp."""
     if version is None:
         raise DatabaseError(f"{path} is not a faceapp gallery (it holds other data); choose another file.")

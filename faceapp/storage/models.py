@@ -206,7 +206,7 @@ def encode_sample(sample: FaceSample) -> dict[str, Any]:
     }
 
 
-def decode_sample(row: SampleRow, path: Path) -> FaceSample:
+def decode_sample(row: SampleRow, path: Path | str) -> FaceSample:
     """The face sample of a stored row, image decoded back to RGB uint8; DatabaseError if the row is damaged."""
     bgr = cv2.imdecode(np.frombuffer(row.image, dtype=np.uint8), cv2.IMREAD_COLOR)
     if bgr is None or len(row.landmarks) != 80:

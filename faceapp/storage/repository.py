@@ -1,13 +1,16 @@
 """The gallery database's public API: people, their face samples and embeddings; one transaction per call.
 
 Every method opens its own session on a pooled connection and returns core types, so a repository may be shared
-between threads; writes take SQLite's write lock up front (BEGIN IMMEDIATE) and either all happen or none do.
+between threads; writes take the gallery's write lock up front (SQLite's BEGIN IMMEDIATE, or a PostgreSQL advisory
+lock) and either all happen or none do. Every write also counts up meta "generation", which other stations on the
+same gallery poll (`external_change`) to learn that someone else changed it.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +20,15 @@ from types import TracebackType
 from typing import Self
 
 import numpy as np
-from sqlalchemy import Engine, delete, exc, func, select
+from sqlalchemy import Engine, delete, exc, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from faceapp.core.types import FaceSample, Person
 from faceapp.errors import BadInputError, DatabaseError, NameError_, UnknownPersonError
-from faceapp.storage import migrations
+from faceapp.paths import db_label, is_db_url
+from faceapp.storage import migrations, postgres
 from faceapp.storage.models import (
     EmbeddingRow,
     MetaRow,
@@ -37,6 +42,7 @@ from faceapp.storage.models import (
     meta_value,
     person_by_key,
     sample_count,
+    utcnow,
     vector_bytes,
     vectors_from_bytes,
 )
@@ -65,40 +71,78 @@ def as_id(value: object) -> int:
     raise TypeError(f"An id must be an integer, not {type(value).__name__}.")
 
 
+class ModelChangedError(DatabaseError):
+    """The gallery's model changed (at another station) between an embedding and its write."""
+
+
 class GalleryRepository:
-    """The gallery in one SQLite file: created or upgraded on open, closed with close() or a with block."""
+    """The gallery in one SQLite file or on a PostgreSQL server: created or upgraded on open, closed with close().
 
-    def __init__(self, path: Path | str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, create: bool = True) -> None:
-        """Open (creating when `create`, or upgrading) the gallery at `path`; DatabaseError says why it cannot be used.
+    `target` is a file path, or a postgresql+psycopg://USER[:PASSWORD]@HOST[:PORT]/DATABASE address (text); the
+    password never appears in `label`, messages or logs.
+    """
 
-        With create=False a missing file is a DatabaseError and no folder or file is made (read-only commands).
+    def __init__(self, target: Path | str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, create: bool = True) -> None:
+        """Open (creating when `create`, or upgrading) the gallery; DatabaseError says why it cannot be used.
+
+        With create=False a missing file (or an empty database) is a DatabaseError and nothing is made.
         """
-        self._path = Path(path)
+        self._server = is_db_url(target)
+        self._label = db_label(target)
+        self._path = None if self._server else Path(target)
+        self._password: str | None = None
         self._purge_pending = False
         self._busy_timeout_ms = int(busy_timeout_ms)
-        migrations.check_path(self._path, create)
-        self._engine: Engine | None = migrations.make_engine(self._path, busy_timeout_ms)
+        self._generation_lock = threading.Lock()
+        self._seen_generation: int | None = None
+        self._changed_elsewhere = False
+        if self._path is None:
+            url = postgres.parse_url(str(target))
+            self._password = url.password if isinstance(url.password, str) else None
+            self._engine: Engine | None = postgres.make_engine(url, busy_timeout_ms)
+        else:
+            migrations.check_path(self._path, create)
+            self._engine = migrations.make_engine(self._path, busy_timeout_ms)
         writing = self._engine.execution_options(**{migrations.WRITE_OPTION: True})
         self._reader = sessionmaker(self._engine, expire_on_commit=False)
         self._writer = sessionmaker(writing, expire_on_commit=False)
         try:
-            migrations.prepare(self._path, self._engine)
+            if self._path is None:
+                postgres.prepare(self._label, self._engine, create)
+            else:
+                migrations.prepare(self._path, self._engine)
+            self._seen_generation = self._read_generation()
         except (exc.DBAPIError, sqlite3.Error) as error:
             self.close()
-            raise migrations.explain(self._path, error) from error
+            raise self._explain(error) from error
         except BaseException:
             self.close()
             raise
 
     @property
-    def path(self) -> Path:
-        """The database file."""
+    def path(self) -> Path | None:
+        """The database file (None for a gallery on a server)."""
         return self._path
+
+    @property
+    def label(self) -> str:
+        """The gallery as messages name it: the file, or the server address without its password."""
+        return self._label
+
+    @property
+    def on_server(self) -> bool:
+        """Whether the gallery is on a PostgreSQL server (else a SQLite file)."""
+        return self._server
+
+    def _explain(self, error: BaseException) -> DatabaseError:
+        if self._path is None:
+            return postgres.explain(self._label, error, self._password)
+        return migrations.explain(self._path, error)
 
     def close(self) -> None:
         """Close every connection; the repository cannot be used afterwards."""
         if self._engine is not None:
-            if self._purge_pending:
+            if self._purge_pending and self._path is not None:
                 self._purge_wal()
             self._engine.dispose()
             self._engine = None
@@ -121,11 +165,47 @@ class GalleryRepository:
             with factory() as session, session.begin():
                 if write:
                     ensure_name_keys(session)
+                    self._count_write(session)
                 yield session
         except (exc.DBAPIError, sqlite3.Error) as error:
-            raise migrations.explain(self._path, error) from error
+            raise self._explain(error) from error
         if write and self._purge_pending:  # an earlier deletion's pages are still in the WAL: try again
             self._purge_wal()
+
+    # -- changes by other stations ---------------------------------------------------------------------------------
+
+    def _count_write(self, s: Session) -> None:
+        """Count this write in meta "generation", noting whether another station wrote since we last looked.
+
+        Runs under the write lock, so the stored value is the latest and no other write interleaves.
+        """
+        stored = meta_value(s, "generation")
+        before = int(stored) if stored is not None and stored.isdigit() else 0
+        s.merge(MetaRow(key="generation", value=str(before + 1)))
+        s.flush()
+        with self._generation_lock:
+            if before != self._seen_generation:
+                self._changed_elsewhere = True
+            self._seen_generation = before + 1
+
+    def _read_generation(self) -> int:
+        with self._session() as s:
+            stored = meta_value(s, "generation")
+        return int(stored) if stored is not None and stored.isdigit() else 0
+
+    def external_change(self) -> bool:
+        """Whether another connection (station) changed the gallery since the last call; one cheap query.
+
+        This repository's own writes do not count.
+        """
+        generation = self._read_generation()
+        with self._generation_lock:
+            changed = self._changed_elsewhere or generation != self._seen_generation
+            self._changed_elsewhere = False
+            # A write of ours may have committed after the read above: keep the newer of the two.
+            if self._seen_generation is None or generation > self._seen_generation:
+                self._seen_generation = generation
+            return changed
 
     # -- the embedding model -------------------------------------------------------------------------------------
 
@@ -135,12 +215,19 @@ class GalleryRepository:
         with self._session() as s:
             return meta_value(s, "model")
 
-    def set_model(self, name: str) -> None:
-        """Make `name` the gallery's embedding model (after its embeddings are stored)."""
+    def set_model(self, name: str, complete: bool = False) -> bool:
+        """Make `name` the gallery's embedding model (after its embeddings are stored); returns whether it did.
+
+        With `complete`, only when every sample has a `name` embedding, checked in the same transaction: a sample
+        another station enrolled meanwhile is never left out of the new model's gallery (the caller embeds it first).
+        """
         if not isinstance(name, str) or not name.strip():
             raise BadInputError("A model name cannot be empty.")
         with self._session(write=True) as s:
+            if complete and s.scalar(select(func.count()).select_from(SampleRow).where(lacks_embedding(name))):
+                return False
             s.merge(MetaRow(key="model", value=name))
+            return True
 
     # -- people --------------------------------------------------------------------------------------------------
 
@@ -219,6 +306,12 @@ class GalleryRepository:
             raise BadInputError("Nothing to enroll: no face samples were given.")
         clean = normalize_name(name)
         with self._session(write=True) as s:
+            stored = meta_value(s, "model")
+            if stored is not None and stored != model:  # another station switched models after we embedded
+                raise ModelChangedError(
+                    f"The gallery {self._label} now uses the {stored} model (switched at another station); "
+                    f"these {model} embeddings were not stored."
+                )
             # The exact stored name first: two people enrolled before the name rule may share a key (the later
             # one's was made unique with its id), and each must keep getting its own samples.
             row = s.scalars(select(PersonRow).where(PersonRow.name == clean)).first() or person_by_key(s, clean)
@@ -246,8 +339,8 @@ class GalleryRepository:
         return self._purge_pending
 
     def upgrade_backups(self) -> list[Path]:
-        """The copies made before schema upgrades, beside the gallery; they hold whoever was enrolled then."""
-        return migrations.upgrade_backups(self._path)
+        """The copies made before schema upgrades, beside the gallery file; they hold whoever was enrolled then."""
+        return [] if self._path is None else migrations.upgrade_backups(self._path)
 
     def _purge_wal(self) -> bool:
         """Copy the WAL into the database and empty it, so deleted pages do not linger in the -wal file.
@@ -257,6 +350,8 @@ class GalleryRepository:
         write and on close. Returns whether the WAL is empty now.
         """
         assert self._engine is not None
+        if self._path is None:  # a server: deleted rows are gone for every reader; VACUUM reclaims their space
+            return True
         try:
             with self._engine.connect() as conn:
                 raw = conn.connection.driver_connection
@@ -293,6 +388,40 @@ class GalleryRepository:
             samples = s.scalar(select(func.count()).select_from(SampleRow)) or 0
             return people, samples
 
+    def integrity_problems(self) -> list[str]:
+        """What is wrong with the stored gallery, one line each (empty when it is sound); reads only.
+
+        SQLite's own integrity and foreign-key checks for a file; for both backends: names whose keys collide,
+        samples or embeddings whose owner is gone, samples without a vector of the gallery's model, and vectors of
+        one model with different lengths.
+        """
+        problems: list[str] = []
+        with self._session() as s:
+            if self._path is not None:
+                checked = [str(row[0]) for row in s.execute(text("PRAGMA integrity_check"))]
+                problems += [f"SQLite: {line}" for line in checked if line != "ok"]
+                problems += [f"foreign key: {tuple(row)}" for row in s.execute(text("PRAGMA foreign_key_check"))]
+            keys = select(PersonRow.name_key, func.count()).group_by(PersonRow.name_key).having(func.count() > 1)
+            problems += [f"{count} people share the name key {key!r}" for key, count in s.execute(keys)]
+            orphans = select(func.count()).select_from(SampleRow).where(~SampleRow.person_id.in_(select(PersonRow.id)))
+            if n := s.scalar(orphans):
+                problems.append(f"{n} sample(s) belong to nobody")
+            lost = (
+                select(func.count()).select_from(EmbeddingRow).where(~EmbeddingRow.sample_id.in_(select(SampleRow.id)))
+            )
+            if n := s.scalar(lost):
+                problems.append(f"{n} embedding(s) belong to no sample")
+            model = meta_value(s, "model")
+            if model is not None:
+                missing = s.scalar(select(func.count()).select_from(SampleRow).where(lacks_embedding(model)))
+                if missing:
+                    problems.append(f"{missing} sample(s) have no {model} embedding")
+            sizes = select(EmbeddingRow.model, func.count(func.distinct(func.length(EmbeddingRow.vector))))
+            for name, count in s.execute(sizes.group_by(EmbeddingRow.model)):
+                if count > 1:
+                    problems.append(f"the {name} embeddings have {count} different lengths")
+        return problems
+
     # -- embeddings ----------------------------------------------------------------------------------------------
 
     def embeddings_for(self, model: str) -> tuple[np.ndarray, dict[int, str], np.ndarray]:
@@ -301,7 +430,7 @@ class GalleryRepository:
             select(SampleRow.person_id, EmbeddingRow.vector)
             .join(SampleRow, SampleRow.id == EmbeddingRow.sample_id)
             .where(EmbeddingRow.model == model)
-            .order_by(EmbeddingRow.sample_id)
+            .order_by(SampleRow.person_id, EmbeddingRow.sample_id)  # grouped by person: the index needs no copy
         )
         with self._session() as s:
             rows = s.execute(query).all()
@@ -310,7 +439,7 @@ class GalleryRepository:
             vectors = vectors_from_bytes([blob for _, blob in rows])
         except ValueError:
             raise DatabaseError(
-                f"{self._path} is damaged (its {model} embeddings differ in size); re-embed them."
+                f"{self._label} is damaged (its {model} embeddings differ in size); re-embed them."
             ) from None
         ids = np.fromiter((pid for pid, _ in rows), dtype=np.int64, count=len(rows))
         usable = np.isfinite(vectors).all(axis=1) if len(rows) else np.zeros(0, bool)
@@ -319,6 +448,54 @@ class GalleryRepository:
             log.warning("%s: skipped %d non-finite %s embedding(s) of %s", self._path, (~usable).sum(), model, bad)
             ids, vectors = ids[usable], vectors[usable]
         return ids, names, vectors
+
+    def bulk_add(
+        self, names: Sequence[str], owners: np.ndarray, vectors: np.ndarray, model: str, sample: FaceSample
+    ) -> None:
+        """Add many people at once, sample i (one shared face crop) belonging to names[owners[i]] with vectors[i].
+
+        For benchmarks that build galleries of up to millions of samples: rows go in batches inside one
+        transaction; names must be new and distinct, vectors unit length (checked as a whole, not one by one).
+        """
+        clean = [normalize_name(n) for n in names]
+        v = np.ascontiguousarray(vectors, dtype="<f4")
+        norms = np.linalg.norm(v.astype(np.float64), axis=1)
+        if v.ndim != 2 or len(v) != len(owners) or not np.all(np.abs(norms - 1.0) < 1e-3):
+            raise BadInputError("bulk_add needs one unit-length vector per sample.")
+        columns = encode_sample(sample)
+        created = utcnow()
+        with self._session(write=True) as s:
+            conn = s.connection()
+            people = conn.execute(
+                insert(PersonRow).returning(PersonRow.id, sort_by_parameter_order=True),
+                [{"name": n, "name_key": name_key(n), "created_at": created} for n in clean],
+            )
+            ids = np.fromiter((row[0] for row in people), np.int64, count=len(clean))
+            step = 20_000
+            for start in range(0, len(v), step):
+                chunk = owners[start : start + step]
+                rows = [{**columns, "person_id": int(ids[o]), "created_at": created} for o in chunk]
+                result = conn.execute(insert(SampleRow).returning(SampleRow.id, sort_by_parameter_order=True), rows)
+                sample_ids = [row[0] for row in result]
+                conn.execute(
+                    insert(EmbeddingRow),
+                    [
+                        {"sample_id": i, "model": model, "vector": v[start + k].tobytes()}
+                        for k, i in enumerate(sample_ids)
+                    ],
+                )
+            if meta_value(s, "model") is None:
+                s.add(MetaRow(key="model", value=model))
+
+    def sample_embeddings(self, person_id: int, model: str) -> dict[int, np.ndarray]:
+        """A person's `model` embeddings by sample id (float32 vectors)."""
+        query = (
+            select(EmbeddingRow.sample_id, EmbeddingRow.vector)
+            .join(SampleRow, SampleRow.id == EmbeddingRow.sample_id)
+            .where(SampleRow.person_id == as_id(person_id), EmbeddingRow.model == model)
+        )
+        with self._session() as s:
+            return {int(i): np.frombuffer(v, dtype="<f4").astype(np.float32) for i, v in s.execute(query)}
 
     def embedding_models(self) -> dict[str, int]:
         """How many embeddings each model has in this gallery."""
@@ -351,7 +528,7 @@ class GalleryRepository:
             present = set(s.scalars(select(SampleRow.id).where(SampleRow.id.in_(values))))
             rows = [{"sample_id": i, "model": model, "vector": v} for i, v in values.items() if i in present]
             if rows:
-                stmt = sqlite_insert(EmbeddingRow)
+                stmt = pg_insert(EmbeddingRow) if self._server else sqlite_insert(EmbeddingRow)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["sample_id", "model"], set_={"vector": stmt.excluded.vector}
                 )
@@ -377,7 +554,7 @@ class GalleryRepository:
         s.flush()
 
     def _stored(self, row: SampleRow) -> StoredSample:
-        return StoredSample(row.id, row.person_id, decode_sample(row, self._path), row.created_at)
+        return StoredSample(row.id, row.person_id, decode_sample(row, self._label), row.created_at)
 
     def _to_person(self, s: Session, row: PersonRow) -> Person:
         return Person(row.id, row.name, sample_count(s, row.id))

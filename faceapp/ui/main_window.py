@@ -455,7 +455,10 @@ class MainWindow(QMainWindow):
         self.view.update()
 
     def _on_gallery_changed(self, change: GalleryChange) -> None:
-        self.refresh_gallery()
+        if change is GalleryChange.MODEL_ELSEWHERE and self.engine is not None:
+            self.load_models()  # another station switched the model: its embedder and gallery come together
+        else:
+            self.refresh_gallery()
 
     # -- user actions -------------------------------------------------------------------------------------------
     def _on_face_clicked(self, face: LiveFace, result: FrameResult) -> None:

@@ -25,9 +25,20 @@ def unit(seed: int, dim: int = 512) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def count_rows(path: Path, table: str) -> int:
-    """Rows in `table`, read with a separate sqlite3 connection (not through the repository)."""
-    conn = sqlite3.connect(path)
+def count_rows(target: Path | str, table: str) -> int:
+    """Rows in `table`, read with a separate connection (sqlite3, or psycopg for a server), not the repository's."""
+    if isinstance(target, str):
+        import psycopg
+        from sqlalchemy import make_url
+
+        url = make_url(target)
+        query = dict(url.query)
+        with psycopg.connect(
+            dbname=url.database, user=url.username, password=url.password, host=query["host"], port=query["port"]
+        ) as pg:
+            row = pg.execute(f"SELECT count(*) FROM {table}").fetchone()
+            return int(row[0]) if row else 0
+    conn = sqlite3.connect(target)
     try:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     finally:

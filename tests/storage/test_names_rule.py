@@ -84,7 +84,8 @@ def test_look_alike_names_are_the_same_person(repo: GalleryRepository, first: st
     assert [p.name for p in repo.list_people()] == [normalize_name(first)]
 
 
-def test_an_old_gallery_gets_its_name_keys_under_the_new_rule(repo: GalleryRepository, db_path: Path) -> None:
+def test_an_old_gallery_gets_its_name_keys_under_the_new_rule(sqlite_repo: GalleryRepository, db_path: Path) -> None:
+    repo = sqlite_repo
     import sqlite3
 
     repo.add_person("\uff21da")
@@ -132,8 +133,9 @@ def test_the_key_ignores_case_width_and_invisibles(raw: str) -> None:
 
 
 def test_two_people_an_old_rule_told_apart_each_keep_getting_their_own_samples(
-    repo: GalleryRepository, db_path: Path
+    sqlite_repo: GalleryRepository, db_path: Path
 ) -> None:
+    repo = sqlite_repo
     import sqlite3
 
     from tests.storage.storage_fakes import make_sample, unit

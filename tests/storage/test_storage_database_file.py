@@ -49,7 +49,8 @@ def test_every_connection_uses_wal_foreign_keys_and_a_busy_timeout(db_path: Path
         assert _pragma(repo, "busy_timeout") == 1234
 
 
-def test_the_created_schema_matches_the_models(repo: GalleryRepository, db_path: Path) -> None:
+def test_the_created_schema_matches_the_models(sqlite_repo: GalleryRepository, db_path: Path) -> None:
+    assert sqlite_repo.path == db_path
     conn = sqlite3.connect(db_path)
     try:
         for table in Base.metadata.sorted_tables:

@@ -83,18 +83,18 @@ def test_enroll_needs_samples(repo: GalleryRepository) -> None:
     ids=["int-dtype", "matrix", "wrong-length", "not-unit", "nan"],
 )
 def test_a_bad_embedding_mid_enroll_leaves_nothing_behind(
-    repo: GalleryRepository, db_path: Path, bad_vector: np.ndarray
+    repo: GalleryRepository, gallery_target: Path | str, bad_vector: np.ndarray
 ) -> None:
     with pytest.raises(BadInputError, match="embedding"):
         repo.enroll("Half Done", [(make_sample(1), unit(1)), (make_sample(2), bad_vector)], "m")
     assert repo.counts() == (0, 0)
     assert repo.model is None
     for table in ("people", "samples", "embeddings"):
-        assert count_rows(db_path, table) == 0
+        assert count_rows(gallery_target, table) == 0
 
 
 def test_a_failure_after_rows_are_written_rolls_everything_back(
-    repo: GalleryRepository, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    repo: GalleryRepository, gallery_target: Path | str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo.enroll("Keeper", [(make_sample(9), unit(9))], "m")
 
@@ -110,8 +110,8 @@ def test_a_failure_after_rows_are_written_rolls_everything_back(
     monkeypatch.undo()
 
     assert [p.name for p in repo.list_people()] == ["Keeper"]
-    assert count_rows(db_path, "samples") == 1
-    assert count_rows(db_path, "embeddings") == 1
+    assert count_rows(gallery_target, "samples") == 1
+    assert count_rows(gallery_target, "embeddings") == 1
 
 
 def test_a_bad_image_is_refused(repo: GalleryRepository) -> None:
@@ -139,21 +139,26 @@ def test_get_person_matches_the_normalised_name_exactly(repo: GalleryRepository)
     assert repo.person_by_id(person.id + 1) is None
 
 
-def test_remove_person_cascades_to_samples_and_embeddings(repo: GalleryRepository, db_path: Path) -> None:
+def test_remove_person_cascades_to_samples_and_embeddings(repo: GalleryRepository, gallery_target: Path | str) -> None:
     gone = repo.enroll("Gone", [(make_sample(1), unit(1)), (make_sample(2), unit(2))], "m")
     repo.store_embeddings("other", [(s.id, unit(5, dim=128)) for s in repo.samples_of(gone.id)])
     kept = repo.enroll("Kept", [(make_sample(3), unit(3))], "m")
-    assert count_rows(db_path, "embeddings") == 5
+    assert count_rows(gallery_target, "embeddings") == 5
 
     assert repo.remove_person("gone") == 2
     assert repo.person_by_id(gone.id) is None
-    assert count_rows(db_path, "samples") == 1
-    assert count_rows(db_path, "embeddings") == 1
+    assert count_rows(gallery_target, "samples") == 1
+    assert count_rows(gallery_target, "embeddings") == 1
     assert repo.embeddings_for("m")[0].tolist() == [kept.id]
     assert repo.samples_of(gone.id) == []
 
     assert repo.remove_person(kept.id) == 1
-    assert count_rows(db_path, "people") == count_rows(db_path, "samples") == count_rows(db_path, "embeddings") == 0
+    assert (
+        count_rows(gallery_target, "people")
+        == count_rows(gallery_target, "samples")
+        == count_rows(gallery_target, "embeddings")
+        == 0
+    )
 
 
 def test_remove_unknown_person(repo: GalleryRepository) -> None:
@@ -163,12 +168,14 @@ def test_remove_unknown_person(repo: GalleryRepository) -> None:
         repo.remove_person(42)
 
 
-def test_remove_sample_takes_its_embeddings_and_keeps_the_person(repo: GalleryRepository, db_path: Path) -> None:
+def test_remove_sample_takes_its_embeddings_and_keeps_the_person(
+    repo: GalleryRepository, gallery_target: Path | str
+) -> None:
     person = repo.enroll("Ines", [(make_sample(1), unit(1)), (make_sample(2), unit(2))], "m")
     first, second = repo.samples_of(person.id)
     repo.remove_sample(first.id)
     assert [s.id for s in repo.samples_of(person.id)] == [second.id]
-    assert count_rows(db_path, "embeddings") == 1
+    assert count_rows(gallery_target, "embeddings") == 1
     np.testing.assert_array_equal(repo.embeddings_for("m")[2], unit(2)[None, :])
     np.testing.assert_array_equal(repo.thumbnail(person.id), make_sample(2).image)
     repo.remove_sample(second.id)
@@ -256,7 +263,8 @@ def test_a_closed_repository_refuses_calls(db_path: Path) -> None:
     repo.close()  # closing twice is harmless
 
 
-def test_damaged_embeddings_are_reported_not_misread(repo: GalleryRepository, db_path: Path) -> None:
+def test_damaged_embeddings_are_reported_not_misread(sqlite_repo: GalleryRepository, db_path: Path) -> None:
+    repo = sqlite_repo
     repo.enroll("Dora", [(make_sample(1), unit(1)), (make_sample(2), unit(2))], "m")
     conn = sqlite3.connect(db_path)
     conn.execute("UPDATE embeddings SET vector = ? WHERE sample_id = 2", (b"\x00" * 12,))

@@ -1,0 +1,201 @@
+"""Portable gallery archives and copies between galleries: `faceapp gallery export / import / copy`.
+
+An archive is a zip: `manifest.json` (format, version, model, and per person their samples: box, landmarks,
+score, source, and the row of their vector in `embeddings.npy` when embeddings are included) and one lossless PNG
+per face crop under `crops/`. Names are stored as UTF-8 text, exactly as the gallery holds them. Reading goes
+through the engine, the gallery's only writer: vectors of the same model are kept, others are re-embedded.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from faceapp.core.types import Detection, FaceSample
+from faceapp.engine import Engine
+from faceapp.errors import BadInputError
+
+FORMAT = "faceapp-gallery"
+VERSION = 1  # the archive layout this faceapp writes and the newest it reads
+MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a crop or the manifest larger than this is not from faceapp
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """One person as moved between galleries: their name and samples, each with its vector or None."""
+
+    name: str
+    samples: list[tuple[FaceSample, np.ndarray | None]]
+
+
+def people_of(engine: Engine, embeddings: bool = True) -> Iterator[PersonRecord]:
+    """Everyone in the engine's gallery, one person at a time (with vectors of its model when `embeddings`)."""
+    for person in engine.people():
+        vectors = engine.sample_embeddings(person.id) if embeddings else {}
+        stored = engine.samples_of(person.id)
+        yield PersonRecord(person.name, [(s.sample, vectors.get(s.id)) for s in stored])
+
+
+def load_into(engine: Engine, records: Iterator[PersonRecord], model: str | None) -> tuple[int, int]:
+    """Add every record to the engine's gallery (their vectors are `model`'s); returns (people, samples)."""
+    people = samples = 0
+    for record in records:
+        if not record.samples:
+            continue
+        engine.import_samples(record.name, record.samples, model)
+        people, samples = people + 1, samples + len(record.samples)
+    return people, samples
+
+
+def export(engine: Engine, path: Path, embeddings: bool = True) -> tuple[int, int]:
+    """Write the engine's gallery to the archive `path` (replaced only once complete); returns (people, samples)."""
+    people: list[dict[str, Any]] = []
+    vectors: list[np.ndarray] = []
+    partial = path.with_name(path.name + ".partial")
+    count = 0
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+            for record in people_of(engine, embeddings):
+                entries = []
+                for sample, vector in record.samples:
+                    crop = f"crops/{count:07d}.png"
+                    ok, png = cv2.imencode(".png", cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR))
+                    if not ok:
+                        raise BadInputError(f"A face crop of {record.name} cannot be encoded as PNG.")
+                    archive.writestr(crop, png.tobytes())
+                    det = sample.detection
+                    entries.append(
+                        {
+                            "image": crop,
+                            "box": [float(v) for v in det.box],
+                            "landmarks": np.asarray(det.landmarks, np.float64).reshape(5, 2).tolist(),
+                            "score": float(det.score),
+                            "source": sample.source,
+                            "embedding": None if vector is None else len(vectors),
+                        }
+                    )
+                    if vector is not None:
+                        vectors.append(np.asarray(vector, np.float32))
+                    count += 1
+                people.append({"name": record.name, "samples": entries})
+            if vectors:
+                buffer = io.BytesIO()
+                np.save(buffer, np.stack(vectors).astype("<f4"), allow_pickle=False)
+                archive.writestr("embeddings.npy", buffer.getvalue())
+            manifest = {"format": FORMAT, "version": VERSION, "model": engine.model, "people": people}
+            archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise BadInputError(f"Cannot write the archive {path} ({error.strerror or error}).") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return len(people), count
+
+
+class Archive:
+    """An archive opened for reading: its model and its people; BadInputError for anything not a faceapp archive."""
+
+    def __init__(self, path: Path) -> None:
+        """Open and check `path`; a newer archive version is refused with a message."""
+        self.path = path
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except (OSError, zipfile.BadZipFile, ValueError) as error:
+            raise BadInputError(f"{path} is not a faceapp gallery archive ({error}).") from None
+        manifest = self._json("manifest.json")
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            self.close()
+            raise BadInputError(f"{path} is not a faceapp gallery archive (no faceapp manifest).")
+        version = manifest.get("version")
+        if not isinstance(version, int) or version > VERSION:
+            self.close()
+            raise BadInputError(
+                f"{path} was written by a newer faceapp (archive version {version}, this one reads up to {VERSION});"
+                " update faceapp to import it."
+            )
+        self.model: str | None = manifest.get("model") if isinstance(manifest.get("model"), str) else None
+        people = manifest.get("people")
+        if not isinstance(people, list):
+            self.close()
+            raise BadInputError(f"{path} is damaged (its manifest lists no people).")
+        self._people: list[Any] = people
+        self._vectors: np.ndarray | None = None
+
+    def close(self) -> None:
+        """Close the file."""
+        self._zip.close()
+
+    def _read(self, name: str) -> bytes:
+        try:
+            info = self._zip.getinfo(name)
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise BadInputError(f"{self.path} is damaged ({name} is {info.file_size} bytes).")
+            return self._zip.read(info)
+        except (KeyError, zipfile.BadZipFile, OSError, ValueError) as error:
+            raise BadInputError(f"{self.path} is damaged ({name}: {error}).") from None
+
+    def _json(self, name: str) -> Any:
+        try:
+            return json.loads(self._read(name).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise BadInputError(f"{self.path} is damaged ({name}: {error}).") from None
+
+    def _vector(self, row: object) -> np.ndarray | None:
+        if row is None:
+            return None
+        if self._vectors is None:
+            try:
+                self._vectors = np.load(io.BytesIO(self._read("embeddings.npy")), allow_pickle=False)
+            except ValueError as error:
+                raise BadInputError(f"{self.path} is damaged (embeddings.npy: {error}).") from None
+        if not isinstance(row, int) or not 0 <= row < len(self._vectors):
+            raise BadInputError(f"{self.path} is damaged (an embedding row {row!r} is out of range).")
+        return np.asarray(self._vectors[row], np.float32)
+
+    def _sample(self, entry: dict[str, Any]) -> tuple[FaceSample, np.ndarray | None]:
+        bgr = cv2.imdecode(np.frombuffer(self._read(str(entry["image"])), np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise BadInputError(f"{self.path} is damaged ({entry['image']} is not an image).")
+        box = tuple(float(v) for v in entry["box"])
+        landmarks = np.asarray(entry["landmarks"], np.float64).reshape(5, 2)
+        detection = Detection(box, float(entry["score"]), landmarks)  # type: ignore[arg-type]
+        sample = FaceSample(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), detection, str(entry.get("source", "")))
+        return sample, self._vector(entry.get("embedding"))
+
+    def people(self) -> Iterator[PersonRecord]:
+        """The archive's people, one at a time (crops decoded as they are read)."""
+        for person in self._people:
+            try:
+                name = person["name"]
+                samples = [self._sample(entry) for entry in person["samples"]]
+            except (KeyError, TypeError, ValueError) as error:
+                raise BadInputError(f"{self.path} is damaged (a person's entry: {error!r}).") from None
+            if not isinstance(name, str):
+                raise BadInputError(f"{self.path} is damaged (a name is not text).")
+            yield PersonRecord(name, samples)
+
+
+def import_archive(engine: Engine, path: Path) -> tuple[int, int]:
+    """Read the archive `path` into the engine's gallery; returns (people, samples) added."""
+    archive = Archive(path)
+    try:
+        return load_into(engine, archive.people(), archive.model)
+    finally:
+        archive.close()
+
+
+def archive_model(path: Path) -> str | None:
+    """The model an archive's vectors belong to (None when it names none); BadInputError when unreadable."""
+    archive = Archive(path)
+    archive.close()
+    return archive.model

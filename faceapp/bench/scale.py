@@ -1,0 +1,175 @@
+"""`faceapp bench scale`: a gallery of N samples on SQLite or PostgreSQL: load + index time, identify latency, memory.
+
+The gallery holds `--real` LFW people (their first photo enrolled, their second kept as a probe; with --data) and
+enough synthetic people (random unit vectors of the model's dimension, `--per-person` samples each) to make N
+samples. A fresh engine then opens the gallery and builds its in-memory index (the GallerySnapshot: exact search
+over a float32 matrix, grouped by person) and identifies each probe alone. Recall@1 compares the snapshot's nearest
+person with an independent float64 exact scan; "named right" counts real probes whose nearest is their own person.
+Memory is the process's resident size after the load minus before it (memory the fill freed and the load reused
+is not counted: see index_arrays_mb, the bytes of the snapshot's matrices, for the floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from faceapp.core.catalog import spec as model_info
+from faceapp.core.types import Detection, FaceSample
+from faceapp.engine import Engine
+from faceapp.paths import db_label, db_target, is_db_url
+from faceapp.storage.repository import GalleryRepository
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MB (Linux /proc; 0 elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """n random unit vectors (float32)."""
+    v = rng.standard_normal((n, dim), dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v
+
+
+def real_pairs(data: Path, model: str, count: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Names, first-photo and second-photo embeddings of the first `count` LFW people with two or more photos."""
+    from faceapp.bench.embed_cache import batch_detector, embed_dataset
+    from faceapp.bench.identify import list_people
+    from faceapp.bench.lfw import lfw_root
+    from faceapp.core.embedders.registry import create_embedder
+
+    root = lfw_root(data)
+    people = [(name, files) for name, files in sorted(list_people(root).items()) if len(files) >= 2][:count]
+    files = [f for _, fs in people for f in fs[:2]]
+    e = embed_dataset("lfw", files, root, create_embedder(model), batch_detector()).embeddings
+    return [name.replace("_", " ") for name, _ in people], e[0::2], e[1::2]
+
+
+def exact_nearest(probe: np.ndarray, vectors: np.ndarray, owners: np.ndarray, scoring: str) -> int:
+    """The nearest person's id by a float64 scan of every sample (the reference for recall@1)."""
+    d = np.clip(2.0 - 2.0 * (vectors @ probe.astype(np.float64)), 0.0, 4.0)
+    people, inverse = np.unique(owners, return_inverse=True)
+    if scoring == "nearest":
+        best = np.full(len(people), np.inf)
+        np.minimum.at(best, inverse, d)
+    else:
+        best = np.bincount(inverse, weights=d) / np.bincount(inverse)
+    return int(people[int(np.argmin(best))])
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Build the gallery, then measure a fresh engine on it; returns the figures."""
+    info = model_info(args.model)
+    rng = np.random.default_rng(args.seed)
+    if args.data is not None:
+        names, enrolled, probes = real_pairs(args.data, args.model, args.real)
+    else:  # no LFW here: "real" people are random points, probed with a noisy copy
+        names = [f"Person {i}" for i in range(args.real)]
+        enrolled = unit_rows(rng, args.real, info.dim)
+        probes = enrolled + 0.35 * unit_rows(rng, args.real, info.dim)
+        probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    synthetic = max(0, args.samples - len(names))
+    fake_people = -(-synthetic // args.per_person)
+    all_names = names + [f"Synthetic {i:07d}" for i in range(fake_people)]
+    owners = np.concatenate([np.arange(len(names)), len(names) + np.arange(synthetic) // args.per_person])
+    vectors = np.concatenate([enrolled.astype(np.float32), unit_rows(rng, synthetic, info.dim)])
+    crop = FaceSample(np.full((8, 8, 3), 128, np.uint8), Detection((0, 0, 8, 8), 0.9, np.full((5, 2), 4.0)), "bench")
+    target: Path | str = args.db
+    scratch = None
+    if target is None:
+        scratch = tempfile.TemporaryDirectory(prefix="faceapp-scale-")
+        target = Path(scratch.name) / "scale.sqlite3"
+    started = time.perf_counter()
+    writer = Engine(GalleryRepository(target), args.model, embedder_factory=lambda name: None)  # type: ignore[arg-type,return-value]
+    if writer.people():
+        writer.close()
+        raise SystemExit(f"{db_label(target)} is not empty; give --db an empty gallery.")
+    writer.bulk_add(all_names, owners, vectors, crop)
+    writer.close()
+    fill_s = time.perf_counter() - started
+    del writer
+    gc.collect()
+
+    before = rss_mb()
+    started = time.perf_counter()
+    engine = Engine(GalleryRepository(target, create=False), adopt_model=False)
+    snapshot = engine.snapshot()  # reads the gallery and builds the index (GallerySnapshot.build_index)
+    load_s = time.perf_counter() - started
+    memory = rss_mb() - before
+    held = snapshot.embeddings.nbytes + snapshot.person_ids.nbytes + snapshot.build_index()._means.nbytes
+    engine.close()
+
+    rule = info.default_threshold
+    times, agree, right = [], 0, 0
+    reference = vectors.astype(np.float64)
+    # The gallery's person ids follow insertion order: map the bulk owners to stored ids through the names.
+    stored = {name: pid for pid, name in snapshot.names.items()}
+    id_of = np.array([stored[n] for n in all_names], np.int64)
+    checked = min(len(probes), args.recall_probes)
+    for i, probe in enumerate(probes):
+        t = time.perf_counter()
+        match = snapshot.identify(probe[None, :], rule)[0]
+        times.append((time.perf_counter() - t) * 1000)
+        right += match.person_id == id_of[i]
+        if i < checked:
+            agree += match.person_id == id_of[exact_nearest(probe, reference, owners, info.scoring)]
+    result = {
+        "backend": "postgresql" if is_db_url(target) else "sqlite",
+        "gallery": db_label(target),
+        "model": args.model,
+        "dim": info.dim,
+        "scoring": info.scoring,
+        "samples": len(vectors),
+        "people": len(all_names),
+        "fill_s": round(fill_s, 1),
+        "load_and_index_s": round(load_s, 2),
+        "memory_mb": round(memory),
+        "index_arrays_mb": round(held / 2**20),
+        "identify_p50_ms": round(float(np.percentile(times, 50)), 2),
+        "identify_p95_ms": round(float(np.percentile(times, 95)), 2),
+        "recall_at_1": round(agree / checked, 4) if checked else None,
+        "recall_probes": checked,
+        "real_probes_named_right": round(right / len(probes), 4),
+        "probes": len(probes),
+    }
+    if scratch is not None:
+        scratch.cleanup()
+    return result
+
+
+def main(argv: list[str]) -> int:
+    """faceapp bench scale --samples N [--db GALLERY] [--data LFW] ..."""
+    p = argparse.ArgumentParser(prog="faceapp bench scale", description=__doc__.splitlines()[0])
+    p.add_argument("--samples", type=int, required=True, help="N: samples in the gallery")
+    p.add_argument("--db", type=db_target, help="an EMPTY gallery file or server address (default: a temp file)")
+    p.add_argument("--data", type=Path, help="the LFW folder: real people and probes (default: random ones)")
+    p.add_argument("--model", default="dlib+sface", help="model whose dimension and scoring are used")
+    p.add_argument("--real", type=int, default=200, help="real people (and probes)")
+    p.add_argument("--per-person", type=int, default=4, help="samples per synthetic person")
+    p.add_argument("--recall-probes", type=int, default=50, help="probes checked against the float64 exact scan")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="write the figures as JSON here")
+    args = p.parse_args(argv)
+    if args.samples < 1 or args.per_person < 1 or args.real < 1:
+        p.error("--samples, --real and --per-person must be at least 1")
+    result = run(args)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    return 0

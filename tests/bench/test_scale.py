@@ -1,0 +1,40 @@
+"""`faceapp bench scale`: a synthetic gallery through the real storage and engine, checked against a float64 scan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from faceapp.bench import scale
+from faceapp.core.matching import GallerySnapshot
+
+
+def test_scale_reports_every_figure_and_agrees_with_the_exact_scan(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    assert scale.main(["--samples", "600", "--real", "30", "--per-person", "3", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["samples"] == 600
+    assert result["people"] == 30 + 190  # 570 synthetic samples, 3 a person
+    assert result["recall_at_1"] == 1.0
+    assert result["recall_probes"] == 30
+    for key in ("load_and_index_s", "identify_p50_ms", "identify_p95_ms", "memory_mb"):
+        assert result[key] >= 0
+
+
+def test_the_mean_index_gives_the_average_of_every_samples_distance() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((40, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    owners = rng.integers(0, 7, 40)  # unsorted, uneven groups
+    snapshot = GallerySnapshot("m", owners, {int(i): str(i) for i in owners}, vectors, "average").build_index()
+    probes = vectors[:5] + 0.1 * rng.standard_normal((5, 16)).astype(np.float32)
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    people, d = snapshot.person_distances(probes)
+    assert d.shape == (5, len(np.unique(owners)))
+    for row, probe in enumerate(probes.astype(np.float64)):
+        for col, pid in enumerate(people):
+            mine = vectors[owners == pid].astype(np.float64)
+            expected = np.mean(np.sum((mine - probe) ** 2, axis=1))
+            np.testing.assert_allclose(d[row, col], expected, atol=1e-5)

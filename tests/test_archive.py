@@ -1,0 +1,150 @@
+"""Gallery archives and copies: export -> import gives the same people, samples and answers; newer archives are
+refused; a gallery of another model re-embeds the crops; copies move galleries between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceapp import archive
+from faceapp.engine import Engine
+from faceapp.errors import BadInputError
+from tests.test_engine import face_image
+from tests.test_stations import station
+
+NAMES = ["Zoë Ångström", "李小龍", "O'Brien", "مریم"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """An empty gallery to import into."""
+    if request.param == "sqlite":
+        return tmp_path / "restored.sqlite3"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def _filled(path: Path) -> Engine:
+    engine = station(path)
+    for i, name in enumerate(NAMES):
+        engine.enroll(name, [face_image(10 * i + k) for k in range(i + 1)])
+    return engine
+
+
+def _answers(engine: Engine) -> list[tuple[str, float]]:
+    found = [engine.identify(face_image(seed), 0.1)[0].match for seed in (0, 10, 11, 21, 30, 33, 99)]
+    return [(m.label, round(m.distance, 5)) for m in found]
+
+
+def _people(engine: Engine) -> list[tuple[str, int]]:
+    return [(p.name, p.sample_count) for p in engine.people()]
+
+
+def test_export_then_import_into_an_empty_gallery_gives_the_same_people_samples_and_answers(
+    tmp_path: Path, empty_target: Path | str
+) -> None:
+    source = _filled(tmp_path / "source.sqlite3")
+    file = tmp_path / "backup.faceapp.zip"
+    assert archive.export(source, file) == (4, 10)
+    restored = station(empty_target)
+    try:
+        assert archive.import_archive(restored, file) == (4, 10)
+        assert _people(restored) == _people(source)
+        assert _answers(restored) == _answers(source)
+        for person, twin in zip(source.people(), restored.people(), strict=True):
+            crops = [s.sample for s in source.samples_of(person.id)]
+            back = [s.sample for s in restored.samples_of(twin.id)]
+            for a, b in zip(crops, back, strict=True):
+                np.testing.assert_array_equal(a.image, b.image)
+                assert a.detection == b.detection
+                np.testing.assert_allclose(a.detection.landmarks, b.detection.landmarks)
+                assert a.source == b.source
+            np.testing.assert_array_equal(
+                np.stack(list(source.sample_embeddings(person.id).values())),
+                np.stack(list(restored.sample_embeddings(twin.id).values())),
+            )
+        assert restored.integrity_problems() == []
+    finally:
+        source.close()
+        restored.close()
+
+
+def test_an_import_into_a_gallery_of_another_model_reembeds_every_crop(tmp_path: Path) -> None:
+    source = _filled(tmp_path / "source.sqlite3")
+    file = tmp_path / "backup.zip"
+    archive.export(source, file)
+    other = station(tmp_path / "other.sqlite3")
+    other.switch_model("facenet-casia")
+    assert archive.import_archive(other, file) == (4, 10)
+    assert other.embedding_models() == {"facenet-casia": 10}
+    assert _people(other) == _people(source)
+    assert [m[0] for m in _answers(other)] == [m[0] for m in _answers(source)]
+
+
+def test_an_archive_without_embeddings_is_embedded_on_import(tmp_path: Path) -> None:
+    source = _filled(tmp_path / "source.sqlite3")
+    file = tmp_path / "crops-only.zip"
+    archive.export(source, file, embeddings=False)
+    assert "embeddings.npy" not in zipfile.ZipFile(file).namelist()
+    restored = station(tmp_path / "restored.sqlite3")
+    archive.import_archive(restored, file)
+    assert _answers(restored) == _answers(source)
+
+
+def test_an_archive_from_a_newer_faceapp_is_refused_and_nothing_is_added(tmp_path: Path) -> None:
+    source = _filled(tmp_path / "source.sqlite3")
+    file = tmp_path / "backup.zip"
+    archive.export(source, file)
+    newer = tmp_path / "newer.zip"
+    with zipfile.ZipFile(file) as old, zipfile.ZipFile(newer, "w") as new:
+        for item in old.infolist():
+            data = old.read(item)
+            if item.filename == "manifest.json":
+                data = json.dumps({**json.loads(data), "version": archive.VERSION + 1}).encode()
+            new.writestr(item, data)
+    restored = station(tmp_path / "restored.sqlite3")
+    with pytest.raises(BadInputError, match="newer faceapp") as caught:
+        archive.import_archive(restored, newer)
+    assert "\n" not in str(caught.value)
+    assert restored.people() == []
+
+
+@pytest.mark.parametrize("content", [b"not a zip", b"PK\x03\x04broken"])
+def test_a_file_that_is_not_an_archive_is_refused_in_one_line(tmp_path: Path, content: bytes) -> None:
+    file = tmp_path / "x.zip"
+    file.write_bytes(content)
+    with pytest.raises(BadInputError, match="not a faceapp gallery archive"):
+        archive.Archive(file)
+
+
+def test_copy_moves_a_gallery_between_backends_and_back(tmp_path: Path, pg_url: str) -> None:
+    source = _filled(tmp_path / "source.sqlite3")
+    on_server = station(pg_url)
+    assert archive.load_into(on_server, archive.people_of(source), source.model) == (4, 10)
+    back = station(tmp_path / "back.sqlite3")
+    archive.load_into(back, archive.people_of(on_server), on_server.model)
+    assert _people(back) == _people(on_server) == _people(source)
+    assert _answers(back) == _answers(source)
+    on_server.close()
+
+
+def test_the_cli_exports_imports_copies_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from faceapp.cli import main
+
+    source = _filled(tmp_path / "source.sqlite3")
+    source.close()
+    file = tmp_path / "b.zip"
+    assert main(["gallery", "export", str(file), "--db", str(tmp_path / "source.sqlite3")]) == 0
+    assert "Exported 4 people with 10 sample(s)" in capsys.readouterr().out
+    copy = tmp_path / "copy.sqlite3"
+    assert main(["gallery", "copy", str(tmp_path / "source.sqlite3"), str(copy)]) == 0
+    assert main(["gallery", "check", "--db", str(copy)]) == 0
+    assert main(["people", "list", "--db", str(copy)]) == 0
+    listed = capsys.readouterr().out
+    for name in NAMES:
+        assert name in listed
+    assert main(["gallery", "import", str(tmp_path / "missing.zip"), "--db", str(copy)]) == 2
+    assert "not a faceapp gallery archive" in capsys.readouterr().err
