@@ -111,9 +111,9 @@ def open_engine(args: argparse.Namespace, create: bool = False, quiet: bool = Fa
     Only `create` (enroll) makes a new gallery; for the others a missing file is a DatabaseError naming it.
     """
     from faceapp import paths, settings
+    from faceapp.core import catalog
     from faceapp.core.detect import DetectorConfig
     from faceapp.core.detectors import create_detector
-    from faceapp.core.embedders.base import model_info
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
@@ -121,7 +121,7 @@ def open_engine(args: argparse.Namespace, create: bool = False, quiet: bool = Fa
     name = args.detector or settings.load().detector
     detector = create_detector(name, DetectorConfig(min_face_size=args.min_face or 40))
     if args.model:
-        model_info(args.model)
+        catalog.spec(args.model)
     # A read-only command on a gallery that has no model yet records none (it would be a write).
     engine = Engine(GalleryRepository(db, create=create), args.model, detector=detector, adopt_model=create)
     for note in [] if quiet else engine.notes:
@@ -327,23 +327,24 @@ def _say_what_remains(engine: Engine) -> None:
 
 def cmd_models(args: argparse.Namespace) -> int:
     """faceapp models list|download|import"""
-    from faceapp.core import weights
-    from faceapp.core.embedders.base import MODELS, model_info
+    from faceapp.core import catalog, weights
+    from faceapp.core.embedders import registry
 
     if args.action == "list":
-        for info in MODELS.values():
+        for name in catalog.names():
+            info = catalog.spec(name)
             path = weights.find(info.name)
             where = str(path) if path else "not on this machine"
-            if path and info.name in weights.FUSED:
-                where = "the weights of " + " + ".join(weights.FUSED[info.name])
+            if path and info.parts:
+                where = "the weights of " + " + ".join(info.parts)
             print(f"{info.name}\t{info.title}\tdim {info.dim}\ttau {info.default_threshold:g}\t{where}")
         return EXIT_OK
-    model_info(args.name)
+    catalog.spec(args.name)
     if args.action == "download":
         print(f"Downloading {args.name} weights...", file=sys.stderr)
-        path = weights.download(args.name)
+        path = registry.download_weights(args.name)
     else:
-        path = weights.import_file(args.name, args.file)
+        path = registry.import_weights(args.name, args.file)
     print(f"{args.name}: weights ready at {path} (sha256 {weights.sha256_of(path)[:16]}...).")
     return EXIT_OK
 

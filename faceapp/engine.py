@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from faceapp.core import weights
+from faceapp.core import catalog, weights
 from faceapp.core.align import sample_crop
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.detect import Detector, DetectorConfig
-from faceapp.core.embedders.base import Embedder, create_embedder, model_info
+from faceapp.core.embedders.base import Embedder
+from faceapp.core.embedders.registry import create_embedder
 from faceapp.core.image_io import load_image, to_rgb
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Detection, Face, FaceSample, Match, MatchRule, Person
@@ -64,10 +65,6 @@ class _Cache:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-# For new galleries, best measured first (docs/benchmarks.md); FaceNet is not measurable here (no weights offline).
-DEFAULT_MODELS = ("dlib+sface", "facenet-vggface2", "dlib-resnet")
-
-
 def unexpected(image: ImageInput, exc: Exception) -> BadInputError:
     """A one-line error for one input that failed in an unforeseen way; the traceback goes to the log."""
     label = str(image) if not isinstance(image, np.ndarray) else "the image"
@@ -77,8 +74,10 @@ def unexpected(image: ImageInput, exc: Exception) -> BadInputError:
 
 
 def default_model() -> str:
-    """The first of DEFAULT_MODELS whose weights are on this machine; existing galleries keep their own model."""
-    return next((m for m in DEFAULT_MODELS if weights.is_available(m)), DEFAULT_MODELS[-1])
+    """The first of the catalog's DEFAULT_ORDER whose weights are on this machine (best measured first,
+    docs/benchmarks.md); existing galleries keep their own model."""
+    order = catalog.DEFAULT_ORDER
+    return next((m for m in order if weights.is_available(m)), order[-1])
 
 
 class Engine:
@@ -113,7 +112,7 @@ class Engine:
             stored = model or default_model()
         elif stored is None:
             chosen = model or default_model()
-            model_info(chosen)
+            catalog.spec(chosen)
             if not weights.is_available(chosen) and embedder_factory is create_embedder:
                 raise ModelError(weights.missing_message(chosen))  # before the gallery records a model it cannot use
             repo.set_model(chosen)
@@ -160,12 +159,12 @@ class Engine:
     @property
     def default_threshold(self) -> float:
         """tau for the gallery's model when the user has not set one."""
-        return model_info(self.model).default_threshold
+        return catalog.spec(self.model).default_threshold
 
     @property
     def default_margin(self) -> float:
         """The 1:K ambiguity margin for the gallery's model when the user has not set one."""
-        return model_info(self.model).default_margin
+        return catalog.spec(self.model).default_margin
 
     def switch_model(
         self, model: str, progress: ProgressFn | None = None, cancelled: Callable[[], bool] | None = None
@@ -175,7 +174,7 @@ class Engine:
             return self._switch_model(model, progress, cancelled)
 
     def _switch_model(self, model: str, progress: ProgressFn | None, cancelled: Callable[[], bool] | None) -> bool:
-        model_info(model)
+        catalog.spec(model)
         embedder = self._factory(model)
         total, done, previous = self._repo.count_missing(model), 0, None
         while True:  # 16 stored crops decoded at a time, not the whole gallery at once
@@ -257,7 +256,7 @@ class Engine:
         with self._cache.lock:
             if self._cache.snapshot is None:
                 ids, names, vectors = self._repo.embeddings_for(self.model)
-                scoring = model_info(self.model).scoring
+                scoring = catalog.spec(self.model).scoring
                 self._cache.snapshot = GallerySnapshot(self.model, ids, names, vectors, scoring)  # type: ignore[arg-type]
             return self._cache.snapshot
 

@@ -33,7 +33,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def dlib_embedder():  # type: ignore[no-untyped-def]
     """The real dlib-resnet embedder (weights from face_recognition_models), loaded once per session."""
-    from faceapp.core.embedders.base import create_embedder
+    from faceapp.core.embedders.registry import create_embedder
 
     return create_embedder("dlib-resnet")
 

@@ -10,12 +10,13 @@ import cv2
 import numpy as np
 
 from faceapp.core import align
+from faceapp.core.catalog import BUILTIN, ModelSpec
 from faceapp.core.detect import DetectorConfig
 from faceapp.core.distance import normalize
-from faceapp.core.embedders.base import MODELS, Embedder, ModelInfo
+from faceapp.core.embedders.base import Embedder
 from faceapp.core.types import Detection
 
-FAKE_INFO = ModelInfo("fake", "Fake", 16, 0.5, "deterministic test embedder")
+FAKE_INFO = ModelSpec("fake", "Fake", 16, 0.5, "deterministic test embedder")
 
 
 class FakeEmbedder(Embedder):
@@ -25,7 +26,7 @@ class FakeEmbedder(Embedder):
     dlib's 150-pixel chip embedded as 8x16 grey levels (128-d), a stand-in for the dlib model on real faces.
     """
 
-    def __init__(self, delay: float = 0.0, info: ModelInfo = FAKE_INFO, dlib_chip: bool = False) -> None:
+    def __init__(self, delay: float = 0.0, info: ModelSpec = FAKE_INFO, dlib_chip: bool = False) -> None:
         self.info = info
         self.delay = delay
         self.dlib_chip = dlib_chip
@@ -55,7 +56,7 @@ class FakeEmbedder(Embedder):
 
 def dlib_like(delay: float = 0.0) -> FakeEmbedder:
     """The fake under the dlib model's name and chip geometry (the app's default model, no weights needed)."""
-    return FakeEmbedder(delay, MODELS["dlib-resnet"], dlib_chip=True)
+    return FakeEmbedder(delay, BUILTIN["dlib-resnet"], dlib_chip=True)
 
 
 class FakeDetector:

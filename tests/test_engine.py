@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceapp.core.embedders.base import ModelInfo
+from faceapp.core.catalog import ModelSpec
 from faceapp.engine import Engine
 from faceapp.errors import BadInputError, UnknownPersonError
 from faceapp.storage.repository import GalleryRepository
@@ -36,8 +36,8 @@ def make_engine(tmp_path: Path, detections: list | None = None) -> Engine:  # ty
     )
 
 
-def _info(name: str) -> ModelInfo:
-    return ModelInfo(name, name, 16, 0.5, "fake")
+def _info(name: str) -> ModelSpec:
+    return ModelSpec(name, name, 16, 0.5, "fake")
 
 
 def test_a_new_gallery_records_its_model_and_says_so(tmp_path: Path) -> None:
@@ -178,9 +178,9 @@ def test_an_existing_gallery_keeps_its_model(tmp_path: Path) -> None:
 
 
 def test_the_snapshot_scores_people_as_the_gallerys_model_says(tmp_path: Path) -> None:
-    from faceapp.core.embedders.base import model_info
+    from faceapp.core.catalog import spec as model_spec
 
-    assert model_info("dlib-resnet").scoring == "nearest"
-    assert model_info("sface").scoring == model_info("dlib+sface").scoring == "average"
+    assert model_spec("dlib-resnet").scoring == "nearest"
+    assert model_spec("sface").scoring == model_spec("dlib+sface").scoring == "average"
     engine = make_engine(tmp_path)
     assert engine.snapshot().scoring == "nearest"

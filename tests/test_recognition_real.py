@@ -79,11 +79,11 @@ def test_the_lookalike_is_rejected_at_the_far_01_threshold(engine: Engine, share
 
 def test_lfw_fold_one_verification(shared_data: Path, detector: Detector, dlib_embedder: Embedder) -> None:
     """100 pairs of LFW fold 1 (50 same, 50 different) at the model's default threshold: >= 95% correct."""
-    from faceapp.core.embedders.base import model_info
+    from faceapp.core.catalog import spec as model_spec
 
     lines = (shared_data / "lfw" / "pairs.txt").read_text().splitlines()[1:601]
     pairs = lines[:50] + lines[300:350]
-    tau = model_info("dlib-resnet").default_threshold
+    tau = model_spec("dlib-resnet").default_threshold
 
     def embed(name: str, index: str) -> np.ndarray:
         image = load_image(shared_data / "lfw" / name / f"{name}_{int(index):04d}.jpg")

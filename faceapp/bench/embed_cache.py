@@ -289,7 +289,7 @@ def embed_dataset(
 
     A fused model (one with `parts`) is the fusion of its parts' cached embeddings, so each part is embedded once.
     """
-    from faceapp.core.embedders.base import MODELS
+    from faceapp.core import catalog
     from faceapp.core.embedders.fused import FusedEmbedder, fuse
 
     if isinstance(embedder, FusedEmbedder):
@@ -308,8 +308,8 @@ def embed_dataset(
         )
     cache = EmbedCache.open(cache_path(dataset, embedder.name) if use_cache else None, embedder.name, embedder.info.dim)
     others = [
-        EmbedCache.open(cache_path(dataset, name), name, info.dim)
-        for name, info in MODELS.items()
+        EmbedCache.open(cache_path(dataset, name), name, catalog.spec(name).dim)
+        for name in catalog.names()
         if use_cache and name != embedder.name and cache_path(dataset, name).exists()
     ]
     return embed_images(paths, root, embedder, detector, cache, progress, known_detections(others))

@@ -93,7 +93,7 @@ class _Run:
     """One window on one source, measured."""
 
     def __init__(self, db: Path, source: Path, factor: float = 1.0) -> None:
-        from faceapp.core.embedders.base import create_embedder
+        from faceapp.core.embedders.registry import create_embedder
         from faceapp.engine import Engine
         from faceapp.settings import Settings
         from faceapp.ui.main_window import MainWindow

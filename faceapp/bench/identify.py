@@ -219,7 +219,7 @@ def run(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Embed every LFW image once (cached) and compute the open-set identification figures (JSON-ready)."""
-    from faceapp.core.embedders.base import create_embedder
+    from faceapp.core.embedders.registry import create_embedder
 
     root = lfw_root(data)
     people = list_people(root)

@@ -181,7 +181,7 @@ def run(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Embed every image of the pairs once and compute the verification figures (a JSON-ready dict)."""
-    from faceapp.core.embedders.base import create_embedder
+    from faceapp.core.embedders.registry import create_embedder
 
     root = lfw_root(data)
     pairs = parse_pairs(root / pairs_file, limit)

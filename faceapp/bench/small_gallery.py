@@ -71,7 +71,7 @@ def run(
     detector: Any = None,
 ) -> dict[str, Any]:
     """Embed the K = 1 split once (cached) and measure every gallery size."""
-    from faceapp.core.embedders.base import create_embedder
+    from faceapp.core.embedders.registry import create_embedder
 
     root = lfw_root(data)
     split = split_people(list_people(root), 1)

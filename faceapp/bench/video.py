@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from faceapp.core.catalog import spec as model_spec
 from faceapp.core.detect import Detector, DetectorConfig
-from faceapp.core.embedders.base import create_embedder, model_info
+from faceapp.core.embedders.registry import create_embedder
 from faceapp.core.live import FrameResult, LiveFace, RecognitionWorker
 from faceapp.core.types import MatchRule
 from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox
@@ -131,7 +132,7 @@ def run(
             engine.enroll(name, images)
         gallery, analyzer = engine.snapshot(), engine.analyzer
         engine.close()
-    info = model_info(model)
+    info = model_spec(model)
     rule = MatchRule(
         tau if tau is not None else info.default_threshold, margin if margin is not None else info.default_margin
     )

@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from faceapp.core import weights
+from faceapp.core import catalog, weights
 from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.types import Detection
 from faceapp.errors import ModelError
@@ -30,7 +30,7 @@ def load_yunet(path: Any = None) -> Any:
     from pathlib import Path
 
     file = Path(path) if path is not None else weights.yunet_path()
-    data = weights.read_verified(weights.YUNET, file)
+    data = weights.read_verified(catalog.YUNET, file)
     try:
         return cv2.FaceDetectorYN.create(
             "onnx", np.frombuffer(data, np.uint8), np.zeros(0, np.uint8), (320, 320), NMS_SCORE, NMS_IOU

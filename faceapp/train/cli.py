@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from faceapp.core.embedders.trained_net import TRAIN_MODES
 from faceapp.train.mining import MINERS
-from faceapp.train.model import TRAIN_MODES
 from faceapp.train.trainer import BASES, LOSSES, Recipe
 
 
@@ -66,6 +66,12 @@ def main(argv: list[str]) -> int:
     )
     card = train(args.data, args.out, recipe, args.people, args.validation, args.resume, _progress)
     print(json.dumps(card, indent=1) if args.json else card_text(card))
+    from faceapp.core import catalog
+
+    if not args.json and catalog.usable_card(card):
+        print(f"use it: faceapp --model {card['name']} ... (a gallery switched to it re-embeds its samples)")
+    elif not args.json:
+        print("not a gallery model: a binary-loss model's verdict is its pair classifier, not d <= tau")
     if args.plots is not None:
         from faceapp.train import plots
 

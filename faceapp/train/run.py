@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from faceapp.core import catalog
 from faceapp.core.weights import sha256_of
 from faceapp.errors import BadInputError
 from faceapp.train import data, evaluate, trainer
@@ -27,17 +28,18 @@ CARD_FORMAT = 1
 
 
 def trained_dir() -> Path:
-    """Where trained models and their cards live."""
-    from faceapp import paths
-
-    return paths.models_dir() / "trained"
+    """Where trained models and their cards live (the catalog reads them from there)."""
+    return catalog.trained_dir()
 
 
 def check_name(name: str) -> str:
-    """A model name usable as a file name: letters, digits, '-', '_' and '.', not starting with '.'."""
+    """A model name usable as a file name: letters, digits, '-', '_' and '.', not starting with '.', and not the
+    name of a built-in model."""
     ok = name and not name.startswith(".") and all(c.isalnum() or c in "-_." for c in name) and len(name) <= 64
     if not ok:
         raise BadInputError(f"{name!r}: a trained model's name takes letters, digits, '-', '_' and '.' (64 at most).")
+    if name in catalog.BUILTIN:
+        raise BadInputError(f"{name!r} is a built-in model's name: choose another for the trained model.")
     return name
 
 

@@ -17,15 +17,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from faceapp.core.catalog import TRAINABLE_FAMILIES
+from faceapp.core.embedders.trained_net import DlibTrainable, SmallCNN
 from faceapp.train import evaluate
 from faceapp.train.data import FaceSet
 from faceapp.train.losses import PairClassifier, binary_loss, contrastive_loss, pairwise_sq_distances, triplet_loss
 from faceapp.train.mining import miner
-from faceapp.train.model import DlibTrainable, SmallCNN
 from faceapp.train.sampler import PKSampler
 
 LOSSES = ("triplet", "contrastive", "binary")
-BASES = ("dlib-resnet", "scratch")
+BASES = tuple(TRAINABLE_FAMILIES)  # ("dlib-resnet", "scratch"): what a trained model can start from
 Progress = Callable[[str], None]
 EMBEDDING_DIM = 128  # dlib-resnet's and SmallCNN's
 
@@ -76,13 +77,13 @@ def build_network(recipe: Recipe) -> nn.Module:
     if recipe.base == "scratch":
         torch.manual_seed(recipe.seed)
         return SmallCNN()
-    if recipe.base != "dlib-resnet":
+    if recipe.base not in BASES:
         raise ValueError(f"unknown base {recipe.base!r}; choose one of {', '.join(BASES)}")
     from faceapp.core import weights
     from faceapp.core.embedders.dlib_format import read_network
     from faceapp.core.embedders.dlib_net import DlibResNet
 
-    base = DlibResNet(read_network(weights.resolve("dlib-resnet"))).to(torch.float32)
+    base = DlibResNet(read_network(weights.resolve(recipe.base))).to(torch.float32)
     return DlibTrainable(base, recipe.train)
 
 

@@ -16,12 +16,12 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QProgressDialog, QWidget
 
-from faceapp.core import weights
+from faceapp.core import catalog, weights
 from faceapp.core.analyzer import FaceAnalyzer
-from faceapp.core.embedders.base import MODELS
+from faceapp.core.embedders import registry
 from faceapp.core.live import LiveFace
 from faceapp.core.types import FaceSample, MatchRule
-from faceapp.engine import EnrollResult
+from faceapp.engine import EnrollResult, default_model
 from faceapp.errors import ModelError
 from faceapp.settings import Settings
 
@@ -150,7 +150,7 @@ def settings_dialog(window: Window) -> SettingsDialog:
     from faceapp.ui.settings_dialog import SettingsDialog
 
     engine = window.engine
-    model = engine.model if engine is not None else "dlib-resnet"
+    model = engine.model if engine is not None else default_model()
     defaults = MatchRule(engine.default_threshold, engine.default_margin) if engine is not None else MatchRule(0.5)
     return SettingsDialog(
         window.settings,
@@ -201,11 +201,21 @@ def set_source(window: Window, spec: str) -> None:
 
 
 def weights_actions(window: Window, model: str) -> list[tuple[str, Callable[[], None]]]:
-    """Banner buttons for missing weights: download (FaceNet only) and import a file."""
+    """Banner buttons for missing weights: download (where the catalog names a URL) and import a file, for the
+    model or, for a fused model, for each missing part (a trained model's file is written by training only)."""
+    info = catalog.spec(model)
+    missing = [p for p in info.parts if not weights.is_available(p)] if info.parts else [model]
     actions: list[tuple[str, Callable[[], None]]] = []
-    if model != "dlib-resnet":
-        actions.append(("Download weights", lambda: download_weights(window, model, window.load_models)))
-    actions.append(("Import weights file...", lambda: import_weights(window, model, window.load_models)))
+
+    def then(part: str, act: Callable[[Window, str, Callable[[], None]], None]) -> Callable[[], None]:
+        return lambda: act(window, part, window.load_models)
+
+    for part in missing:
+        suffix = f" ({part})" if info.parts else ""
+        if weights.can_download(part):
+            actions.append((f"Download weights{suffix}", then(part, download_weights)))
+        if weights.can_import(part):
+            actions.append((f"Import weights file...{suffix}", then(part, import_weights)))
     return actions
 
 
@@ -225,7 +235,7 @@ def _show_progress(dialog: QProgressDialog, done: int, total: int) -> None:
 
 def download_weights(window: Window, model: str, then: Callable[[], None]) -> None:
     """Download `model`'s weights with progress; `then` runs after success."""
-    dialog = _progress_dialog(window, f"Downloading the {MODELS[model].title} weights...")
+    dialog = _progress_dialog(window, f"Downloading the {catalog.spec(model).title} weights...")
 
     def on_done(_: object) -> None:
         dialog.close()
@@ -241,7 +251,7 @@ def download_weights(window: Window, model: str, then: Callable[[], None]) -> No
                 raise ModelError("Download cancelled.")
             task.report(done // 1024, total // 1024)
 
-        return weights.download(model, progress)
+        return registry.download_weights(model, progress)
 
     task = window.run_task("download-weights", work, on_done, on_failed)
     task.progress_changed.connect(lambda d, t: _show_progress(dialog, d, t))
@@ -257,7 +267,7 @@ def import_weights(window: Window, model: str, then: Callable[[], None]) -> None
     if not path:
         return
     window.run_task(
-        "import-weights", lambda task: weights.import_file(model, Path(path)), lambda _: then(), window.show_error
+        "import-weights", lambda task: registry.import_weights(model, Path(path)), lambda _: then(), window.show_error
     )
 
 
@@ -272,7 +282,7 @@ def switch_model(window: Window, model: str) -> None:
         if answer == QMessageBox.StandardButton.Yes:
             download_weights(window, model, lambda: switch_model(window, model))
         return
-    dialog = _progress_dialog(window, f"Re-embedding the gallery with {MODELS[model].title}...")
+    dialog = _progress_dialog(window, f"Re-embedding the gallery with {catalog.spec(model).title}...")
 
     def on_done(finished: object) -> None:
         dialog.close()

@@ -24,8 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from faceapp.core import weights
-from faceapp.core.embedders.base import MODELS
+from faceapp.core import catalog, weights
 from faceapp.core.live import FrameResult
 from faceapp.core.types import MatchRule
 from faceapp.errors import FaceAppError
@@ -109,8 +108,8 @@ class SettingsDialog(QDialog):
             self.resolution.addItem("{} x {}".format(*self.original.resolution), self.original.resolution)
         self.resolution.setCurrentIndex(self.resolution.findData(self.original.resolution))
         self.model_box = QComboBox()
-        for info in MODELS.values():
-            self.model_box.addItem(info.title, info.name)
+        for name in catalog.names():
+            self.model_box.addItem(catalog.spec(name).title, name)
         self.model_box.setCurrentIndex(self.model_box.findData(self.model))
         self.model_state = QLabel()
         self.get_weights = QPushButton("Download weights")
@@ -232,9 +231,8 @@ class SettingsDialog(QDialog):
     def _on_model_changed(self, *_: object) -> None:
         model = self.chosen_model()
         have = weights.is_available(model)
-        downloadable = model in weights.WEIGHTS and weights.WEIGHTS[model].url is not None
-        self.get_weights.setEnabled(not have and downloadable)
-        self.import_weights.setEnabled(not have)
+        self.get_weights.setEnabled(not have and weights.can_download(model))
+        self.import_weights.setEnabled(not have and weights.can_import(model))
         if have:
             note = "weights present" + ("" if model == self.model else "; OK re-embeds the gallery (can be cancelled)")
         else:

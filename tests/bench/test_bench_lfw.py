@@ -11,6 +11,7 @@ import pytest
 import faceapp.bench
 from faceapp.bench import embed_cache, lfw, report
 from faceapp.bench.embed_cache import EmbedCache, cache_path, file_key
+from faceapp.core.catalog import spec as model_spec
 from faceapp.core.types import Detection
 from faceapp.errors import BadInputError
 from tests.bench.bench_fakes import BlindDetector, fake_detector, make_lfw
@@ -93,7 +94,7 @@ def test_bench_lfw_counts_images_without_a_face(tmp_path: Path) -> None:
 
 def test_bench_main_writes_json_and_plot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_lfw(tmp_path)
-    monkeypatch.setattr("faceapp.core.embedders.base.create_embedder", lambda name: FakeEmbedder())
+    monkeypatch.setattr("faceapp.core.embedders.registry.create_embedder", lambda name: FakeEmbedder())
     monkeypatch.setattr(embed_cache, "batch_detector", fake_detector)
     monkeypatch.setattr(lfw, "batch_detector", fake_detector)
     out, plots = tmp_path / "r.json", tmp_path / "plots"
@@ -113,13 +114,13 @@ def test_detections_are_reused_across_models_and_fusions_come_from_parts(
 ) -> None:
     from dataclasses import replace
 
-    from faceapp.core.embedders import base
+    from faceapp.core import catalog
     from faceapp.core.embedders.fused import FusedEmbedder, fuse
     from tests.fakes import FAKE_INFO
 
     other_info = replace(FAKE_INFO, name="fake2")
-    monkeypatch.setitem(base.MODELS, "fake", FAKE_INFO)
-    monkeypatch.setitem(base.MODELS, "fake2", other_info)
+    monkeypatch.setitem(catalog.BUILTIN, "fake", FAKE_INFO)
+    monkeypatch.setitem(catalog.BUILTIN, "fake2", other_info)
     root = make_lfw(tmp_path)
     files = sorted(root.glob("*/*.jpg"))
     first = embed_cache.embed_dataset("lfw", files, root, FakeEmbedder(), fake_detector())
@@ -129,7 +130,7 @@ def test_detections_are_reused_across_models_and_fusions_come_from_parts(
     second = embed_cache.embed_dataset("lfw", files, root, FakeEmbedder(info=other_info), BlindDetector())
     assert (second.faces == 1).all()
     np.testing.assert_allclose(second.boxes, first.boxes)
-    fused = FusedEmbedder("dlib+sface", [FakeEmbedder(), FakeEmbedder(info=other_info)], (0.3, 0.7))
+    fused = FusedEmbedder(model_spec("dlib+sface"), [FakeEmbedder(), FakeEmbedder(info=other_info)], (0.3, 0.7))
     both = embed_cache.embed_dataset("lfw", files, root, fused, BlindDetector())
     assert both.computed == 0  # every part was cached
     np.testing.assert_allclose(both.embeddings, fuse([first.embeddings, second.embeddings], (0.3, 0.7)), atol=1e-6)

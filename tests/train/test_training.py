@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from faceapp.core.embedders.trained_net import TRAIN_MODES
 from faceapp.train import run, trainer
 from faceapp.train.data import FaceSet
-from faceapp.train.model import TRAIN_MODES
 from faceapp.train.trainer import Recipe
 
 
@@ -28,7 +28,7 @@ def synthetic(people: int = 8, per: int = 4, seed: int = 0) -> FaceSet:
 
 @pytest.fixture(scope="module")
 def dlib_base() -> object:
-    from faceapp.core.embedders.base import create_embedder
+    from faceapp.core.embedders.registry import create_embedder
 
     return create_embedder("dlib-resnet")
 
@@ -124,6 +124,15 @@ def test_train_on_lfw_devtrain_people_writes_a_model_whose_card_matches(shared_d
     net = trainer.build_network(recipe)
     net.load_state_dict({k[4:]: v for k, v in load_file(str(stem.with_suffix(".safetensors"))).items()})
     assert not stem.with_name("lfw-smoke.checkpoint.json").exists()  # a finished run leaves no checkpoint
+    # The model joins the catalog: the app embeds as training evaluated it, and a gallery can use it.
+    from faceapp.core import catalog
+    from faceapp.core.embedders.registry import create_embedder
+
+    assert "lfw-smoke" in catalog.names()
+    assert catalog.spec("lfw-smoke").default_threshold == card["tau"]
+    chips = np.random.default_rng(0).integers(0, 256, (4, 150, 150, 3), dtype=np.uint8)
+    expected = trainer.embed(net.eval(), trainer.features(net, chips))
+    np.testing.assert_allclose(create_embedder("lfw-smoke").embed_chips(chips), expected, atol=1e-5)
 
 
 def _objective(net: torch.nn.Module, feats: trainer.Features, labels: np.ndarray, alpha: float) -> float:

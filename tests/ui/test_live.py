@@ -73,7 +73,7 @@ def test_missing_weights_show_a_download_path(
 
     downloads: list[str] = []
 
-    def download(model: str, progress: object = None) -> Path:
+    def download(model: str, check: object, progress: object = None) -> Path:
         downloads.append(model)
         return synthetic
 

@@ -1,5 +1,2 @@
-"""Face embedders behind one interface, and the registry of model names."""
-
-from faceapp.core.embedders.base import MODELS, Embedder, ModelInfo, create_embedder, model_info
-
-__all__ = ["MODELS", "Embedder", "ModelInfo", "create_embedder", "model_info"]
+"""Face embedders behind one interface (base.Embedder). registry.create_embedder builds one from its catalog spec
+(core/catalog.py); nothing but the registry imports the concrete embedder modules."""

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from faceapp.core import align, weights
+from faceapp.core import align, catalog, weights
+from faceapp.core.catalog import ModelSpec
 from faceapp.core.distance import normalize
-from faceapp.core.embedders.base import MODELS, Embedder
+from faceapp.core.embedders.base import Embedder
 from faceapp.core.embedders.dlib_format import read_network
 from faceapp.core.embedders.dlib_net import DlibResNet
 from faceapp.core.types import Detection
@@ -21,12 +22,12 @@ BATCH_SIZE = 32
 class DlibResnetEmbedder(Embedder):
     """dlib's 128-d face descriptor, optionally averaged with the mirrored chip's. Thread affinity: any thread."""
 
-    info = MODELS["dlib-resnet"]
     chip_size = 150
 
-    def __init__(self, weights_path: Path | None = None, mirror: bool = True) -> None:
+    def __init__(self, weights_path: Path | None = None, mirror: bool = True, info: ModelSpec | None = None) -> None:
         """Load the network from `weights_path` (None: the verified installed file); ModelError when unusable."""
-        path = weights.resolve("dlib-resnet") if weights_path is None else Path(weights_path)
+        self.info = info or catalog.BUILTIN["dlib-resnet"]
+        path = weights.resolve(self.info.name) if weights_path is None else Path(weights_path)
         self.weights_path = path
         self.mirror = mirror
         self._model = DlibResNet(read_network(path)).to(dtype=torch.float32, device="cpu").eval()

@@ -9,35 +9,37 @@ from typing import Any
 import numpy as np
 
 from faceapp.core import align, weights
+from faceapp.core.catalog import ModelSpec
 from faceapp.core.distance import normalize
-from faceapp.core.embedders.base import MODELS, Embedder
+from faceapp.core.embedders.base import Embedder
 from faceapp.core.types import Detection
 from faceapp.errors import ModelError
 
 CHIP_SIZE = 160
 MARGIN = 14  # pixels at 160x160, as in facenet-pytorch's examples
-CLASSES = {"facenet-vggface2": 8631, "facenet-casia": 10575}
 
 
-def build_network(model: str) -> Any:
-    """An untrained InceptionResnetV1 with the classifier head the released state dict carries."""
+def build_network(classes: int) -> Any:
+    """An untrained InceptionResnetV1 with the classifier head (`classes` rows) the released state dict carries."""
     import torch
     from facenet_pytorch import InceptionResnetV1
 
     net = InceptionResnetV1(pretrained=None, classify=False)
-    net.logits = torch.nn.Linear(512, CLASSES[model])
+    net.logits = torch.nn.Linear(512, classes)
     return net
 
 
-def load_state_dict(model: str, path: Path) -> Any:
-    """The network of `model` with weights from `path`, loaded with weights_only=True and strict key matching."""
+def load_state_dict(info: ModelSpec, path: Path) -> Any:
+    """The network of `info` with weights from `path`, loaded with weights_only=True and strict key matching."""
     import torch
+
+    model = info.name
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a foreign or truncated file
         raise ModelError(f"{path} is not a {model} weights file ({type(exc).__name__}).") from None
-    net = build_network(model)
+    net = build_network(info.classes)
     try:
         net.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, AttributeError) as exc:
@@ -51,13 +53,14 @@ class FacenetEmbedder(Embedder):
 
     chip_size = CHIP_SIZE
 
-    def __init__(self, model: str = "facenet-vggface2", weights_path: Path | None = None, mirror: bool = True) -> None:
-        if model not in CLASSES:
-            raise ModelError(f"{model} is not a FaceNet model.")
-        self.info = MODELS[model]
+    def __init__(self, info: ModelSpec, weights_path: Path | None = None, mirror: bool = True) -> None:
+        """Load the FaceNet model of `info` (verified weights unless `weights_path` is given)."""
+        if info.family != "facenet" or info.classes <= 0:
+            raise ModelError(f"{info.name} is not a FaceNet model.")
+        self.info = info
         self.mirror = mirror
-        path = weights_path if weights_path is not None else weights.resolve(model)
-        self._net = load_state_dict(model, path)
+        path = weights_path if weights_path is not None else weights.resolve(info.name)
+        self._net = load_state_dict(info, path)
         self._lock = threading.Lock()
 
     def align(self, image: np.ndarray, detection: Detection) -> np.ndarray:

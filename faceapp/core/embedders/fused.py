@@ -13,11 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from faceapp.core.embedders.base import MODELS, Embedder
+from faceapp.core.catalog import ModelSpec
+from faceapp.core.embedders.base import Embedder
 from faceapp.core.types import Detection
-
-# dlib-resnet's share of the fused distance (sface has the rest); chosen on LFW's development split.
-FUSION_WEIGHTS: dict[str, tuple[float, ...]] = {"dlib+sface": (0.5, 0.5)}
 
 
 def fuse(parts: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
@@ -32,13 +30,13 @@ def fuse(parts: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
 class FusedEmbedder(Embedder):
     """Embeds each face with every part, each from its own chip; `chip_size` and `align` are the first part's."""
 
-    def __init__(self, name: str, parts: Sequence[Embedder], weights: Sequence[float] | None = None) -> None:
-        """Fuse `parts` under the registry entry `name`, with FUSION_WEIGHTS[name] unless `weights` is given."""
-        self.info = MODELS[name]
+    def __init__(self, info: ModelSpec, parts: Sequence[Embedder], weights: Sequence[float] | None = None) -> None:
+        """Fuse `parts` as the model `info`, with its part_weights unless `weights` is given."""
+        self.info = info
         self.parts = tuple(parts)
-        self.weights = tuple(weights if weights is not None else FUSION_WEIGHTS[name])
+        self.weights = tuple(weights if weights is not None else info.part_weights)
         if len(self.weights) != len(self.parts) or min(self.weights) < 0 or sum(self.weights) <= 0:
-            raise ValueError(f"{name}: need one non-negative weight per part, got {self.weights}")
+            raise ValueError(f"{info.name}: need one non-negative weight per part, got {self.weights}")
         self.chip_size = self.parts[0].chip_size
 
     def align(self, image: np.ndarray, detection: Detection) -> np.ndarray:

