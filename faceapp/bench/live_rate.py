@@ -317,12 +317,15 @@ def make_clips(out: Path, videos: Path | None = None) -> list[str]:
     return lines
 
 
-def drift(source: Path, analyzer: Any, frames: int = 80) -> dict[str, object]:
+def drift(source: Path, analyzer: Any, frames: int = 60) -> dict[str, object]:
     """Issue 12 item 1: how far a tracked face's embedding is from a full detection's of the same frame.
 
     The first face of the first frame is followed by re-location alone (no full pass after the first), frame by
     frame; in every frame the embedding from the followed detection is compared with the one from that frame's full
     pass (d, squared L2 of unit vectors), beside the full pass's own frame-to-frame change."""
+    from faceapp.core.pipeline import own_threads
+
+    own_threads(1)  # as the live stages run; torch's default spins its second thread on a busy machine
     reader = FrameSource(str(source))
     reader.open()
     near = analyzer.detector.twin()
