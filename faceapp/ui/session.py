@@ -68,7 +68,10 @@ class LiveSession:
             self.worker.set_analyzer(analyzer, gallery)
             return
         generation = self._generation
-        self.worker = PipelineWorker(  # detection, tracking and embedding overlap (issue 12)
+        # Detection, tracking and embedding overlap (issue 12) where the detector can re-locate a tracked face;
+        # one that cannot (a stand-in) gets the one-thread worker, which detects in every frame it takes.
+        kind = PipelineWorker if hasattr(analyzer.detector, "detect_near") else RecognitionWorker
+        self.worker = kind(
             self.mailbox,
             analyzer,
             gallery,
