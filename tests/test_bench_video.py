@@ -60,8 +60,41 @@ def test_run_reports_the_frame_count_of_the_source(tmp_path: Path, monkeypatch: 
     import faceapp.bench.video as bench_video
 
     monkeypatch.setattr(bench_video, "create_embedder", lambda name: dlib_like())
-    monkeypatch.setattr(bench_video, "Detector", lambda config: FakeDetector([detection(*SYNTHETIC_FACE)]))
+    monkeypatch.setattr(bench_video, "create_detector", lambda name, config: FakeDetector([detection(*SYNTHETIC_FACE)]))
     clip = synthetic_video(tmp_path / "clip.avi", frames=20, fps=100.0)
     out = bench_video.run(clip, {}, "dlib-resnet", tau=None, scale=0.5)
     assert out["frames"] == 20  # was null: read after the capture thread had closed the source
     assert out["recognitions"] >= 1
+
+
+def test_time_to_name_counts_from_each_shot_or_span_start_to_the_first_report_naming_it() -> None:
+    from faceapp.bench.live_rate import time_to_name
+
+    captured = {i: 10.0 + i / 10 for i in range(20)}
+    named = [(2, 10.35, []), (3, 10.45, ["Ada"]), (4, 10.5, ["Ada"]), (12, 11.4, ["Bob"]), (13, 11.5, ["Ada"])]
+    shots = time_to_name(named, captured, [(0, 9, None), (10, 19, None)])
+    assert shots["s"]["n"] == 2
+    assert shots["s"]["p50"] == pytest.approx((0.45 + 0.4) / 2)  # frame 0 at 10.0 -> 10.45; frame 10 at 11.0 -> 11.4
+    spans = time_to_name(named, captured, [(0, 9, "Bob"), (10, 19, "Ada")])
+    assert spans["never_named"] == 1  # Bob is never named while on screen in the first span
+    assert spans["s"]["p50"] == pytest.approx(0.5)
+
+
+def test_variants_play_one_after_another_with_the_live_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import faceapp.bench.video as bench_video
+
+    monkeypatch.setattr(bench_video, "create_embedder", lambda name: dlib_like())
+    monkeypatch.setattr(bench_video, "create_detector", lambda name, config: FakeDetector([detection(*SYNTHETIC_FACE)]))
+    clip = synthetic_video(tmp_path / "clip.avi", frames=30, fps=60.0)
+    out = bench_video.run(clip, {}, "dlib-resnet", tau=None, scale=0.5, pipelines=("staged", "single-1t"))
+    variants = out["variants"]
+    assert isinstance(variants, dict)
+    assert set(variants) == {"staged", "single-1t"}
+    for figures in variants.values():
+        assert 0 < figures["fresh_label_share"] <= 1
+        assert figures["frames"] == 30
+        assert figures["time_to_name"]["never_named"] == 1  # nobody enrolled: the one shot is never named
+    lines = bench_video.live_rate.table(variants)
+    assert "staged" in lines[0]
+    assert "single-1t" in lines[0]
+    assert any(line.startswith("recognized frames/s") for line in lines)

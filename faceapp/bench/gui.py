@@ -189,7 +189,7 @@ class _Truth:
 class _Run:
     """One window on one source, measured."""
 
-    def __init__(self, db: Path, source: Path, factor: float = 1.0) -> None:
+    def __init__(self, db: Path, source: Path, factor: float = 1.0, detector: str = "mtcnn") -> None:
         from faceapp.core.embedders.registry import create_embedder
         from faceapp.engine import Engine
         from faceapp.settings import Settings
@@ -200,7 +200,8 @@ class _Run:
             return _slow(embedder, factor) if factor > 1 else embedder
 
         self.engine = Engine.open(db, None, embedder_factory=factory)
-        self.window = MainWindow(self.engine, Settings(source=str(source), mirror_view=False), persist_settings=False)
+        settings = Settings(source=str(source), mirror_view=False, detector=detector)
+        self.window = MainWindow(self.engine, settings, persist_settings=False)
         self.window.resize(960, 640)
         self.window.show()
         self.window.start()
@@ -221,10 +222,17 @@ class _Run:
         probe = QTimer()
         probe.setInterval(10)
 
+        shown: list[float] = []  # capture to shown (ms) of each new result the view holds
+        seen = [w.view.result]
+
         def on_probe() -> None:
             now = time.perf_counter()
             lateness.append(max(0.0, (now - last[0]) * 1000 - 10))
             last[0] = now
+            result = w.view.result
+            if result is not None and result is not seen[0]:
+                seen[0] = result
+                shown.append((time.monotonic() - result.timestamp) * 1000)
 
         probe.timeout.connect(on_probe)
         painted, captured, recognized, t = w.view.painted, w.session.captured, w.session.recognized, time.monotonic()
@@ -244,6 +252,10 @@ class _Run:
             "captured_fps": (w.session.captured - captured) / elapsed,
             "recognition_fps": (w.session.recognized - recognized) / elapsed,
             "gui_latency_p95_ms": float(np.percentile(lateness, 95)) if lateness else float("nan"),
+            # issue 12: the share of captured frames recognized, and capture-to-shown (probed every 10 ms)
+            "fresh_label_share": (w.session.recognized - recognized) / max(w.session.captured - captured, 1),
+            "shown_p50_ms": float(np.percentile(shown, 50)) if shown else float("nan"),
+            "shown_p95_ms": float(np.percentile(shown, 95)) if shown else float("nan"),
         }
 
     def time_to_recognize_new_person(self, timeout: float = 10) -> tuple[float, str]:
@@ -288,6 +300,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--enroll", action="append", default=[], metavar="NAME=IMAGE")
     parser.add_argument("--slow-embedder-factor", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--detector", choices=("mtcnn", "yunet"), default="mtcnn", help="the live detector")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     enroll = [(item.split("=", 1)[0], item.split("=", 1)[-1]) for item in args.enroll]
@@ -300,7 +313,7 @@ def main(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([])
     _enroll(home / "g.sqlite3", enroll)  # before the launch clock starts: the app opens an existing gallery
     launch = time.monotonic()
-    run = _Run(home / "g.sqlite3", args.source)
+    run = _Run(home / "g.sqlite3", args.source, detector=args.detector)
     _pump(30, lambda: run.window.view.painted > 0)
     report: dict[str, Any] = {"first_frame_s": time.monotonic() - launch, "imports_s": _import_seconds()}
     run.wait_recognizing()
@@ -309,11 +322,11 @@ def main(argv: list[str]) -> int:
     report["normal"] = run.measure(args.seconds, truth=True)
     report["new_person_recognized_s"], report["new_person_note"] = run.time_to_recognize_new_person()
     report["close_s"] = run.close()
-    slow = _Run(home / "g.sqlite3", args.source, factor=args.slow_embedder_factor)
+    slow = _Run(home / "g.sqlite3", args.source, factor=args.slow_embedder_factor, detector=args.detector)
     slow.wait_recognizing()
     report["slow_embedder"] = {"factor": args.slow_embedder_factor, **slow.measure(args.seconds, truth=True)}
     slow.close()
-    vga = _Run(home / "g.sqlite3", _letterboxed_copy(args.source, home / "vga.mp4"))
+    vga = _Run(home / "g.sqlite3", _letterboxed_copy(args.source, home / "vga.mp4"), detector=args.detector)
     vga.wait_recognizing()
     report["vga_640x480"] = vga.measure(args.seconds)
     vga.close()
@@ -336,6 +349,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
     """The report's rows, each with its target and whether it was met; a value that could not be measured (nan)
     counts as missed where there is a target."""
     n, slow, vga = r["normal"], r["slow_embedder"], r["vga_640x480"]
+    nan = float("nan")
 
     def within(shown: float, source: float) -> bool:
         return bool(np.isfinite(shown) and abs(shown - source) <= 0.05 * source)
@@ -361,8 +375,14 @@ def rows(r: dict[str, Any]) -> list[Row]:
         ("  recognition updates/s (slow)", f"{slow['recognition_fps']:.1f}", "", None),
         ("  GUI latency p95 (slow)", _fmt(slow["gui_latency_p95_ms"], f"{slow['gui_latency_p95_ms']:.1f} ms"),
          "< 50 ms", below(slow["gui_latency_p95_ms"], 50)),
-        ("recognition updates/s at 640x480", f"{vga['recognition_fps']:.1f}", ">= 15",
-         bool(vga["recognition_fps"] >= 15)),
+        ("recognition updates/s at 640x480", f"{vga['recognition_fps']:.1f}", ">= 28 (issue 12)",
+         bool(vga["recognition_fps"] >= 28)),
+        ("  source frames recognized at 640x480", f"{100 * vga.get('fresh_label_share', nan):.1f}%", ">= 95%",
+         bool(vga.get("fresh_label_share", 0.0) >= 0.95)),
+        ("  capture to shown p50 / p95 at 640x480",
+         f"{vga.get('shown_p50_ms', nan):.0f} / {vga.get('shown_p95_ms', nan):.0f} ms", "", None),
+        ("  GUI latency p95 at 640x480", _fmt(vga.get("gui_latency_p95_ms", nan),
+         f"{vga.get('gui_latency_p95_ms', nan):.1f} ms"), "<= 10 ms", below(vga.get("gui_latency_p95_ms", nan), 10.0)),
         ("window close", f"{r['close_s']:.2f} s", "< 1 s", below(r["close_s"], 1.0)),
     ]  # fmt: skip
     for name, run in (("", n), (" (slow)", slow)):

@@ -9,22 +9,28 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
-import threading
-import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from faceapp.bench import live_rate
+from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.catalog import spec as model_spec
-from faceapp.core.detect import Detector, DetectorConfig
+from faceapp.core.detect import DetectorConfig
+from faceapp.core.detectors import create_detector
 from faceapp.core.embedders.registry import create_embedder
 from faceapp.core.live import FrameResult, LiveFace, RecognitionWorker
-from faceapp.core.types import MatchRule
-from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox
+from faceapp.core.matching import GallerySnapshot
+from faceapp.core.pipeline import PipelineWorker, own_threads
+from faceapp.core.types import DETECTORS, MatchRule
+from faceapp.core.video import Frame, LatestFrameMailbox
 from faceapp.errors import FaceAppError
 
 
@@ -53,11 +59,16 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
 
 
+# Per-stage times a worker reports (ms); a stage that did not run for a frame is absent from its timings. *_cpu is
+# the stage thread's CPU time, which shows threads spinning (issue 12) where wall time cannot.
+STAGES = ("detect", "detect_cpu", "track", "embed", "embed_cpu", "match", "total", "total_cpu")
+
+
 def summarize(
     results: list[FrameResult], tau: MatchRule | float, elapsed: float, fps: float, truth: list[TruthSpan] | None
 ) -> dict[str, object]:
     """The figures of one run from the worker's results."""
-    stages = {k: _percentiles([r.timings[k] for r in results]) for k in ("detect", "embed", "match", "total")}
+    stages = {k: _percentiles([r.timings[k] for r in results if k in r.timings]) for k in STAGES}
     face_frames = [(r, f) for r in results for f in r.faces]
     labelled = sum(f.accepted(tau) for _, f in face_frames)
     labels_by_track: dict[int, list[str]] = defaultdict(list)
@@ -107,6 +118,9 @@ def _truth_figures(
     }
 
 
+PIPELINES = ("staged", "single", "single-1t")  # the staged pipeline; the one-thread worker (torch default / 1 thread)
+
+
 def run(
     source: Path,
     enroll: dict[str, list[Path]],
@@ -116,66 +130,106 @@ def run(
     truth: list[TruthSpan] | None = None,
     plots: Path | None = None,
     margin: float | None = None,
+    detector: str = "mtcnn",
+    pipelines: tuple[str, ...] = ("staged",),
+    peer_python: str | None = None,
 ) -> dict[str, object]:
-    """Enroll into a throwaway gallery, play `source` through the live pipeline, and summarize."""
+    """Enroll into a throwaway gallery, play `source` through each live pipeline in turn, and summarize.
+
+    The first pipeline's figures are the top level; with several (or a peer), `variants` holds one summary each,
+    from the same process and clip, one after another."""
+
+    gallery, analyzer = _analyzer(model, detector, scale, enroll)
+    info = model_spec(model)
+    rule = MatchRule(
+        tau if tau is not None else info.default_threshold, margin if margin is not None else info.default_margin
+    )
+    variants: dict[str, dict[str, object]] = {}
+    for pipeline in pipelines:
+
+        def make(mailbox: LatestFrameMailbox[Frame], keep: Callable[[FrameResult], None], p: str = pipeline) -> Any:
+            return _worker(p, mailbox, analyzer, gallery, keep)
+
+        played = live_rate.play(source, make)
+        out = summarize(played.results, rule, played.elapsed, played.fps, truth)
+        out.update(live_rate.figures(played, rule, truth))
+        out.update({"pipeline": pipeline, "load": live_rate.load()})
+        repeat = sum(1 for name in variants if name.split(" #")[0] == pipeline)
+        variants[pipeline if not repeat else f"{pipeline} #{repeat + 1}"] = out
+        if plots is not None:
+            path = plots / f"video-{Path(source).stem}-{pipeline}.png"
+            plot_run(played.results, rule, played.fps, path)
+            out["plots"] = [str(path)]
+    if peer_python:
+        for variant in live_rate.PEER_VARIANTS:
+            variants[f"face_recognition {variant}"] = live_rate.peer(peer_python, source, enroll, variant, truth)
+    out = dict(variants[pipelines[0]])
+    out.update(
+        {
+            "source": str(source),
+            "model": model,
+            "detector": detector,
+            "threshold": rule.threshold,
+            "margin": rule.margin,
+            "detection_scale": scale,
+            "max_rss_mb": _max_rss_mb(),
+        }
+    )
+    if len(variants) > 1:
+        out["variants"] = variants
+    return out
+
+
+def _max_rss_mb() -> float:
+    """This process's peak resident set (MB): models, gallery and every pipeline played."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _analyzer(
+    model: str, detector: str, scale: float, enroll: dict[str, list[Path]]
+) -> tuple[GallerySnapshot, FaceAnalyzer]:
+    """A throwaway gallery with `enroll` in it, and the live analyzer (`detector` at `scale`, the model)."""
     import tempfile
 
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
-    detector = Detector(DetectorConfig(scale=scale))
+    found = create_detector(detector, DetectorConfig(scale=scale))
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(
-            GalleryRepository(Path(tmp) / "bench.sqlite3"), model, detector=detector, embedder_factory=create_embedder
+            GalleryRepository(Path(tmp) / "bench.sqlite3"), model, detector=found, embedder_factory=create_embedder
         )
         for name, images in enroll.items():
             engine.enroll(name, images)
         gallery, analyzer = engine.snapshot(), engine.analyzer
         engine.close()
-    info = model_spec(model)
-    rule = MatchRule(
-        tau if tau is not None else info.default_threshold, margin if margin is not None else info.default_margin
-    )
-    frames = FrameSource(str(source))
-    frames.open()
-    fps, total = frames.fps, frames.frame_count
-    mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
-    results: list[FrameResult] = []
-    lock = threading.Lock()
+    return gallery, analyzer
 
-    def keep(result: FrameResult) -> None:
-        with lock:
-            results.append(result)
 
-    worker = RecognitionWorker(mailbox, analyzer, gallery, keep)
-    capture = CaptureThread(frames, mailbox.put, loop=False)
-    worker.start()
-    start = time.monotonic()
-    capture.start()
-    while not capture.finished.wait(2.0):
-        played = (time.monotonic() - start) * fps
-        print(f"playing: {played:.0f}/{total} frames, {len(results)} recognised", file=sys.stderr, flush=True)
-    elapsed = time.monotonic() - start
-    worker.stop()
-    worker.join(timeout=5)
-    out = summarize(results, rule, elapsed, fps, truth)
-    out.update(
-        {
-            "source": str(source),
-            "source_fps": fps,
-            "frames": total or None,  # read before playing: the capture thread closes the source at the end
-            "model": model,
-            "threshold": rule.threshold,
-            "margin": rule.margin,
-            "detection_scale": scale,
-            "dropped_frames": mailbox.dropped,
-        }
-    )
-    if plots is not None:
-        path = plots / f"video-{Path(source).stem}.png"
-        plot_run(results, rule, fps, path)
-        out["plots"] = [str(path)]
-    return out
+def _worker(
+    pipeline: str,
+    mailbox: LatestFrameMailbox[Frame],
+    analyzer: FaceAnalyzer,
+    gallery: GallerySnapshot,
+    keep: Callable[[FrameResult], None],
+) -> RecognitionWorker | PipelineWorker:
+    if pipeline == "staged":
+        return PipelineWorker(mailbox, analyzer, gallery, keep)
+    if pipeline in ("single", "single-1t"):
+        threads = 1 if pipeline == "single-1t" else os.cpu_count() or 1  # torch's default: one per core
+
+        class Worker(RecognitionWorker):
+            def warm(self, image: np.ndarray) -> None:
+                self._state.analyzer.detector.detect(image)
+
+            def run(self) -> None:
+                own_threads(threads)
+                super().run()
+
+        return Worker(mailbox, analyzer, gallery, keep)
+    raise FaceAppError(f"--pipeline takes {', '.join(PIPELINES)}, not {pipeline!r}.")
 
 
 def plot_run(results: list[FrameResult], tau: MatchRule | float, fps: float, path: Path) -> None:
@@ -225,17 +279,40 @@ def _parse_enroll(items: list[str]) -> dict[str, list[Path]]:
 def main(argv: list[str]) -> int:
     """Command-line entry of `faceapp bench video`."""
     parser = argparse.ArgumentParser(prog="faceapp bench video", description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, required=True)
+    parser.add_argument("--source", type=Path)
     parser.add_argument("--enroll", action="append", default=[], metavar="NAME=IMAGE")
     parser.add_argument("--truth", type=Path, help="CSV of start_frame,end_frame,name")
     parser.add_argument("--model", default="dlib-resnet")
     parser.add_argument("--threshold", type=float)
     parser.add_argument("--margin", type=float, help="ambiguity margin (default: the model's)")
     parser.add_argument("--scale", type=float, default=0.5, help="detection scale (the app uses 0.5)")
+    parser.add_argument("--detector", choices=DETECTORS, default=DETECTORS[0])
+    parser.add_argument(
+        "--pipeline", default="staged", help=f"comma-separated, run one after another: {', '.join(PIPELINES)}"
+    )
+    parser.add_argument("--peer-python", help="an interpreter with face_recognition: its webcam loops as peer rows")
+    parser.add_argument("--make-clips", type=Path, metavar="DIR", help="write the synthetic 640x480 clips and exit")
+    parser.add_argument("--drift", action="store_true", help="measure tracked vs full-detection embeddings and exit")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--plots", type=Path, help="write a latency and label timeline PNG into this folder")
     args = parser.parse_args(argv)
+    if args.make_clips:
+        for line in live_rate.make_clips(args.make_clips):
+            print(line)
+        return 0
+    if args.source is None:
+        raise FaceAppError("--source is required (or --make-clips DIR).")
+    pipelines = tuple(p.strip() for p in args.pipeline.split(",") if p.strip())
+    if not pipelines or any(p not in PIPELINES for p in pipelines):
+        raise FaceAppError(f"--pipeline takes {', '.join(PIPELINES)}, not {args.pipeline!r}.")
     truth = read_truth(args.truth) if args.truth else None
+    if args.drift:
+        analyzer = _analyzer(args.model, args.detector, args.scale, {})[1]
+        figures = live_rate.drift(args.source, analyzer)
+        for key, value in figures.items():
+            assert isinstance(value, dict)
+            print(f"d {key:<20} p50 {value['p50']:.4f}  p95 {value['p95']:.4f}  (n {value['n']})")
+        return 0
     result = run(
         args.source,
         _parse_enroll(args.enroll),
@@ -245,27 +322,24 @@ def main(argv: list[str]) -> int:
         truth,
         args.plots,
         margin=args.margin,
-    )
-    lat = result["latency_ms"]
-    assert isinstance(lat, dict)
-    print(
-        f"source {result['source']} ({result['source_fps']:.2f} fps), model {result['model']}, "
-        f"tau {result['threshold']:g}, margin {result['margin']:g}, detection scale {args.scale:g}"
+        detector=args.detector,
+        pipelines=pipelines,
+        peer_python=args.peer_python,
     )
     print(
-        f"recognition rate      {result['recognition_fps']:.1f} /s ({result['recognitions']} frames recognised, "
-        f"{result['dropped_frames']} skipped as stale)"
+        f"source {result['source']} ({result['source_fps']:.2f} fps, {result['frames']} frames), model "
+        f"{result['model']}, detector {result['detector']}, tau {result['threshold']:g}, margin {result['margin']:g}, "
+        f"detection scale {args.scale:g}"
     )
-    for stage in ("detect", "embed", "match", "total"):
-        print(f"latency {stage:<8}      p50 {lat[stage]['p50']:7.1f} ms   p95 {lat[stage]['p95']:7.1f} ms")
-    print(f"faces labelled        {100 * float(result['labelled_share']):.1f}% of {result['face_frames']} face-frames")  # type: ignore[arg-type]
-    print(f"label changes/track   {result['label_changes_per_track']:.2f} over {result['tracks']} tracks")
-    print(f"faces re-embedded     {100 * float(result['embedded_share']):.1f}% of face-frames (the rest: track's last)")  # type: ignore[arg-type]
-    print(f"first label (s)       {result['first_label_s']}")
+    variants = result.get("variants") or {result["pipeline"]: result}
+    assert isinstance(variants, dict)
+    for line in live_rate.table(variants):
+        print(line)
+    print(f"peak resident set    {result['max_rss_mb']:.0f} MB (this process)")
     if truth:
         print(f"wrong labels          {result['wrong_labels']} (precision {result['labelled_precision']:.3f})")
         print(f"time to first correct {result['time_to_first_correct_s']}")
     if args.out:
-        args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+        args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     print("(figures from one real-time run; rerun to see the spread)", file=sys.stderr)
     return 0

@@ -8,6 +8,7 @@ import time
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.live import FrameResult, RecognitionWorker
 from faceapp.core.matching import GallerySnapshot
+from faceapp.core.pipeline import PipelineWorker
 from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox
 from faceapp.ui.bridge import PipelineBridge
 
@@ -26,7 +27,7 @@ class LiveSession:
         self.mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
         self.source: FrameSource | None = None
         self.capture: CaptureThread | None = None
-        self.worker: RecognitionWorker | None = None
+        self.worker: RecognitionWorker | PipelineWorker | None = None
         self.claim: int | None = None  # verify mode's claimed person, kept across workers
         self.captured = 0
         self.recognized = 0
@@ -67,7 +68,10 @@ class LiveSession:
             self.worker.set_analyzer(analyzer, gallery)
             return
         generation = self._generation
-        self.worker = RecognitionWorker(
+        # Detection, tracking and embedding overlap (issue 12) where the detector can re-locate a tracked face;
+        # one that cannot (a stand-in) gets the one-thread worker, which detects in every frame it takes.
+        kind = PipelineWorker if hasattr(analyzer.detector, "detect_near") else RecognitionWorker
+        self.worker = kind(
             self.mailbox,
             analyzer,
             gallery,
@@ -110,8 +114,8 @@ class LiveSession:
         if self._stopped or generation != self._generation:
             return
         self.captured += 1
+        self.bridge.post_frame(frame)  # first: a fast worker's result must not reach the view before its frame
         self.mailbox.put(frame)
-        self.bridge.post_frame(frame)
 
     def _on_result(self, result: FrameResult, generation: int) -> None:
         """Worker thread: pass the result on."""

@@ -70,7 +70,8 @@ def test_enrollment_and_model_switch_run_no_inference_and_no_write_on_the_gui_th
     embedded = fake.threads[calls:]
     assert runner in embedded  # the enrollment's and the switch's chips
     assert gui not in embedded  # live recognition runs on the worker, the rest on the runner
-    assert {t.name for t in embedded} <= {"faceapp-gallery", "faceapp-recognition", "faceapp-load-models"}
+    live = {"faceapp-recognition", "faceapp-embed"}  # the live pipeline's tracking thread and embedding stage
+    assert {t.name for t in embedded} <= {"faceapp-gallery", "faceapp-load-models", *live}
 
 
 def test_the_gallery_dialog_and_the_live_view_write_only_through_the_engine(

@@ -1,0 +1,335 @@
+"""The staged live pipeline: track every frame, detect now and then, embed what changed, each stage on its thread.
+
+Three threads, each owning its state and passing immutable values by latest-value hand-off:
+- tracking (this worker's own thread): takes the newest frame, finds every tracked face again near its last box
+  (core/tracking.py), matches the tracks' embeddings against the gallery snapshot and reports a FrameResult for
+  every frame it takes;
+- detection: a full-frame pass on the newest frame handed to it, at most every `detect_every_s` while faces are
+  tracked and as often as it can while none are (and at once after a scene cut or a lost track); its faces come
+  back to the tracking thread, which starts tracks for the new ones;
+- embedding: the faces that need it (new, resized, turned, or aged: Track.needs_embedding) in one batch per request.
+A stage hands work on only when the next one is idle, so nothing queues and nothing is lost: the request always
+carries the newest frame's faces. Each stage runs torch with one thread (`own_threads`): two stages on two cores,
+and no OpenMP threads spinning against each other (issue 12: 13-17x the CPU time with torch's default under load).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.live import FrameResult, LiveFace
+from faceapp.core.matching import GallerySnapshot
+from faceapp.core.tracking import Track, TrackSet
+from faceapp.core.types import Detection
+from faceapp.core.video import Frame, LatestFrameMailbox
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+DETECT_EVERY_S = 0.1  # while faces are tracked: a face that walks in is found within this and one pass
+
+
+def own_threads(count: int = 1) -> None:
+    """Run torch on `count` threads in the calling thread (a no-op until torch is imported: nothing runs it yet)."""
+    torch: Any = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(count)
+
+
+@dataclass(frozen=True)
+class _DetectJob:
+    scene: int
+    frame: Frame
+    detector: Any
+
+
+@dataclass(frozen=True)
+class _EmbedJob:
+    scene: int
+    image: np.ndarray = field(repr=False)
+    faces: tuple[tuple[int, Detection], ...]
+    analyzer: FaceAnalyzer
+
+
+@dataclass(frozen=True)
+class _Done(Generic[T]):
+    job: T
+    output: Any
+    wall_ms: float
+    cpu_ms: float
+
+
+class _Stage(threading.Thread, Generic[T]):
+    """A worker thread that runs `work` on one job at a time; `idle` says whether it can take another."""
+
+    def __init__(self, name: str, work: Callable[[T], Any], on_error: Callable[[str], None]) -> None:
+        super().__init__(name=name, daemon=True)
+        self.work, self.on_error = work, on_error
+        self.inbox: LatestFrameMailbox[T] = LatestFrameMailbox()
+        self._done: list[_Done[T]] = []
+        self._lock = threading.Lock()
+        self._busy = False
+        self._stop_event = threading.Event()
+
+    @property
+    def idle(self) -> bool:
+        """No job waiting or running."""
+        return not self._busy
+
+    def submit(self, job: T) -> None:
+        """Tracking thread: hand a job over (only when idle, so none is ever replaced)."""
+        self._busy = True
+        self.inbox.put(job)
+
+    def collect(self) -> list[_Done[T]]:
+        """Tracking thread: the jobs finished since the last call."""
+        with self._lock:
+            done, self._done = self._done, []
+        return done
+
+    def stop(self) -> None:
+        """Ask the loop to end and wake it."""
+        self._stop_event.set()
+        self.inbox.close()
+
+    def run(self) -> None:
+        """The stage's loop."""
+        own_threads(1)
+        while not self._stop_event.is_set():
+            job = self.inbox.get(timeout=0.1)
+            if job is None or self._stop_event.is_set():
+                continue
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                output = self.work(job)
+            except Exception as exc:  # keep the app alive; the GUI shows the message
+                log.exception("%s failed", self.name)
+                self.on_error(f"Recognition failed: {exc}")
+                output = None
+            done = _Done(job, output, (time.perf_counter() - wall) * 1e3, (time.thread_time() - cpu) * 1e3)
+            with self._lock:
+                self._done.append(done)
+            self._busy = False
+
+
+def _detect(job: _DetectJob) -> list[Detection]:
+    return list(job.detector.detect(job.frame.image))
+
+
+def _embed(job: _EmbedJob) -> list[np.ndarray]:
+    faces = job.analyzer.embed(job.image, [det for _, det in job.faces])
+    return [face.embedding for face in faces]
+
+
+class PipelineWorker(threading.Thread):
+    """The live pipeline's tracking thread and its two stages; the same interface as RecognitionWorker.
+
+    Other threads only hand it pending values (set_gallery, set_analyzer, set_claim), applied at the top of its next
+    frame. It never touches the database.
+    """
+
+    def __init__(
+        self,
+        mailbox: LatestFrameMailbox[Frame],
+        analyzer: FaceAnalyzer,
+        gallery: GallerySnapshot,
+        on_result: Callable[[FrameResult], None],
+        on_error: Callable[[str], None] | None = None,
+        detect_every_s: float = DETECT_EVERY_S,
+    ) -> None:
+        super().__init__(name="faceapp-recognition", daemon=True)
+        self.mailbox = mailbox
+        self.on_result = on_result
+        self.on_error = on_error or (lambda message: None)
+        self.detect_every_s = detect_every_s
+        self._analyzer, self._gallery = analyzer, gallery  # the tracking thread's, like everything below
+        self._relocator = _twin(analyzer.detector)
+        self._tracks = TrackSet()
+        self._scene = 0  # bumped at every cut and model switch: stage outputs of an older scene are dropped
+        self._last_frame_scene: int | None = None  # the capture thread's scene number of the previous frame taken
+        self._last_detect = -1e9
+        self._force_detect = True
+        self._claim: int | None = None
+        self._pending_lock = threading.Lock()
+        self._pending_analyzer: tuple[FaceAnalyzer, GallerySnapshot] | None = None
+        self._pending_gallery: GallerySnapshot | None = None
+        self._stop_event = threading.Event()
+        self._detector = _Stage[_DetectJob]("faceapp-detect", _detect, self.on_error)
+        self._embedder = _Stage[_EmbedJob]("faceapp-embed", _embed, self.on_error)
+
+    def set_gallery(self, gallery: GallerySnapshot) -> None:
+        """Any thread: a new snapshot of the same model from the next frame on (tracks keep embeddings, not votes)."""
+        with self._pending_lock:
+            self._pending_gallery = gallery
+
+    def set_analyzer(self, analyzer: FaceAnalyzer, gallery: GallerySnapshot) -> None:
+        """Any thread: switch detector/embedder and the gallery for its model together, from the next frame on."""
+        with self._pending_lock:
+            self._pending_analyzer, self._pending_gallery = (analyzer, gallery), None
+
+    def set_claim(self, person_id: int | None) -> None:
+        """Any thread: verify mode's claimed person (None: off); each face then carries its distance to them."""
+        self._claim = person_id
+
+    def warm(self, image: np.ndarray) -> None:
+        """Before start: one full pass and one re-location on `image`, so the first frames pay no first-use cost."""
+        found = self._analyzer.detector.detect(image)
+        if self._relocator is not None and found:
+            self._relocator.detect_near(image, [found[0].box])
+
+    def stop(self) -> None:
+        """Ask all three loops to end and wake them; join() afterwards."""
+        self._stop_event.set()
+        self.mailbox.close()
+        self._detector.stop()
+        self._embedder.stop()
+
+    def run(self) -> None:
+        """The tracking loop (this worker's thread); the stages start and end with it."""
+        own_threads(1)
+        if self._relocator is not None:  # load its model now, not at the first face
+            self._relocator.detect_near(np.zeros((96, 96, 3), np.uint8), [(24.0, 24.0, 72.0, 72.0)])
+        self._detector.start()
+        self._embedder.start()
+        try:
+            while not self._stop_event.is_set():
+                frame = self.mailbox.get(timeout=0.1)
+                if frame is None or self._stop_event.is_set():
+                    continue
+                try:
+                    self.on_result(self.process(frame))
+                except Exception as exc:  # keep the app alive; the GUI shows the message
+                    log.exception("recognition failed on frame %d", frame.index)
+                    self.on_error(f"Recognition failed: {exc}")
+        finally:
+            self._detector.stop()
+            self._embedder.stop()
+            self._detector.join(0.5)
+            self._embedder.join(0.5)
+
+    def _apply_pending(self) -> None:
+        with self._pending_lock:
+            analyzer, gallery = self._pending_analyzer, self._pending_gallery
+            self._pending_analyzer = self._pending_gallery = None
+        if analyzer is not None:
+            self._analyzer, self._gallery = analyzer
+            self._relocator = _twin(analyzer[0].detector)
+            self._new_scene()
+        if gallery is not None and gallery.model == self._gallery.model:
+            self._gallery = gallery
+            for track in self._tracks.tracks.values():  # votes named the old gallery's people
+                track.history.clear()
+                track.fresh = track.embedding is not None
+
+    def _new_scene(self) -> None:
+        self._tracks.clear()
+        self._scene += 1
+        self._force_detect = True
+
+    def process(self, frame: Frame) -> FrameResult:
+        """The tracking thread: pending changes, stage outputs, re-location, hand-offs, matching; one FrameResult."""
+        self._apply_pending()
+        t0, c0 = time.perf_counter(), time.thread_time()
+        if self._last_frame_scene is not None and frame.scene != self._last_frame_scene:
+            self._new_scene()  # the capture thread saw a cut: the same place after it is someone else
+        self._last_frame_scene = frame.scene
+        timings: dict[str, float] = {}
+        for done in self._detector.collect():
+            if done.job.scene == self._scene and done.output is not None:
+                self._tracks.merge(done.output, done.job.frame.index)
+                timings.update(detect=done.wall_ms, detect_cpu=done.cpu_ms)
+        embedded = self._apply_embeddings(timings)
+        t1 = time.perf_counter()
+        if not self._tracks.relocate(frame.image, self._find):
+            self._force_detect = True
+        t2 = time.perf_counter()
+        self._hand_off(frame)
+        faces = self._match()
+        t3 = time.perf_counter()
+        timings.update(
+            track=(t2 - t1) * 1e3,
+            match=(t3 - t2) * 1e3,
+            total=(t3 - t0) * 1e3,
+            total_cpu=(time.thread_time() - c0) * 1e3,
+            embedded=float(embedded),
+        )
+        return FrameResult(
+            frame.index,
+            frame.timestamp,
+            tuple(faces),
+            timings,
+            self._gallery.model,
+            self._claim,
+            frame.image,
+            frame.scene,
+        )
+
+    def _find(self, image: np.ndarray, box: tuple[float, float, float, float]) -> list[Detection]:
+        if self._relocator is None:  # a detector without detect_near: the full pass, every frame
+            return list(self._analyzer.detector.detect(image))
+        return list(self._relocator.detect_near(image, [box])[0])
+
+    def _apply_embeddings(self, timings: dict[str, float]) -> int:
+        count = 0
+        for done in self._embedder.collect():
+            if done.job.scene != self._scene:
+                continue
+            for i, (track_id, det) in enumerate(done.job.faces):
+                track = self._tracks.tracks.get(track_id)
+                if track is None:
+                    continue
+                track.requested = False
+                if done.output is not None:
+                    track.embedding, track.embedded, track.fresh = done.output[i], det, True
+                    count += 1
+            timings.update(embed=done.wall_ms, embed_cpu=done.cpu_ms)
+        return count
+
+    def _hand_off(self, frame: Frame) -> None:
+        now = time.monotonic()
+        due = self._force_detect or not self._tracks.tracks or now - self._last_detect >= self.detect_every_s
+        if due and self._detector.idle:
+            self._detector.submit(_DetectJob(self._scene, frame, self._analyzer.detector))
+            self._last_detect, self._force_detect = now, False
+        if self._embedder.idle:
+            wanted = [t for t in self._tracks.visible() if t.needs_embedding(now)]
+            if wanted:
+                for t in wanted:
+                    t.requested, t.embedded_at = True, now
+                faces = tuple((t.track_id, t.detection) for t in wanted)
+                self._embedder.submit(_EmbedJob(self._scene, frame.image, faces, self._analyzer))
+
+    def _match(self) -> list[LiveFace]:
+        tracks: list[Track] = [t for t in self._tracks.visible() if t.embedding is not None]
+        if not tracks:
+            return []
+        vectors = np.stack([t.embedding for t in tracks if t.embedding is not None])
+        matches = self._gallery.identify(vectors, 4.0)  # the rule is applied when shown
+        faces = []
+        claim = self._claim
+        for track, vec, m in zip(tracks, vectors, matches, strict=True):
+            if track.fresh:
+                track.vote(m.person_id, m.distance, m.runner_up)
+                track.fresh = False
+            pid, dist, runner_up = track.verdict
+            name = self._gallery.names.get(pid) if pid is not None else None
+            claimed = self._gallery.verify(vec, claim, 4.0).distance if claim is not None else float("inf")
+            faces.append(LiveFace(track.track_id, track.detection, pid, name, dist, runner_up, claimed))
+        return faces
+
+
+def _twin(detector: Any) -> Any:
+    """A second detector of the same kind for the tracking thread (the detection stage runs the first), or None."""
+    if not hasattr(detector, "detect_near") or not hasattr(detector, "twin"):
+        return None
+    return detector.twin()
