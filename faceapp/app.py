@@ -117,6 +117,9 @@ def run(db: Path | str | None = None, source: str | None = None, model: str | No
     window.show()
     window.start()
     code = app.exec()
+    from faceapp.ui.session import finish_threads
+
+    finish_threads()  # never exit under a recognition thread still inside torch (issue 8: an abort at close)
     if engine is not None:
         engine.close()
     return int(code)

@@ -161,6 +161,9 @@ def _child(args: argparse.Namespace) -> int:
             print("\n".join("    " + line for line in stat.traceback.format()[-6:]), file=sys.stderr)
     probe.stop()
     run.close()
+    from faceapp.ui.session import finish_threads
+
+    finish_threads()  # as the app does: the child must not exit under a worker still inside a frame
     del app
     return 0
 

@@ -123,3 +123,24 @@ class LiveSession:
             return
         self.recognized += 1
         self.bridge.post_result(result)
+
+
+# The threads that run torch or OpenCV (the gallery runner and watcher end with the engine, after these).
+INFERENCE_THREADS = frozenset({"faceapp-capture", "faceapp-recognition", "faceapp-detect", "faceapp-embed"})
+
+
+def finish_threads(timeout: float = 10.0) -> list[str]:
+    """After the window has closed: wait for faceapp's own threads still busy (a recognition frame slower than the
+    close timeout), so the interpreter never exits under a thread running torch or OpenCV, which aborts the process
+    ("terminate called without an active exception"). Returns the names still alive after `timeout` (logged)."""
+    import threading
+
+    deadline = time.monotonic() + timeout
+    current = threading.current_thread()
+    busy = [t for t in threading.enumerate() if t is not current and t.name in INFERENCE_THREADS and t.is_alive()]
+    for thread in busy:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = [t.name for t in busy if t.is_alive()]
+    if alive:
+        log.warning("threads still running %.0f s after the window closed: %s", timeout, ", ".join(alive))
+    return alive

@@ -101,3 +101,20 @@ def test_the_gallery_dialog_and_the_live_view_write_only_through_the_engine(
     assert [name for name, _, _ in mine] == ["enroll", "rename_person", "remove_sample", "remove_person"]
     assert {caller for _, caller, _ in mine} == {"faceapp.engine"}
     assert all(thread is not gui for _, _, thread in mine)
+
+
+def test_the_app_waits_for_a_recognition_thread_still_busy_after_close() -> None:
+    """Issue 8's 30-minute soak aborted at close: the interpreter exited under a worker still inside a frame."""
+    import threading
+    import time
+
+    from faceapp.ui.session import finish_threads
+
+    busy = threading.Thread(target=time.sleep, args=(0.5,), name="faceapp-recognition", daemon=True)
+    other = threading.Thread(target=time.sleep, args=(5.0,), name="faceapp-gallery", daemon=True)
+    busy.start()
+    other.start()
+    start = time.monotonic()
+    assert finish_threads(timeout=3.0) == []
+    assert not busy.is_alive()  # joined, not abandoned
+    assert time.monotonic() - start < 2.0  # the gallery runner is not waited for: it ends with the engine
