@@ -26,6 +26,15 @@ from faceapp.errors import BadInputError
 FORMAT = "faceapp-gallery"
 VERSION = 1  # the archive layout this faceapp writes and the newest it reads
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a crop or the manifest larger than this is not from faceapp
+MAX_CROP_PIXELS = 4_000_000  # faceapp stores crops of at most 400 pixels a side (core.align.sample_crop)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's header, or None when `data` is not a PNG."""
+    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 @dataclass(frozen=True)
@@ -145,10 +154,13 @@ class Archive:
             raise BadInputError(f"{self.path} is damaged ({name}: {error}).") from None
 
     def _json(self, name: str) -> Any:
+        def refuse(constant: str) -> Any:
+            raise ValueError(f"{constant} is not a number faceapp writes")
+
         try:
-            return json.loads(self._read(name).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise BadInputError(f"{self.path} is damaged ({name}: {error}).") from None
+            return json.loads(self._read(name).decode("utf-8"), parse_constant=refuse)
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
+            raise BadInputError(f"{self.path} is damaged ({name}: {str(error)[:120]}).") from None
 
     def _vector(self, row: object) -> np.ndarray | None:
         if row is None:
@@ -163,11 +175,18 @@ class Archive:
         return np.asarray(self._vectors[row], np.float32)
 
     def _sample(self, entry: dict[str, Any]) -> tuple[FaceSample, np.ndarray | None]:
-        bgr = cv2.imdecode(np.frombuffer(self._read(str(entry["image"])), np.uint8), cv2.IMREAD_COLOR)
+        data = self._read(str(entry["image"]))
+        size = png_size(data)  # only PNG crops, of a crop's size, are decoded (never what the name claims)
+        if size is None or size[0] * size[1] > MAX_CROP_PIXELS:
+            what = "not a PNG image" if size is None else f"{size[0]}x{size[1]} pixels, more than a face crop"
+            raise BadInputError(f"{self.path} is damaged ({entry['image']} is {what}).")
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
             raise BadInputError(f"{self.path} is damaged ({entry['image']} is not an image).")
         box = tuple(float(v) for v in entry["box"])
         landmarks = np.asarray(entry["landmarks"], np.float64).reshape(5, 2)
+        if not (np.isfinite(box).all() and np.isfinite(landmarks).all() and np.isfinite(float(entry["score"]))):
+            raise BadInputError(f"{self.path} is damaged ({entry['image']}: a box or landmark is not finite).")
         detection = Detection(box, float(entry["score"]), landmarks)  # type: ignore[arg-type]
         sample = FaceSample(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), detection, str(entry.get("source", "")))
         return sample, self._vector(entry.get("embedding"))

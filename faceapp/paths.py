@@ -77,6 +77,14 @@ def db_label(value: str | Path) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     text = str(value)
+    try:  # as SQLAlchemy itself reads the address (a '/' or '?' in a password splits differently in urlsplit)
+        from sqlalchemy.engine import make_url
+
+        url = make_url(text)
+        hidden = {k: "***" for k in url.query if k.lower() in ("password", "passfile", "sslpassword")}
+        return url.update_query_dict(hidden).render_as_string(hide_password=True)
+    except Exception:  # an address SQLAlchemy cannot read: the conservative split below
+        pass
     try:
         parts = urlsplit(text)
         netloc = parts.netloc
@@ -88,7 +96,7 @@ def db_label(value: str | Path) -> str:
             user = user.split(":", 1)[0] + ":***"
         netloc = f"{user}@{host}"
     query = "&".join(
-        f"{k}=***" if k.lower() in ("password", "passfile") else f"{k}={v}" if sep else k
+        f"{k}=***" if k.lower() in ("password", "passfile", "sslpassword") else f"{k}={v}" if sep else k
         for k, sep, v in (item.partition("=") for item in parts.query.split("&") if item)
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))

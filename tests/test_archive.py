@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -148,3 +150,50 @@ def test_the_cli_exports_imports_copies_and_checks(tmp_path: Path, capsys: pytes
         assert name in listed
     assert main(["gallery", "import", str(tmp_path / "missing.zip"), "--db", str(copy)]) == 2
     assert "not a faceapp gallery archive" in capsys.readouterr().err
+
+
+def _tampered(tmp_path: Path, change: Any) -> Path:
+    """An export of a small gallery with `change(name, data) -> data` applied to each member."""
+    source = _filled(tmp_path / "source.sqlite3")
+    file = tmp_path / "backup.zip"
+    archive.export(source, file)
+    out = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(file) as old, zipfile.ZipFile(out, "w") as new:
+        for item in old.infolist():
+            new.writestr(item, change(item.filename, old.read(item)))
+    return out
+
+
+def _big_png() -> bytes:
+    ok, data = cv2.imencode(".png", np.zeros((3000, 3000, 3), np.uint8))  # 9 MP of black: a few KB compressed
+    assert ok
+    return data.tobytes()
+
+
+def _tiff() -> bytes:
+    ok, data = cv2.imencode(".tiff", np.zeros((50, 50, 3), np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda name, data: _big_png() if name.startswith("crops/") else data, "more than a face crop"),
+        (lambda name, data: _tiff() if name.startswith("crops/") else data, "not a PNG image"),
+        (lambda name, data: b"[" * 50_000 + b"]" * 50_000 if name == "manifest.json" else data, "damaged"),
+        (
+            lambda name, data: data.replace(b'"score": ', b'"score": NaN, "x": ') if name == "manifest.json" else data,
+            "NaN is not a number",
+        ),
+    ],
+)
+def test_a_hostile_archive_is_refused_in_one_line_and_nothing_is_added(
+    tmp_path: Path, change: Any, message: str
+) -> None:
+    """Review of issue 15: crops skipped the image allow-list and size limit; deep or NaN JSON escaped."""
+    restored = station(tmp_path / "restored.sqlite3")
+    with pytest.raises(BadInputError, match=message) as caught:
+        archive.import_archive(restored, _tampered(tmp_path, change))
+    assert "\n" not in str(caught.value)
+    assert restored.people() == []

@@ -14,6 +14,7 @@ import pytest
 
 from faceapp.core.catalog import ModelSpec
 from faceapp.engine import Engine, GalleryChange
+from faceapp.errors import FaceAppError
 from faceapp.storage.repository import GalleryRepository
 from tests.fakes import FakeDetector, FakeEmbedder, detection
 from tests.test_engine import face_image
@@ -204,3 +205,18 @@ def test_a_station_follows_a_model_switch_made_at_another(two: tuple[Engine, Eng
     _until(lambda: GalleryChange.MODEL_ELSEWHERE in changes)
     assert second.snapshot().model == "facenet-casia"
     assert _name_at(second, 1) == "Ada"
+
+
+def test_a_failed_write_does_not_throw_the_change_counter_off(two: tuple[Engine, Engine]) -> None:
+    """Review of issue 15: a rolled-back write once left the station a generation ahead (a change every poll, and
+    the other station's next real change missed)."""
+    first, second = two
+    first.enroll("Ann", [face_image(1)])
+    first.enroll("Bob", [face_image(2)])
+    assert first.check_for_changes() is None
+    with pytest.raises(FaceAppError):
+        first.rename("Ann", "Bob")  # a taken name: the transaction rolls back
+    assert first.check_for_changes() is None  # nothing changed
+    assert first.check_for_changes() is None
+    second.enroll("Cy", [face_image(3)])
+    assert first.check_for_changes() is GalleryChange.PEOPLE  # and the next real change is seen

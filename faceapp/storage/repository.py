@@ -162,11 +162,14 @@ class GalleryRepository:
             raise RuntimeError(f"The gallery {self._path} is closed.")
         factory = self._writer if write else self._reader
         try:
+            counted: int | None = None
             with factory() as session, session.begin():
                 if write:
                     ensure_name_keys(session)
-                    self._count_write(session)
+                    counted = self._count_write(session)
                 yield session
+            if counted is not None:  # committed: only now is the generation ours (a rolled-back write leaves none)
+                self._note_write(counted)
         except (exc.DBAPIError, sqlite3.Error) as error:
             raise self._explain(error) from error
         if write and self._purge_pending:  # an earlier deletion's pages are still in the WAL: try again
@@ -174,8 +177,8 @@ class GalleryRepository:
 
     # -- changes by other stations ---------------------------------------------------------------------------------
 
-    def _count_write(self, s: Session) -> None:
-        """Count this write in meta "generation", noting whether another station wrote since we last looked.
+    def _count_write(self, s: Session) -> int:
+        """Count this write in meta "generation" (in its transaction); returns the generation it had before.
 
         Runs under the write lock, so the stored value is the latest and no other write interleaves.
         """
@@ -183,6 +186,10 @@ class GalleryRepository:
         before = int(stored) if stored is not None and stored.isdigit() else 0
         s.merge(MetaRow(key="generation", value=str(before + 1)))
         s.flush()
+        return before
+
+    def _note_write(self, before: int) -> None:
+        """After the commit of a write counted from `before`: whether another station wrote since we last looked."""
         with self._generation_lock:
             if before != self._seen_generation:
                 self._changed_elsewhere = True

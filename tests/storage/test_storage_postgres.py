@@ -181,3 +181,22 @@ def test_a_write_waits_for_another_stations_write_and_fails_in_one_line_past_the
             _one_line_without_password(caught.value)
         assert other.add_person("Bo").name == "Bo"
         assert [p.name for p in holder.list_people()] == ["Bo"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://ann:pa/ss@db.example/gallery",
+        "postgresql+psycopg://ann:p?ss@db.example/gallery",
+        "postgresql+psycopg://ann:pass@db.example/gallery?sslpassword=pass&application_name=x",
+    ],
+)
+def test_a_gallery_address_is_labelled_without_its_password_however_it_is_spelt(url: str) -> None:
+    """Review of issue 15: urlsplit and SQLAlchemy split 'pa/ss' differently; the label showed the whole address."""
+    from faceapp.paths import db_label
+
+    label = db_label(url)
+    assert "pass" not in label.replace("sslpassword", "")
+    assert "pa/ss" not in label
+    assert "p?ss" not in label
+    assert label.startswith("postgresql+psycopg://ann:***@db.example")
