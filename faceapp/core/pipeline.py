@@ -194,6 +194,23 @@ class PipelineWorker(threading.Thread):
         self._detector.stop()
         self._embedder.stop()
 
+    def join(self, timeout: float | None = None) -> None:
+        """Join the tracking thread and both stage threads, within one `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        super().join(left())
+        for stage in (self._detector, self._embedder):
+            if stage.ident is not None:  # started
+                stage.join(left())
+
+    def is_alive(self) -> bool:
+        """Whether the tracking thread or a stage thread still runs (a stage may be inside torch after stop)."""
+        stages = [s for s in (self._detector, self._embedder) if s.ident is not None]
+        return super().is_alive() or any(s.is_alive() for s in stages)
+
     def run(self) -> None:
         """The tracking loop (this worker's thread); the stages start and end with it."""
         own_threads(1)
@@ -239,6 +256,7 @@ class PipelineWorker(threading.Thread):
     def process(self, frame: Frame) -> FrameResult:
         """The tracking thread: pending changes, stage outputs, re-location, hand-offs, matching; one FrameResult."""
         self._apply_pending()
+        claim = self._claim  # read once: the distances and the result name the same claimed person
         t0, c0 = time.perf_counter(), time.thread_time()
         if self._last_frame_scene is not None and frame.scene != self._last_frame_scene:
             self._new_scene()  # the capture thread saw a cut: the same place after it is someone else
@@ -254,7 +272,7 @@ class PipelineWorker(threading.Thread):
             self._force_detect = True
         t2 = time.perf_counter()
         self._hand_off(frame)
-        faces = self._match()
+        faces = self._match(claim)
         t3 = time.perf_counter()
         timings.update(
             track=(t2 - t1) * 1e3,
@@ -269,7 +287,7 @@ class PipelineWorker(threading.Thread):
             tuple(faces),
             timings,
             self._gallery.model,
-            self._claim,
+            claim,
             frame.image,
             frame.scene,
         )
@@ -309,14 +327,13 @@ class PipelineWorker(threading.Thread):
                 faces = tuple((t.track_id, t.detection) for t in wanted)
                 self._embedder.submit(_EmbedJob(self._scene, frame.image, faces, self._analyzer))
 
-    def _match(self) -> list[LiveFace]:
+    def _match(self, claim: int | None) -> list[LiveFace]:
         tracks: list[Track] = [t for t in self._tracks.visible() if t.embedding is not None]
         if not tracks:
             return []
         vectors = np.stack([t.embedding for t in tracks if t.embedding is not None])
         matches = self._gallery.identify(vectors, 4.0)  # the rule is applied when shown
         faces = []
-        claim = self._claim
         for track, vec, m in zip(tracks, vectors, matches, strict=True):
             if track.fresh:
                 track.vote(m.person_id, m.distance, m.runner_up)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from faceapp.core.analyzer import FaceAnalyzer
@@ -70,7 +71,10 @@ class LiveSession:
         generation = self._generation
         # Detection, tracking and embedding overlap (issue 12) where the detector can re-locate a tracked face;
         # one that cannot (a stand-in) gets the one-thread worker, which detects in every frame it takes.
-        kind = PipelineWorker if hasattr(analyzer.detector, "detect_near") else RecognitionWorker
+        # Opt-in until its review findings are fixed (docs/benchmarks.md, "Live rate"): a person who takes another's
+        # place keeps the other's name for up to 3 s in the staged pipeline.
+        staged = os.environ.get("FACEAPP_LIVE_PIPELINE") == "staged"
+        kind = PipelineWorker if staged and hasattr(analyzer.detector, "detect_near") else RecognitionWorker
         self.worker = kind(
             self.mailbox,
             analyzer,
