@@ -71,32 +71,27 @@ def db_target(value: str | Path) -> str | Path:
 
 
 def db_label(value: str | Path) -> str:
-    """How a gallery is named in messages and logs: the path, or the URL with any password replaced by ***."""
+    """How a gallery is named in messages and logs: the path, or the URL with any password replaced by ***.
+
+    The user and password are split off as SQLAlchemy splits them, not as urllib does (a '/' or '?' in a password
+    stays in it), to the last '@'; the query's password-like values are masked too.
+    """
     if not is_db_url(value):
         return str(value)
-    from urllib.parse import urlsplit, urlunsplit
+    import re
 
     text = str(value)
-    try:  # as SQLAlchemy itself reads the address (a '/' or '?' in a password splits differently in urlsplit)
-        from sqlalchemy.engine import make_url
-
-        url = make_url(text)
-        hidden = {k: "***" for k in url.query if k.lower() in ("password", "passfile", "sslpassword")}
-        return url.update_query_dict(hidden).render_as_string(hide_password=True)
-    except Exception:  # an address SQLAlchemy cannot read: the conservative split below
-        pass
-    try:
-        parts = urlsplit(text)
-        netloc = parts.netloc
-    except ValueError:
-        return text.partition("://")[0] + "://(unreadable address)"
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        if ":" in user:
-            user = user.split(":", 1)[0] + ":***"
-        netloc = f"{user}@{host}"
-    query = "&".join(
-        f"{k}=***" if k.lower() in ("password", "passfile", "sslpassword") else f"{k}={v}" if sep else k
-        for k, sep, v in (item.partition("=") for item in parts.query.split("&") if item)
+    scheme, _, rest = text.partition("://")
+    # To the last '@': more than SQLAlchemy reads as the password when one holds an unencoded '@', never less.
+    found = re.match(r"(?P<user>[^:/@]*)(?::(?P<password>.*))?@(?P<rest>[^@]*)$", rest, re.S)
+    if found is not None:
+        secret = ":***" if found.group("password") is not None else ""
+        who, rest = f"{found.group('user')}{secret}@", found.group("rest")
+    else:
+        who = ""
+    where, sep, query = rest.partition("?")
+    masked = "&".join(
+        f"{k}=***" if k.lower() in ("password", "passfile", "sslpassword") else f"{k}={v}" if eq else k
+        for k, eq, v in (item.partition("=") for item in query.split("&") if item)
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return f"{scheme}://{who}{where}" + (f"?{masked}" if sep else "")

@@ -97,19 +97,17 @@ def test_an_archive_without_embeddings_is_embedded_on_import(tmp_path: Path) -> 
 
 
 def test_an_archive_from_a_newer_faceapp_is_refused_and_nothing_is_added(tmp_path: Path) -> None:
-    source = _filled(tmp_path / "source.sqlite3")
-    file = tmp_path / "backup.zip"
-    archive.export(source, file)
-    newer = tmp_path / "newer.zip"
-    with zipfile.ZipFile(file) as old, zipfile.ZipFile(newer, "w") as new:
-        for item in old.infolist():
-            data = old.read(item)
-            if item.filename == "manifest.json":
-                data = json.dumps({**json.loads(data), "version": archive.VERSION + 1}).encode()
-            new.writestr(item, data)
+    def newer(name: str, data: bytes) -> bytes:
+        return (
+            json.dumps({**json.loads(data), "version": archive.VERSION + 1}).encode()
+            if name == "manifest.json"
+            else data
+        )
+
+    newer_file = _tampered(tmp_path, newer)
     restored = station(tmp_path / "restored.sqlite3")
     with pytest.raises(BadInputError, match="newer faceapp") as caught:
-        archive.import_archive(restored, newer)
+        archive.import_archive(restored, newer_file)
     assert "\n" not in str(caught.value)
     assert restored.people() == []
 

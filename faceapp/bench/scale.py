@@ -21,22 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from faceapp.bench.soak import rss_mb
 from faceapp.core.catalog import spec as model_info
 from faceapp.core.types import Detection, FaceSample
 from faceapp.engine import Engine
 from faceapp.paths import db_label, db_target, is_db_url
 from faceapp.storage.repository import GalleryRepository
-
-
-def rss_mb() -> float:
-    """Resident memory of this process in MB (Linux /proc; 0 elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
