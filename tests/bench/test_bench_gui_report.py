@@ -22,7 +22,8 @@ def report(**over: object) -> dict[str, object]:
         "new_person_note": "",
         "close_s": 0.3,
         "slow_embedder": {"factor": 10.0, **run(recognition_fps=2.0)},
-        "vga_640x480": run(),
+        # issue 12's targets at 640x480: 28 recognized frames/s, 95% of frames, GUI lateness <= 10 ms
+        "vga_640x480": run(recognition_fps=29.0, fresh_label_share=0.97, shown_p50_ms=30.0, shown_p95_ms=60.0),
     }
     return {**base, **over}
 
@@ -38,7 +39,7 @@ def test_a_nan_and_a_low_rate_are_flagged_as_misses(capsys: pytest.CaptureFixtur
     bad = report(
         new_person_recognized_s=float("nan"),
         new_person_note=" (every face in view is already enrolled)",
-        vga_640x480=run(recognition_fps=3.5),
+        vga_640x480=run(recognition_fps=3.5, fresh_label_share=0.97),
     )
     assert gui._print(bad) == 2
     out = capsys.readouterr()
