@@ -24,7 +24,7 @@ import numpy as np
 
 from faceapp.core.live import FrameResult
 from faceapp.core.types import MatchRule
-from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox, scene_changed, signature
+from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox
 from faceapp.errors import FaceAppError
 
 PEER_VARIANTS = ("every", "faster")  # face_recognition's facerec_from_webcam.py and facerec_from_webcam_faster.py
@@ -68,7 +68,7 @@ def play(
     played = Played(frames.fps)
     mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
     lock = threading.Lock()
-    last: list[np.ndarray] = []
+    last: list[int] = []
 
     def keep(result: FrameResult) -> None:
         with lock:  # without its pixels: a clip's worth of frames would swamp the resident-set figure
@@ -76,10 +76,9 @@ def play(
             played.reported.append(time.monotonic())
 
     def on_frame(frame: Frame) -> None:
-        seen = signature(frame.image)
-        if not last or scene_changed(last[0], seen):
+        if not last or frame.scene != last[0]:  # the capture thread numbers scenes already
             played.shots.append(frame.index)
-        last[:] = [seen]
+        last[:] = [frame.scene]
         played.captured[frame.index] = frame.timestamp
         mailbox.put(frame)
 
