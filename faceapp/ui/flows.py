@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 Work = Callable[["BackgroundTask"], Any]
 Slot = Callable[[Any], None]
 FailSlot = Callable[[str], None]
+ProgressSlot = Callable[[int, int], None]
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp)"
 
 
@@ -89,17 +90,32 @@ def enroll_face(window: Window, image: np.ndarray, face: LiveFace) -> None:
         window.status.showMessage(dialog.outcome, 6000)
 
 
-def photo_faces(engine: Engine, files: list[str]) -> list[PhotoFace]:
-    """The gallery runner: the face each photo would be enrolled with (the largest of several), or why none."""
+def photo_faces(engine: Engine, files: list[str], task: BackgroundTask | None = None) -> list[PhotoFace]:
+    """The gallery runner: the face each photo would be enrolled with (the largest of several), or why none.
+
+    One photo that fails in any way is noted and skipped, never the batch; `task` reports progress per photo and a
+    cancelled task stops before the next photo (what was found so far is returned).
+    """
     from faceapp.core.align import sample_crop
+    from faceapp.engine import unexpected
+    from faceapp.errors import FaceAppError
 
     found: list[PhotoFace] = []
-    for path in files:
+    for i, path in enumerate(files):
+        if task is not None:
+            if task.cancelled:
+                break
+            task.report(i, len(files))
         try:
             rgb, detection, note = engine.one_detection(path, "enroll")
             crop, moved = sample_crop(rgb, detection)
         except BadInputError as exc:
             found.append(PhotoFace(path, None, str(exc).removeprefix(f"{path}: ")))
+            continue
+        except FaceAppError:  # missing weights and the like: not this photo's fault, the whole search stops
+            raise
+        except Exception as exc:  # a decoder or detector bug on one odd photo must not cost the others
+            found.append(PhotoFace(path, None, str(unexpected(path, exc)).removeprefix(f"{path}: ")))
             continue
         found.append(PhotoFace(path, FaceSample(crop, moved, path), (note or "").removeprefix(f"{path}: ")))
     return found
@@ -114,8 +130,11 @@ def photos_dialog(
     engine = window.engine
     assert engine is not None
 
-    def find(done: Slot, failed: FailSlot) -> None:
-        window.runner.submit("find-photo-faces", lambda task: photo_faces(engine, list(files)), done, failed)
+    def find(done: Slot, failed: FailSlot, progress: ProgressSlot) -> Callable[[], None]:
+        paths = list(files)
+        task = window.runner.submit("find-photo-faces", lambda task: photo_faces(engine, paths, task), done, failed)
+        task.progress_changed.connect(progress)
+        return task.cancel
 
     def save(chosen: str, samples: list[FaceSample], done: Slot, failed: FailSlot) -> None:
         window.runner.submit("enroll-photos", lambda task: engine.enroll_samples(chosen, samples), done, failed)

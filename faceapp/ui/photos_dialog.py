@@ -37,9 +37,9 @@ class PhotoFace:
     note: str = ""
 
 
-# find(on_found(list[PhotoFace]), on_failed(message)) and save(name, samples, on_done(EnrollResult), on_failed):
-# both run off the GUI thread and call back on it.
-FindFn = Callable[[Callable[[Any], None], Callable[[str], None]], None]
+# find(on_found(list[PhotoFace]), on_failed(message), on_progress(done, total)) -> cancel() and
+# save(name, samples, on_done(EnrollResult), on_failed): both run off the GUI thread and call back on it.
+FindFn = Callable[[Callable[[Any], None], Callable[[str], None], Callable[[int, int], None]], Callable[[], None]]
 SaveFn = Callable[[str, list[FaceSample], Callable[[Any], None], Callable[[str], None]], None]
 
 
@@ -64,6 +64,7 @@ class PhotoEnrollDialog(QDialog):
         self.resize(560, 420)
         self._save = save
         self._names = names
+        self._searching = True
         self.found: list[PhotoFace] = []
         self.outcome = ""
         self.name = QComboBox()
@@ -100,7 +101,7 @@ class PhotoEnrollDialog(QDialog):
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
         self._update()
-        find(self._on_found, self._on_find_failed)
+        self._cancel_search = find(self._on_found, self._on_find_failed, self._on_progress)
 
     def samples(self) -> list[FaceSample]:
         """The faces that will be saved."""
@@ -119,7 +120,12 @@ class PhotoEnrollDialog(QDialog):
         else:
             save.setText("Save new person" if name else "Save")
 
+    def _on_progress(self, done: int, total: int) -> None:
+        if self._searching:
+            self.status.setText(f"Looking for a face: photo {done + 1} of {total}... (Cancel stops)")
+
     def _on_found(self, found: list[PhotoFace]) -> None:
+        self._searching = False
         self.found = found
         for i, face in enumerate(found):
             cell = QVBoxLayout()
@@ -152,6 +158,7 @@ class PhotoEnrollDialog(QDialog):
         self._update()
 
     def _on_find_failed(self, message: str) -> None:
+        self._searching = False
         self.status.setText("The photos could not be read.")
         self.error_label.setText(message)
 
@@ -164,9 +171,13 @@ class PhotoEnrollDialog(QDialog):
         self._save(name, self.samples(), self._on_saved, self._on_save_failed)
 
     def reject(self) -> None:
-        """Cancel and Esc are ignored while saving, so the outcome (or the error) is shown."""
-        if self.error_label.text() != SAVING:
-            super().reject()
+        """Cancel and Esc stop a search still running; they are ignored while saving, so the outcome is shown."""
+        if self.error_label.text() == SAVING:
+            return
+        if self._searching:
+            self._searching = False
+            self._cancel_search()
+        super().reject()
 
     def _on_saved(self, result: EnrollResult) -> None:
         skipped = len(self.found) - result.added
