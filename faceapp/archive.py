@@ -54,13 +54,18 @@ def people_of(engine: Engine, embeddings: bool = True) -> Iterator[PersonRecord]
 
 
 def load_into(engine: Engine, records: Iterator[PersonRecord], model: str | None) -> tuple[int, int]:
-    """Add every record to the engine's gallery (their vectors are `model`'s); returns (people, samples)."""
+    """Add every record to the engine's gallery (their vectors are `model`'s); returns (people, samples) added.
+
+    Samples a person has already (the same face, engine.REPEAT_D) are not added again, so importing or copying the
+    same gallery twice adds nothing the second time.
+    """
     people = samples = 0
     for record in records:
         if not record.samples:
             continue
-        engine.import_samples(record.name, record.samples, model)
-        people, samples = people + 1, samples + len(record.samples)
+        added = engine.import_samples(record.name, record.samples, model).added
+        if added:
+            people, samples = people + 1, samples + added
     return people, samples
 
 

@@ -435,7 +435,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
             people, samples = archive.import_archive(target, args.file)
         finally:
             target.close()
-        print(f"Imported {people} people with {samples} sample(s) from {args.file} ({target.model}).")
+        print(f"Imported {people} people with {samples} new sample(s) from {args.file} ({target.model}).")
         return EXIT_OK
     engine = Engine(GalleryRepository(source, create=False), adopt_model=False)
     try:

@@ -15,12 +15,21 @@ from faceapp.core import catalog, weights
 from faceapp.core.align import sample_crop
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.detect import Detector, DetectorConfig
+from faceapp.core.distance import distances
 from faceapp.core.embedders.base import Embedder
 from faceapp.core.embedders.registry import create_embedder
 from faceapp.core.image_io import load_image, to_rgb
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Detection, Face, FaceSample, Match, MatchRule, Person
-from faceapp.errors import BadInputError, DatabaseError, FaceAppError, ModelError, MultipleFacesError, NoFaceError
+from faceapp.errors import (
+    BadInputError,
+    DatabaseError,
+    FaceAppError,
+    ModelError,
+    MultipleFacesError,
+    NoFaceError,
+    UnknownPersonError,
+)
 from faceapp.storage.names import normalize_name
 from faceapp.storage.repository import GalleryRepository, ModelChangedError, StoredSample
 
@@ -29,6 +38,10 @@ log = logging.getLogger(__name__)
 ImageInput = str | Path | np.ndarray
 ProgressFn = Callable[[int, int], None]
 EMBED_CHUNK = 16  # chips per embed_chips call, and stored crops decoded at a time by a model switch (0.24 MB each)
+# A face this near (d) to a sample its person already has is the same picture again and is not stored twice.
+# Measured with dlib-resnet: the same photo embeds at d = 0; the same photo at another resolution is 0.002-0.01
+# away and consecutive frames of a still talking head 0.0018 or more, and those are kept as samples.
+REPEAT_D = 1e-4
 WATCH_INTERVAL_S = 0.25  # how often a watching engine asks whether another station changed the gallery
 
 
@@ -330,11 +343,12 @@ class Engine:
             vectors = [v for _, v in samples]
             if model == self.model and all(v is not None for v in vectors):
                 pairs = [(sample, v) for sample, v in samples if v is not None]
-                person = self._repo.enroll(name, pairs, self.model)
+                fresh, notes = self._new_faces(name, pairs)
+                person = self._repo.enroll(name, fresh, self.model) if fresh else self.person(name)
                 self.invalidate()
             else:
-                person = self._store(name, [sample for sample, _ in samples])
-            return EnrollResult(person, len(samples))
+                person, notes = self._store(name, [sample for sample, _ in samples], allow_none=True)
+            return EnrollResult(person, len(samples) - len(notes), notes, len(notes))
 
     def bulk_add(self, names: Sequence[str], owners: np.ndarray, vectors: np.ndarray, sample: FaceSample) -> None:
         """Benchmarks: add many people whose samples share one crop and carry given vectors of the gallery's model."""
@@ -440,8 +454,8 @@ class Engine:
         if not samples:
             raise BadInputError("Nothing enrolled. " + ("; ".join(notes) if notes else "No images were given."))
         with self._writing:
-            person = self._store(name, samples)
-        return EnrollResult(person, len(samples), tuple(notes), skipped)
+            person, repeats = self._store(name, samples)
+        return EnrollResult(person, len(samples) - len(repeats), tuple(notes) + repeats, skipped + len(repeats))
 
     def _enroll_sample(self, image: ImageInput, largest: bool) -> tuple[FaceSample, str | None]:
         """The face sample of one enrollment photo; BadInputError for anything wrong with this one photo."""
@@ -460,21 +474,56 @@ class Engine:
         Waits for a model switch or another enrollment in progress (the write lock).
         """
         with self._writing:
-            return EnrollResult(self._store(name, samples), len(samples))
+            person, repeats = self._store(name, samples)
+            return EnrollResult(person, len(samples) - len(repeats), repeats, len(repeats))
 
-    def _store(self, name: str, samples: Sequence[FaceSample]) -> Person:
-        """Embed and store samples under the write lock; once more with the new model if another station switched."""
+    def _store(
+        self, name: str, samples: Sequence[FaceSample], allow_none: bool = False
+    ) -> tuple[Person, tuple[str, ...]]:
+        """Embed and store samples under the write lock; once more with the new model if another station switched.
+
+        Faces that are a sample of the person already (REPEAT_D) are left out, with a note each; BadInputError when
+        nothing is left, unless `allow_none` (an import of what is there already adds nothing, quietly).
+        """
         try:
-            person = self._repo.enroll(name, self._embedded(samples), self.model)
+            person, repeats = self._store_new(name, self._embedded(samples), allow_none)
         except ModelChangedError:
             stored = self._repo.model
             if stored is None or stored == self.model:
                 raise
             self.model = stored
             self._changed(GalleryChange.MODEL_ELSEWHERE)
-            person = self._repo.enroll(name, self._embedded(samples), self.model)
+            person, repeats = self._store_new(name, self._embedded(samples), allow_none)
         self.invalidate()
-        return person
+        return person, repeats
+
+    def _store_new(
+        self, name: str, pairs: list[tuple[FaceSample, np.ndarray]], allow_none: bool
+    ) -> tuple[Person, tuple[str, ...]]:
+        fresh, repeats = self._new_faces(name, pairs)
+        if fresh:
+            return self._repo.enroll(name, fresh, self.model), repeats
+        if allow_none:
+            return self.person(name), repeats
+        raise BadInputError(f"Nothing added: {'; '.join(repeats)}.")
+
+    def _new_faces(
+        self, name: str, pairs: list[tuple[FaceSample, np.ndarray]]
+    ) -> tuple[list[tuple[FaceSample, np.ndarray]], tuple[str, ...]]:
+        """The faces that are not already samples of `name` (nor repeats within `pairs`), and a note per repeat."""
+        try:
+            known = list(self.sample_embeddings(self.person(name).id).values())
+        except UnknownPersonError:  # a new person
+            known = []
+        fresh: list[tuple[FaceSample, np.ndarray]] = []
+        notes: list[str] = []
+        for sample, vector in pairs:
+            if known and float(distances(vector[None, :], np.stack(known)).min()) <= REPEAT_D:
+                notes.append(f"skipped {sample.source or 'a face'}: already a sample of {name!r}")
+                continue
+            known.append(vector)
+            fresh.append((sample, vector))
+        return fresh, tuple(notes)
 
     def identify(self, image: ImageInput, rule: MatchRule | float) -> list[Recognition]:
         """Every face in the image with the nearest enrolled person, or Unknown unless `rule` accepts them.

@@ -195,3 +195,27 @@ def test_a_hostile_archive_is_refused_in_one_line_and_nothing_is_added(
         archive.import_archive(restored, _tampered(tmp_path, change))
     assert "\n" not in str(caught.value)
     assert restored.people() == []
+
+
+def test_importing_the_same_archive_twice_adds_nothing_the_second_time(tmp_path: Path) -> None:
+    source = _filled(tmp_path / "source.sqlite3")
+    file = tmp_path / "backup.zip"
+    archive.export(source, file)
+    restored = station(tmp_path / "restored.sqlite3")
+    assert archive.import_archive(restored, file) == (4, 10)
+    assert archive.import_archive(restored, file) == (0, 0)
+    assert _people(restored) == _people(source)
+    restored.enroll("Extra", [face_image(77)])
+    assert archive.load_into(restored, archive.people_of(source), source.model) == (0, 0)  # a copy, the same
+    assert restored.embedding_models() == {restored.model: 11}
+
+
+def test_an_import_adds_only_the_samples_a_person_lacks(tmp_path: Path) -> None:
+    source = _filled(tmp_path / "source.sqlite3")
+    file = tmp_path / "backup.zip"
+    archive.export(source, file)
+    partial = station(tmp_path / "partial.sqlite3")
+    partial.enroll(NAMES[3], [face_image(30), face_image(31)])  # two of the four in the archive
+    partial.switch_model("facenet-casia")  # so the import re-embeds the crops instead of keeping the vectors
+    assert archive.import_archive(partial, file) == (4, 8)
+    assert _people(partial) == _people(source)

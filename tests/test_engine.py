@@ -184,3 +184,16 @@ def test_the_snapshot_scores_people_as_the_gallerys_model_says(tmp_path: Path) -
     assert model_spec("sface").scoring == model_spec("dlib+sface").scoring == "average"
     engine = make_engine(tmp_path)
     assert engine.snapshot().scoring == "nearest"
+
+
+def test_the_same_picture_again_is_not_stored_twice_and_says_so(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    engine.enroll("Ada", [face_image(1)])
+    result = engine.enroll("ada", [face_image(1), face_image(4), face_image(4)])  # a repeat, a new one, its repeat
+    assert (result.added, result.skipped) == (1, 2)
+    assert sum("already a sample of 'ada'" in note for note in result.notes) == 2
+    assert engine.person("Ada").sample_count == 2
+    with pytest.raises(BadInputError, match=r"Nothing added: .*already a sample"):
+        engine.enroll_samples("Ada", [s.sample for s in engine.samples_of(engine.person("Ada").id)])
+    assert engine.person("Ada").sample_count == 2
+    assert engine.enroll("Bob", [face_image(1)]).added == 1  # another person may share a picture (their call)
