@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -101,6 +102,7 @@ class SettingsDialog(QDialog):
         self._download = download
         self._import_file = import_file
         self.original = settings
+        self.rules = settings  # the per-model tau and margin as edited so far (other models' kept on a switch)
         self.model = model  # the gallery's model: the live distances are of this one
         self.tau_model = model  # the model whose tau and margin the boxes show (the one chosen below)
         self.default_tau = defaults.threshold
@@ -205,7 +207,7 @@ class SettingsDialog(QDialog):
         tau = round(self.tau.value(), 3)
         value = None if abs(tau - self.default_tau) < 1e-9 else tau
         edited = replace(
-            self.original,
+            self.rules,
             source=start_source(self.source.text()) or self.original.source,
             resolution=tuple(self.resolution.currentData()),
             min_face_size=self.min_face.value(),
@@ -269,15 +271,17 @@ class SettingsDialog(QDialog):
         """Show tau and the margin of `model`: the user's values for it, else its defaults (from the catalog)."""
         if model == self.tau_model:
             return
+        with contextlib.suppress(FaceAppError):  # what was set for the model shown so far stays set
+            self.rules = self.result_settings()
         info = catalog.spec(model)
         self.tau_model = model
         self.default_tau, self.default_margin = info.default_threshold, info.default_margin
         self.slider_max = min(3.999, max(0.5, 4 * self.default_tau))
         self.reset.setText(f"Reset ({self.default_tau:.3f})")
         self.margin_reset.setText(f"Reset ({100 * self.default_margin:.0f} %)")
-        self.initial_margin = self.original.margin_for(model, info.default_margin)
+        self.initial_margin = self.rules.margin_for(model, info.default_margin)
         self.margin.setValue(round(100 * self.initial_margin))
-        self.set_tau(self.original.threshold_for(model, info.default_threshold))
+        self.set_tau(self.rules.threshold_for(model, info.default_threshold))
         self._place_slider(self.tau.value())
 
     def _on_model_changed(self, *_: object) -> None:

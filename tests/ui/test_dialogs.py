@@ -189,3 +189,25 @@ def test_choosing_another_model_in_settings_shows_its_tau_says_what_to_do_and_do
     assert "<urlopen" not in dialog.error_label.text()
     assert not window.banner.isVisible()  # the error is in the dialog, not behind it
     dialog.reject()
+
+
+def test_settings_keep_each_models_unsaved_tau_and_margin_across_model_switches(
+    qtbot: QtBot, make_window: WindowFactory, synthetic: Path
+) -> None:
+    """Review of issue 16: switching the model box and back lost the tau just typed for the first model."""
+    window = make_window(synthetic, dlib_like(), start=False)
+    dialog = flows.settings_dialog(window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.tau.setValue(0.123)
+    dialog.margin.setValue(7)
+    dialog.model_box.setCurrentIndex(dialog.model_box.findData("sface"))
+    assert dialog.tau.value() != pytest.approx(0.123)  # sface's own tau is shown
+    dialog.tau.setValue(0.456)
+    dialog.model_box.setCurrentIndex(dialog.model_box.findData("dlib-resnet"))
+    assert dialog.tau.value() == pytest.approx(0.123)
+    assert dialog.margin.value() == 7
+    settings = dialog.result_settings()
+    assert settings.thresholds == {"dlib-resnet": 0.123, "sface": 0.456}
+    assert settings.margin_for("dlib-resnet", 0.0) == pytest.approx(0.07)
+    dialog.reject()
