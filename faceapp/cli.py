@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("source", type=_db_target, metavar="SRC", help="the gallery to copy (a file or a server URL)")
     q.add_argument("target", type=_db_target, metavar="DST", help="the gallery to copy into (a file or a server URL)")
     gallery.add_parser("check", parents=[shared], help="report anything wrong with --db's gallery")
+    q = gallery.add_parser(
+        "export-faces", parents=[shared], help="write --db's face crops as one folder per person (for faceapp train)"
+    )
+    q.add_argument("folder", type=Path, metavar="DIR", help="a new or empty folder")
     p.set_defaults(handler=cmd_gallery)
 
     p = sub.add_parser("models", parents=[shared], help="list, download or import model weights")
@@ -442,6 +446,11 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         if args.action == "export":
             people, samples = archive.export(engine, args.file, embeddings=not args.no_embeddings)
             print(f"Exported {people} people with {samples} sample(s) to {args.file}.")
+        elif args.action == "export-faces":
+            from faceapp.face_folders import export_faces
+
+            people, images = export_faces(engine, args.folder)
+            print(f"Wrote {images} face image(s) of {people} people to {args.folder} (one folder each).")
         elif args.action == "check":
             problems = engine.integrity_problems()
             for problem in problems:
