@@ -25,7 +25,13 @@ from faceapp.errors import BadInputError
 
 FORMAT = "faceapp-gallery"
 VERSION = 1  # the archive layout this faceapp writes and the newest it reads
-MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a crop or the manifest larger than this is not from faceapp
+MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a crop larger than this is not from faceapp
+# The manifest grows with the gallery (about 300 bytes a sample): it may be this much plus MANIFEST_BYTES_PER_MEMBER
+# for each member the zip really holds (a crop each), so a large gallery's archive imports and a small zip cannot
+# declare a huge manifest.
+MAX_MANIFEST_BASE = 64 * 1024 * 1024
+MANIFEST_BYTES_PER_MEMBER = 4096
+MAX_DIM = 4096  # the widest embedding an archive may hold; embeddings.npy is read by its header's shape
 MAX_CROP_PIXELS = 4_000_000  # faceapp stores crops of at most 400 pixels a side (core.align.sample_crop)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -149,10 +155,10 @@ class Archive:
         """Close the file."""
         self._zip.close()
 
-    def _read(self, name: str) -> bytes:
+    def _read(self, name: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
         try:
             info = self._zip.getinfo(name)
-            if info.file_size > MAX_MEMBER_BYTES:
+            if info.file_size > limit:
                 raise BadInputError(f"{self.path} is damaged ({name} is {info.file_size} bytes).")
             return self._zip.read(info)
         except (KeyError, zipfile.BadZipFile, OSError, ValueError) as error:
@@ -163,7 +169,8 @@ class Archive:
             raise ValueError(f"{constant} is not a number faceapp writes")
 
         try:
-            return json.loads(self._read(name).decode("utf-8"), parse_constant=refuse)
+            limit = MAX_MANIFEST_BASE + MANIFEST_BYTES_PER_MEMBER * len(self._zip.infolist())
+            return json.loads(self._read(name, limit).decode("utf-8"), parse_constant=refuse)
         except (UnicodeDecodeError, ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
             raise BadInputError(f"{self.path} is damaged ({name}: {str(error)[:120]}).") from None
 
@@ -171,13 +178,33 @@ class Archive:
         if row is None:
             return None
         if self._vectors is None:
-            try:
-                self._vectors = np.load(io.BytesIO(self._read("embeddings.npy")), allow_pickle=False)
-            except ValueError as error:
-                raise BadInputError(f"{self.path} is damaged (embeddings.npy: {error}).") from None
+            self._vectors = self._read_vectors()
         if not isinstance(row, int) or not 0 <= row < len(self._vectors):
             raise BadInputError(f"{self.path} is damaged (an embedding row {row!r} is out of range).")
         return np.asarray(self._vectors[row], np.float32)
+
+    def _read_vectors(self) -> np.ndarray:
+        """embeddings.npy: float32 rows, no more than the archive has crops, each at most MAX_DIM wide, and exactly
+        as many bytes as its header says (so its size is bounded by what the zip really holds, not a fixed limit)."""
+        name = "embeddings.npy"
+        try:
+            info = self._zip.getinfo(name)
+            with self._zip.open(info) as stream:
+                version = np.lib.format.read_magic(stream)
+                read_header = (
+                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = read_header(stream)
+                header = stream.tell()
+                rows, cols = shape if len(shape) == 2 else (-1, -1)
+                if fortran or dtype != np.dtype("<f4") or not (0 <= rows <= len(self._zip.infolist())):
+                    raise ValueError(f"not the float32 rows faceapp writes ({dtype}, shape {shape})")
+                if not 0 < cols <= MAX_DIM or info.file_size != header + rows * cols * 4:
+                    raise ValueError(f"shape {shape} does not fit its {info.file_size} bytes")
+                data = stream.read(rows * cols * 4)
+            return np.frombuffer(data, "<f4").reshape(rows, cols)
+        except (KeyError, zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+            raise BadInputError(f"{self.path} is damaged ({name}: {str(error)[:160]}).") from None
 
     def _sample(self, entry: dict[str, Any]) -> tuple[FaceSample, np.ndarray | None]:
         data = self._read(str(entry["image"]))

@@ -3,6 +3,7 @@ refused; a gallery of another model re-embeds the crops; copies move galleries b
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -18,6 +19,7 @@ from faceapp.errors import BadInputError
 from tests.test_engine import face_image
 from tests.test_stations import station
 
+MAX_DIM_PLUS = archive.MAX_DIM + 1
 NAMES = ["Zoë Ångström", "李小龍", "O'Brien", "مریم"]
 
 
@@ -168,6 +170,12 @@ def _big_png() -> bytes:
     return data.tobytes()
 
 
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
 def _tiff() -> bytes:
     ok, data = cv2.imencode(".tiff", np.zeros((50, 50, 3), np.uint8))
     assert ok
@@ -179,6 +187,20 @@ def _tiff() -> bytes:
     [
         (lambda name, data: _big_png() if name.startswith("crops/") else data, "more than a face crop"),
         (lambda name, data: _tiff() if name.startswith("crops/") else data, "not a PNG image"),
+        # embeddings.npy is read by its header's shape: more rows than crops, other types or a short file are refused
+        (
+            lambda name, data: _npy(np.zeros((500, 16), "<f4")) if name == "embeddings.npy" else data,
+            r"embeddings.npy: not the float32 rows faceapp writes .*500, 16",
+        ),
+        (
+            lambda name, data: _npy(np.zeros((10, 16), "<f8")) if name == "embeddings.npy" else data,
+            "embeddings.npy: not the float32 rows",
+        ),
+        (lambda name, data: data[:-8] if name == "embeddings.npy" else data, "does not fit its"),
+        (
+            lambda name, data: _npy(np.zeros((10, MAX_DIM_PLUS), "<f4")) if name == "embeddings.npy" else data,
+            "does not fit its",
+        ),
         (lambda name, data: b"[" * 50_000 + b"]" * 50_000 if name == "manifest.json" else data, "damaged"),
         (
             lambda name, data: data.replace(b'"score": ', b'"score": NaN, "x": ') if name == "manifest.json" else data,
