@@ -15,6 +15,7 @@ This module imports nothing heavy: listing models never loads torch.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -255,13 +256,21 @@ def _trained_spec(name: str) -> ModelSpec | None:
         float(card["tau"]),
         f"Trained with `faceapp train` ({recipe.get('loss', '?')} loss) on {data.get('train_people', '?')} people; "
         f"card {card_path}.",
-        base_spec.default_margin if base_spec is not None else 0.0,  # not calibrated for the trained model
+        _card_margin(card, base_spec.default_margin if base_spec is not None else 0.0),
         family=TRAINABLE_FAMILIES[base],
         chip_size=150,
         weights=WeightsSpec(name, f"{name}.safetensors", card["weights_sha256"], "trained"),
         requires=(base,) if base in BUILTIN else (),
         trained=card,
     )
+
+
+def _card_margin(card: dict[str, Any], fallback: float) -> float:
+    """The margin `faceapp train` calibrated for the model (a number in [0, 1]), else the base model's."""
+    margin = card.get("margin")
+    if not isinstance(margin, int | float) or isinstance(margin, bool):
+        return fallback
+    return float(margin) if math.isfinite(margin) and 0.0 <= margin <= 1.0 else fallback
 
 
 def usable_card(card: dict[str, Any]) -> bool:

@@ -79,3 +79,48 @@ def figures(scores: np.ndarray, same: np.ndarray, bins: int = 40, top: float = 4
             "impostor": np.histogram(np.clip(scores[~same], 0, top), edges)[0].tolist(),
         },
     }
+
+
+MIN_STRANGER_PROBES = 100  # fewer than this cannot place FAR = 1% (one stranger would be 1% or more)
+
+
+def open_set_split(labels: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(enrolled people, strangers): a seeded half of the people each."""
+    order = np.random.default_rng(seed).permutation(np.unique(labels))
+    return order[: len(order) // 2], order[len(order) // 2 :]
+
+
+def calibrate_margin(
+    embeddings: np.ndarray, labels: np.ndarray, seed: int = 0, scoring: str = "nearest"
+) -> dict[str, Any] | None:
+    """The 1:K ambiguity margin for a model, chosen as the app's defaults were: the one of `MARGIN_SWEEP` that
+    maximises DIR at FAR 1% of one-shot open-set identification, here on the held-out (validation) people.
+
+    Half the people (a seeded shuffle) are enrolled with their first image and probed with the others; the other half
+    are strangers, every image a probe. None when the people are too few for FAR 1% (see MIN_STRANGER_PROBES).
+    """
+    from faceapp.bench.identify import MARGIN_SWEEP, Nearest, dir_rows
+
+    known_people, strangers = open_set_split(labels, seed)
+    stranger_rows = np.flatnonzero(np.isin(labels, strangers))
+    if stranger_rows.size < MIN_STRANGER_PROBES or known_people.size < 2:
+        return None
+    gallery_rows: list[int] = []
+    probe_rows: list[int] = []
+    for person in known_people:
+        rows = np.flatnonzero(labels == person)
+        gallery_rows.append(rows[0])
+        probe_rows.extend(rows[1:])
+    gallery, probes = np.asarray(gallery_rows), np.asarray(probe_rows)
+    near = Nearest.compute(
+        embeddings[gallery], labels[gallery], embeddings[probes], labels[probes], embeddings[stranger_rows], scoring
+    )
+    sweep = {m: dir_rows(near, m)[0] for m in MARGIN_SWEEP}  # FARS[0] is 1%
+    best = max(MARGIN_SWEEP, key=lambda m: (sweep[m]["dir"], -m))
+    return {
+        "margin": best,
+        "known_people": int(known_people.size),
+        "known_probes": int(probes.size),
+        "stranger_probes": int(stranger_rows.size),
+        "dir_at_far_1pct": {f"{m:.2f}": float(sweep[m]["dir"]) for m in MARGIN_SWEEP},
+    }

@@ -171,3 +171,15 @@ def test_a_trained_model_needs_its_base_weights(head_net: torch.nn.Module, monke
     assert not weights.is_available("dlib-resnet")
     assert not weights.is_available("needs-base")
     assert weights.missing_message("needs-base").startswith("needs-base is built on dlib-resnet: ")
+
+
+@pytest.mark.parametrize(
+    ("margin", "expected"),
+    [(0.15, 0.15), (0, 0.0), (None, "base"), (-0.1, "base"), (1.5, "base"), (True, "base"), ("0.2", "base")],
+)
+def test_a_trained_model_uses_the_margin_its_training_calibrated_else_the_bases(
+    head_net: torch.nn.Module, margin: object, expected: object
+) -> None:
+    write_trained(head_net, "with-margin", margin=margin)
+    base = catalog.spec("dlib-resnet").default_margin
+    assert catalog.spec("with-margin").default_margin == (base if expected == "base" else expected)
