@@ -232,12 +232,15 @@ def build_card(
     }
 
 
-def margin_part(result: trainer.Trained, validation: data.FaceSet, seed: int) -> dict[str, Any]:
+def margin_part(result: trainer.Trained, validation: data.FaceSet, seed: int, recipe_base: str) -> dict[str, Any]:
     """The card's calibrated 1:K margin (distance models), from the trained network on the validation people."""
     if result.head is not None:
         return {"margin": None, "margin_calibration": "not applicable: the verdict is the pair classifier's"}
     emb = trainer.embed(result.net, trainer.features(result.net, validation.chips))
-    found = evaluate.calibrate_margin(emb, validation.labels, seed)
+    from faceapp.core import catalog
+
+    base = catalog.spec(recipe_base).default_margin if recipe_base in catalog.BUILTIN else None
+    found = evaluate.calibrate_margin(emb, validation.labels, seed, base=base)
     if found is None:
         note = f"too few validation people for FAR 1% (under {evaluate.MIN_STRANGER_PROBES} stranger images)"
         return {"margin": None, "margin_calibration": note + "; the app uses the base model's margin"}
@@ -273,7 +276,7 @@ def train(
     )
     dev_after = dev_test_figures(result.net, result.head, inputs.dev_test) if inputs.dev_test is not None else None
     card = build_card(name, recipe, {**summary(inputs), "folder": root.name}, result, (dev_before, dev_after))
-    card.update(margin_part(result, inputs.validation, recipe.seed))
+    card.update(margin_part(result, inputs.validation, recipe.seed, recipe.base))
     card = write_model(stem, result, card)
     for suffix in (".checkpoint.safetensors", ".checkpoint.json"):
         stem.with_name(stem.name + suffix).unlink(missing_ok=True)
@@ -307,8 +310,9 @@ def card_text(card: dict[str, Any]) -> str:
     calibration = card.get("margin_calibration")
     if isinstance(calibration, dict):
         lines.append(
-            f"calibrated margin (1:K): {card['margin']:.2f}, best DIR at FAR 1% on {calibration['known_people']} "
-            f"validation people and {calibration['stranger_probes']} stranger images"
+            f"calibrated margin (1:K): {card['margin']:.2f} (DIR at FAR 1% on {calibration['known_people']} "
+            f"validation people and {calibration['stranger_probes']} stranger images; the base's margin is kept "
+            f"unless another gains {100 * evaluate.MIN_MARGIN_GAIN:.0f} point)"
         )
     elif calibration:
         lines.append(f"margin (1:K): {calibration}")

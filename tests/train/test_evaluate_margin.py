@@ -33,10 +33,10 @@ def test_a_margin_is_chosen_when_strangers_sit_between_two_enrolled_people() -> 
         mid = _unit(centres[int(a)] + centres[int(b)])
         rows[int(s)] = [_near(rng, mid, 0.05) for _ in range(4)]
     embeddings = np.stack([rows[int(p)][i % 4] for i, p in enumerate(labels)])
-    found = calibrate_margin(embeddings, labels, seed=1)
+    found = calibrate_margin(embeddings, labels, seed=1, base=0.0)
     assert found is not None
     assert found["stranger_probes"] == 4 * len(strangers)
-    assert found["margin"] > 0
+    assert found["margin"] > 0  # it gains more than a point over the base's (none)
     assert found["dir_at_far_1pct"][f"{found['margin']:.2f}"] > found["dir_at_far_1pct"]["0.00"] + 0.05
 
 
@@ -48,4 +48,8 @@ def test_no_margin_when_strangers_are_simply_far_and_none_when_too_few_strangers
     found = calibrate_margin(embeddings, labels)
     assert found is not None
     assert found["margin"] == 0.0
+    kept = calibrate_margin(embeddings, labels, base=0.35)
+    assert kept is not None
+    assert kept["margin"] == 0.35  # no margin gains a point over the base's: the base's stays
+    assert kept["best_in_sweep"] == 0.0
     assert calibrate_margin(embeddings[:60], labels[:60]) is None  # 10 strangers x 3 images: FAR 1% is out of reach
