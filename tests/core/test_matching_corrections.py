@@ -32,10 +32,12 @@ def test_a_stranger_named_ada_is_refused_after_one_correction_and_ada_is_still_n
     after = GallerySnapshot("m", ids, names, gallery, scoring, np.array([ADA]), STRANGER[None])  # type: ignore[arg-type]
     stranger, again, ada = after.identify(np.stack([STRANGER, NEAR_STRANGER, ADA_AGAIN]), 0.6)
     assert stranger.label == again.label == "Unknown"
-    assert stranger.refused and again.refused
+    assert stranger.refused
+    assert again.refused
     assert stranger.person_id == BOB  # Ada is out of the running: Bob is nearest now, but far beyond tau
     assert stranger.distance == pytest.approx(2.0, abs=1e-5)
-    assert ada.label == "Ada" and not ada.refused  # her own sample is nearer than the correction
+    assert ada.label == "Ada"
+    assert not ada.refused
     assert ada.distance == pytest.approx(before.identify(ADA_AGAIN, 0.6)[0].distance)
 
 
@@ -60,9 +62,12 @@ def test_corrections_of_one_person_do_not_touch_another() -> None:
 def test_verify_refuses_a_claim_the_corrections_contradict() -> None:
     snapshot = GallerySnapshot("m", np.array([ADA]), {ADA: "Ada"}, A[None], "average", np.array([ADA]), STRANGER[None])
     refused = snapshot.verify(NEAR_STRANGER, ADA, 0.6)
-    assert not refused.accepted and refused.refused and not np.isfinite(refused.distance)
+    assert not refused.accepted
+    assert refused.refused
+    assert not np.isfinite(refused.distance)
     kept = snapshot.verify(ADA_AGAIN, ADA, 0.6)
-    assert kept.accepted and not kept.refused
+    assert kept.accepted
+    assert not kept.refused
 
 
 def test_corrections_of_people_without_samples_and_unsorted_galleries_are_handled() -> None:
