@@ -337,6 +337,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
                         "runner_up": r.match.runner_up_name,
                         "runner_up_distance": _round(r.match.runner_up),
                         "ambiguous": r.match.ambiguous,
+                        "refused": r.match.refused,
                     }
                 )
             report.append(entry)
@@ -385,6 +386,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             recognition, note = engine.verify(args.images[0], args.claimed, tau)
             dist, accepted, notes = recognition.match.distance, recognition.match.accepted, [note] if note else []
             who = recognition.match.name
+            if recognition.match.refused:
+                notes.append(f"this face is nearer to a correction of {who!r} than to their samples (people negatives)")
         else:
             dist, notes = engine.compare(args.images[0], args.images[1])
             accepted, who = dist <= tau, None

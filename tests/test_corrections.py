@@ -163,6 +163,16 @@ def test_the_cli_records_lists_and_removes_corrections_and_forgets_samples(
     out = capsys.readouterr().out
     assert "Recorded" in out
     assert "not 'Ada'" in out
+    again = tmp_path / "stranger-again.png"
+    cv2.imwrite(str(again), cv2.cvtColor(STRANGER_AGAIN, cv2.COLOR_RGB2BGR))
+    assert main(["--db", str(db), "identify", "--json", "--threshold", str(TAU), str(again)]) == 1
+    [face] = json.loads(capsys.readouterr().out)["results"][0]["faces"]
+    assert face["name"] == "Unknown"
+    assert face["refused"] is True
+    assert main(["--db", str(db), "verify", str(again), "--as", "Ada", "--threshold", str(TAU)]) == 1
+    verdict = capsys.readouterr()
+    assert verdict.out.startswith("REJECT")
+    assert "nearer to a correction of 'Ada'" in verdict.err
     assert main(["--db", str(db), "people", "negatives", "Ada"]) == 0
     listed = capsys.readouterr().out
     negative_id = int(listed.split()[0])
