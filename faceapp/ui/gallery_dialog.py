@@ -50,7 +50,7 @@ SPREAD_TIP = (
 def samples_line(count: int, spread: float) -> str:
     """The second line of a person's entry: how many samples, and their spread (or the hint for one sample)."""
     if count == 1:
-        return f"1 sample: {ONE_SAMPLE_HINT}"
+        return "1 sample: add a few more"  # the whole hint is the entry's tooltip and under the samples
     if count > 1 and np.isfinite(spread):
         return f"{count} sample(s), spread d {spread:.2f}"
     return f"{count} sample(s)"
@@ -84,7 +84,7 @@ class GalleryDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Gallery")
-        self.resize(760, 480)
+        self.resize(820, 500)
         self.engine = engine
         self.runner = runner
         self.add_photos = add_photos
@@ -170,7 +170,7 @@ class GalleryDialog(QDialog):
             item = QListWidgetItem(icon_of(thumb), f"{person.name}\n{samples_line(person.sample_count, spread)}")
             item.setData(ID_ROLE, person.id)
             item.setData(COUNT_ROLE, person.sample_count)
-            item.setToolTip(SPREAD_TIP)
+            item.setToolTip(f"One sample: {ONE_SAMPLE_HINT}." if person.sample_count == 1 else SPREAD_TIP)
             self.people.addItem(item)
             if person.id == keep:
                 self.people.setCurrentItem(item)

@@ -145,12 +145,14 @@ def test_wrong_sample_and_remove_correction_in_the_gallery(
     qtbot.mouseClick(dialog.buttons["delete_sample"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(engine.samples_of(ada)) == 1, timeout=5000)
     assert [s.sample.source for s in engine.samples_of(ada)] == ["look-alike"]
-    qtbot.waitUntil(lambda: dialog.people.item(0).text() == "Ada\n1 sample: add a few more: one sample recognizes "
-                    "less reliably", timeout=5000)  # fmt: skip
+    qtbot.waitUntil(lambda: dialog.people.item(0).text() == "Ada\n1 sample: add a few more", timeout=5000)
     dialog.show()
     qtbot.waitUntil(dialog.person_hint.isVisible, timeout=5000)
+    assert "one sample recognizes less reliably" in dialog.person_hint.text()
 
+    qtbot.waitUntil(lambda: dialog.negatives.count() == 1, timeout=5000)  # refilled after the write
     dialog.negatives.setCurrentRow(0)
+    assert dialog.buttons["remove_negative"].isEnabled()
     qtbot.mouseClick(dialog.buttons["remove_negative"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: engine.negatives_of(ada) == [], timeout=5000)
     qtbot.waitUntil(lambda: dialog.negatives.count() == 0, timeout=5000)
