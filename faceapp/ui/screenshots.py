@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     window.grab().save(str(out / "no_source.png"))
     window.close()
     engine.close()
+    from faceapp.ui.session import finish_threads
+
+    finish_threads()  # exiting under a busy recognition thread aborts the process ("terminate called ...")
     print(f"screenshots written to {out}")
     return 0
 
