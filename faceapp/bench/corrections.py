@@ -76,6 +76,23 @@ def _named(snapshot: GallerySnapshot, probes: np.ndarray, rule: MatchRule) -> tu
     return accepted, who
 
 
+def named_next_person(snapshot: GallerySnapshot, probes: np.ndarray, rule: MatchRule) -> tuple[np.ndarray, np.ndarray]:
+    """The variant the app does not use: a refused person's distance set to inf, so the probe goes to the next
+    person (named if within tau and clear of the one after); returns (named, whose) like _named."""
+    from faceapp.core.matching import two_nearest
+
+    people, d = snapshot.person_distances(probes)
+    columns, refused = snapshot.refusals(probes)
+    if columns.shape[0]:
+        block = d[:, columns]
+        block[refused] = np.inf
+        d = d.copy()
+        d[:, columns] = block
+    best, d1, _, d2 = two_nearest(d)
+    named = np.isfinite(d1) & rule.clear_mask(d1, d2) & (d1 <= rule.threshold)
+    return named, np.where(named, people[best], -1)
+
+
 def measure(
     gallery: np.ndarray,
     gallery_ids: np.ndarray,
@@ -101,6 +118,8 @@ def measure(
     after = GallerySnapshot("bench", gallery_ids, names, gallery, scoring, *negatives)  # type: ignore[arg-type]
     s_after, s_who_after = _named(after, strangers, rule)
     k_after, k_who_after = _named(after, known, rule)
+    s_next, _ = named_next_person(after, strangers, rule)
+    k_next, k_who_next = named_next_person(after, known, rule)
 
     probe = np.ones(len(stranger_ids), bool)
     probe[used_rows] = False  # the negatives' own photos are no test of anything
@@ -133,6 +152,13 @@ def measure(
         "known_lost_renamed": int((right & k_after & (k_who_after != known_ids)).sum()),
         "known_wrong_before": int((k_named & (k_who != known_ids)).sum()),
         "known_wrong_after": int((k_after & (k_who_after != known_ids)).sum()),
+        "next_person_variant": {
+            "strangers_after": rate(probe, s_next),
+            "corrected_others_after": rate(corrected, s_next),
+            "other_strangers_after": rate(others, s_next),
+            "known_right_after": int((k_next & (k_who_next == known_ids)).sum()),
+            "known_wrong_after": int((k_next & (k_who_next != known_ids)).sum()),
+        },
     }
 
 
@@ -189,6 +215,7 @@ def _pct(part: dict[str, Any]) -> str:
 
 def text(r: dict[str, Any]) -> str:
     """The result in words."""
+    v = r["next_person_variant"]
     return "\n".join(
         [
             f"model {r['model']} ({r['scoring']}), tau {r['threshold']:g}, margin {r['margin']:g}, {r['people_file']}, "
@@ -206,6 +233,10 @@ def text(r: dict[str, Any]) -> str:
             f"known probes named right:           {r['known_right_before']} -> {r['known_right_after']} "
             f"(lost: {r['known_lost_unknown']} now Unknown, {r['known_lost_renamed']} now another name)",
             f"known probes given a wrong name:    {r['known_wrong_before']} -> {r['known_wrong_after']}",
+            "the variant not used (a refused face goes to the next person): strangers named "
+            f"{_pct(v['strangers_after'])}, corrected strangers' others {_pct(v['corrected_others_after'])}, "
+            f"other strangers {_pct(v['other_strangers_after'])}; known right {v['known_right_after']}, "
+            f"wrong {v['known_wrong_after']}",
         ]
     )
 

@@ -14,8 +14,9 @@ names its rule (ModelInfo.scoring): dlib-resnet keeps the nearest sample, where 
 
 Corrections (issue 13): a person may have negatives, faces the user said are not them. A probe nearer to one of a
 person's negatives than to every one of that person's own samples (nearest negative < nearest sample, the same d) is
-refused for that person: their distance becomes inf, so the probe goes to the next person or, usually, to Unknown.
-1:1 verification refuses the claim the same way. docs/benchmarks.md, "Corrections (issue 13)", measures the rule.
+refused for that person: when they are its nearest person it is Unknown (d inf, `refused`), and nobody else is named
+in their place (handing it to the next person named strangers whom the margin had kept Unknown, measured). 1:1
+verification refuses the claim the same way. docs/benchmarks.md, "Corrections (issue 13)", measures the rule.
 """
 
 from __future__ import annotations
@@ -133,19 +134,18 @@ class GallerySnapshot:
         nearest_negative = np.minimum.reduceat(distances(probes, negs), neg_starts, axis=1)
         return columns, nearest_negative < nearest_own
 
-    def corrected_distances(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """person_distances with every refused person's distance set to inf; also whether each probe's nearest
-        person by distance alone was refused. Returns (people (K,), dist (N, K), refused_nearest (N,))."""
-        people, d = self.person_distances(embeddings)
+    def refused_nearest(self, embeddings: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+        """For each probe, whether its nearest person (`nearest`: column indices into person_distances' people) is
+        refused for it by their corrections."""
         columns, refused = self.refusals(embeddings)
-        if columns.shape[0] == 0 or not refused.any():
-            return people, d, np.zeros(d.shape[0], bool)
-        nearest = np.argmin(d, axis=1)
-        block = d[:, columns]
-        block[refused] = np.inf
-        d = d.copy()
-        d[:, columns] = block
-        return people, d, ~np.isfinite(d[np.arange(d.shape[0]), nearest])
+        out = np.zeros(len(nearest), bool)
+        if columns.shape[0] == 0:
+            return out
+        at = np.searchsorted(columns, nearest)
+        hit = (at < columns.shape[0]) & (columns[np.minimum(at, columns.shape[0] - 1)] == nearest)
+        rows = np.flatnonzero(hit)
+        out[rows] = refused[rows, at[rows]]
+        return out
 
     def spread(self, person_id: int) -> float:
         """The largest d between two of the person's samples (0 with one sample, nan with none)."""
@@ -177,17 +177,17 @@ class GallerySnapshot:
         probes = np.atleast_2d(embeddings)
         if self.sample_count == 0 or probes.shape[0] == 0:
             return [Match(None, None, float("inf"), False) for _ in range(probes.shape[0])]
-        people, d, refused = self.corrected_distances(probes)
+        people, d = self.person_distances(probes)
         best, dist1, second, dist2 = two_nearest(d)
+        refused = self.refused_nearest(probes, best)
         matches = []
         for row in range(d.shape[0]):
             dist, runner_up = float(dist1[row]), float(dist2[row])
-            if not np.isfinite(dist):  # everyone refused (corrections): nobody is nearest
-                matches.append(Match(None, None, dist, False, refused=bool(refused[row])))
+            if refused[row]:  # a correction says this face is not its nearest person: Unknown, nobody else named
+                matches.append(Match(None, None, float("inf"), False, refused=True))
                 continue
             pid = int(people[best[row]])
-            has_runner = second[row] >= 0 and np.isfinite(runner_up)
-            runner_name = self.names.get(int(people[second[row]])) if has_runner else None
+            runner_name = self.names.get(int(people[second[row]])) if second[row] >= 0 else None
             within, clear = rule.within(dist), rule.clear(dist, runner_up)
             matches.append(
                 Match(
@@ -198,7 +198,6 @@ class GallerySnapshot:
                     runner_up,
                     runner_name,
                     ambiguous=within and not clear,
-                    refused=bool(refused[row]),
                 )
             )
         return matches

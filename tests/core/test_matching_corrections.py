@@ -34,8 +34,8 @@ def test_a_stranger_named_ada_is_refused_after_one_correction_and_ada_is_still_n
     assert stranger.label == again.label == "Unknown"
     assert stranger.refused
     assert again.refused
-    assert stranger.person_id == BOB  # Ada is out of the running: Bob is nearest now, but far beyond tau
-    assert stranger.distance == pytest.approx(2.0, abs=1e-5)
+    assert stranger.person_id is None  # Unknown, and not handed to Bob, the next nearest
+    assert not np.isfinite(stranger.distance)
     assert ada.label == "Ada"
     assert not ada.refused
     assert ada.distance == pytest.approx(before.identify(ADA_AGAIN, 0.6)[0].distance)
