@@ -1,9 +1,11 @@
 """Portable gallery archives and copies between galleries: `faceapp gallery export / import / copy`.
 
 An archive is a zip: `manifest.json` (format, version, model, and per person their samples: box, landmarks,
-score, source, and the row of their vector in `embeddings.npy` when embeddings are included) and one lossless PNG
-per face crop under `crops/`. Names are stored as UTF-8 text, exactly as the gallery holds them. Reading goes
-through the engine, the gallery's only writer: vectors of the same model are kept, others are re-embedded.
+score, source, and the row of their vector in `embeddings.npy` when embeddings are included; since version 2 also
+their "negatives", the corrections "this face is not them", in the same form) and one lossless PNG per face crop
+under `crops/` (`negatives/` for the corrections). Version 1 archives (no negatives) are still read. Names are
+stored as UTF-8 text, exactly as the gallery holds them. Reading goes through the engine, the gallery's only
+writer: vectors of the same model are kept, others are re-embedded.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from faceapp.engine import Engine
 from faceapp.errors import BadInputError
 
 FORMAT = "faceapp-gallery"
-VERSION = 1  # the archive layout this faceapp writes and the newest it reads
+VERSION = 2  # the archive layout this faceapp writes and the newest it reads (2: per-person "negatives")
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a crop larger than this is not from faceapp
 # The manifest grows with the gallery (about 300 bytes a sample): it may be this much plus MANIFEST_BYTES_PER_MEMBER
 # for each member the zip really holds (a crop each), so a large gallery's archive imports and a small zip cannot
@@ -45,10 +47,11 @@ def png_size(data: bytes) -> tuple[int, int] | None:
 
 @dataclass(frozen=True)
 class PersonRecord:
-    """One person as moved between galleries: their name and samples, each with its vector or None."""
+    """One person as moved between galleries: their name, samples and corrections, each with its vector or None."""
 
     name: str
     samples: list[tuple[FaceSample, np.ndarray | None]]
+    negatives: list[tuple[FaceSample, np.ndarray | None]] = field(default_factory=list)
 
 
 def people_of(engine: Engine, embeddings: bool = True) -> Iterator[PersonRecord]:
@@ -56,7 +59,9 @@ def people_of(engine: Engine, embeddings: bool = True) -> Iterator[PersonRecord]
     for person in engine.people():
         vectors = engine.sample_embeddings(person.id) if embeddings else {}
         stored = engine.samples_of(person.id)
-        yield PersonRecord(person.name, [(s.sample, vectors.get(s.id)) for s in stored])
+        negative_vectors = engine.negative_embeddings(person.id) if embeddings else {}
+        negatives = [(n.sample, negative_vectors.get(n.id)) for n in engine.negatives_of(person.id)]
+        yield PersonRecord(person.name, [(s.sample, vectors.get(s.id)) for s in stored], negatives)
 
 
 def load_into(engine: Engine, records: Iterator[PersonRecord], model: str | None) -> tuple[int, int]:
@@ -69,7 +74,7 @@ def load_into(engine: Engine, records: Iterator[PersonRecord], model: str | None
     for record in records:
         if not record.samples:
             continue
-        added = engine.import_samples(record.name, record.samples, model).added
+        added = engine.import_samples(record.name, record.samples, model, record.negatives).added
         if added:
             people, samples = people + 1, samples + added
     return people, samples
@@ -86,26 +91,13 @@ def export(engine: Engine, path: Path, embeddings: bool = True) -> tuple[int, in
             for record in people_of(engine, embeddings):
                 entries = []
                 for sample, vector in record.samples:
-                    crop = f"crops/{count:07d}.png"
-                    ok, png = cv2.imencode(".png", cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR))
-                    if not ok:
-                        raise BadInputError(f"A face crop of {record.name} cannot be encoded as PNG.")
-                    archive.writestr(crop, png.tobytes())
-                    det = sample.detection
-                    entries.append(
-                        {
-                            "image": crop,
-                            "box": [float(v) for v in det.box],
-                            "landmarks": np.asarray(det.landmarks, np.float64).reshape(5, 2).tolist(),
-                            "score": float(det.score),
-                            "source": sample.source,
-                            "embedding": None if vector is None else len(vectors),
-                        }
-                    )
-                    if vector is not None:
-                        vectors.append(np.asarray(vector, np.float32))
+                    entries.append(_write_crop(archive, f"crops/{count:07d}.png", record.name, sample, vector, vectors))
                     count += 1
-                people.append({"name": record.name, "samples": entries})
+                negatives = []
+                for k, (sample, vector) in enumerate(record.negatives):
+                    crop = f"negatives/{len(people):07d}-{k:04d}.png"
+                    negatives.append(_write_crop(archive, crop, record.name, sample, vector, vectors))
+                people.append({"name": record.name, "samples": entries, "negatives": negatives})
             if vectors:
                 buffer = io.BytesIO()
                 np.save(buffer, np.stack(vectors).astype("<f4"), allow_pickle=False)
@@ -120,6 +112,33 @@ def export(engine: Engine, path: Path, embeddings: bool = True) -> tuple[int, in
         partial.unlink(missing_ok=True)
         raise
     return len(people), count
+
+
+def _write_crop(
+    archive: zipfile.ZipFile,
+    crop: str,
+    name: str,
+    sample: FaceSample,
+    vector: np.ndarray | None,
+    vectors: list[np.ndarray],
+) -> dict[str, Any]:
+    """Write one face crop as PNG and return its manifest entry (its vector appended to `vectors`)."""
+    ok, png = cv2.imencode(".png", cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise BadInputError(f"A face crop of {name} cannot be encoded as PNG.")
+    archive.writestr(crop, png.tobytes())
+    det = sample.detection
+    entry = {
+        "image": crop,
+        "box": [float(v) for v in det.box],
+        "landmarks": np.asarray(det.landmarks, np.float64).reshape(5, 2).tolist(),
+        "score": float(det.score),
+        "source": sample.source,
+        "embedding": None if vector is None else len(vectors),
+    }
+    if vector is not None:
+        vectors.append(np.asarray(vector, np.float32))
+    return entry
 
 
 class Archive:
@@ -229,11 +248,12 @@ class Archive:
             try:
                 name = person["name"]
                 samples = [self._sample(entry) for entry in person["samples"]]
-            except (KeyError, TypeError, ValueError) as error:
+                negatives = [self._sample(entry) for entry in person.get("negatives") or []]  # version 1: none
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
                 raise BadInputError(f"{self.path} is damaged (a person's entry: {error!r}).") from None
             if not isinstance(name, str):
                 raise BadInputError(f"{self.path} is damaged (a name is not text).")
-            yield PersonRecord(name, samples)
+            yield PersonRecord(name, samples, negatives)
 
 
 def import_archive(engine: Engine, path: Path) -> tuple[int, int]:

@@ -57,6 +57,13 @@ def face_size(text: str) -> int:
     return value
 
 
+def _item_id(text: str) -> int:
+    """A sample's or correction's id: a positive whole number."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id (a positive whole number; see `people show`)")
+    return int(text)
+
+
 def _db_target(value: str) -> str | Path:
     from faceapp.paths import db_target
 
@@ -106,6 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("new", help="the new name")
     q = people.add_parser("remove", parents=[shared], help="delete a person with their images and embeddings")
     q.add_argument("name", help="the enrolled name")
+    q = people.add_parser("show", parents=[shared], help="a person's samples (with ids) and corrections")
+    q.add_argument("name", help="the enrolled name")
+    q = people.add_parser("forget-sample", parents=[shared], help="remove a sample added to the wrong person")
+    q.add_argument("name", help="the enrolled name")
+    q.add_argument("sample_id", type=_item_id, metavar="SAMPLE_ID", help="the sample's id (see `people show`)")
+    q = people.add_parser("not", parents=[shared], help="record the face in IMAGE as not this person (a correction)")
+    q.add_argument("name", help="the enrolled name")
+    q.add_argument("image", type=Path, help="a photo of the face that is not them (the largest face is used)")
+    q = people.add_parser("negatives", parents=[shared], help="the faces recorded as not this person")
+    q.add_argument("name", help="the enrolled name")
+    q = people.add_parser("remove-negative", parents=[shared], help="delete one correction (see `people negatives`)")
+    q.add_argument("name", help="the enrolled name")
+    q.add_argument("negative_id", type=_item_id, metavar="ID", help="the correction's id")
     p.set_defaults(handler=cmd_people)
 
     p = sub.add_parser("gallery", parents=[shared], help="export, import or copy a whole gallery (backup, move)")
@@ -321,6 +341,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
                         "runner_up": r.match.runner_up_name,
                         "runner_up_distance": _round(r.match.runner_up),
                         "ambiguous": r.match.ambiguous,
+                        "refused": r.match.refused,
                     }
                 )
             report.append(entry)
@@ -369,6 +390,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             recognition, note = engine.verify(args.images[0], args.claimed, tau)
             dist, accepted, notes = recognition.match.distance, recognition.match.accepted, [note] if note else []
             who = recognition.match.name
+            if recognition.match.refused:
+                notes.append(f"this face is nearer to a correction of {who!r} than to their samples (people negatives)")
         else:
             dist, notes = engine.compare(args.images[0], args.images[1])
             accepted, who = dist <= tau, None
@@ -395,7 +418,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_people(args: argparse.Namespace) -> int:
-    """faceapp people list|rename|remove (through the engine, the gallery's only writer; no model is loaded)"""
+    """faceapp people list|rename|remove|show|forget-sample|not|negatives|remove-negative (through the engine, the
+    gallery's only writer; only `not` loads the model)"""
     from faceapp import paths
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
@@ -404,9 +428,13 @@ def cmd_people(args: argparse.Namespace) -> int:
         from faceapp.core import catalog
 
         catalog.spec(args.model)  # a misspelt --model is an error, even where no model is needed
+    if args.action == "not":  # the one people verb that needs the model: it embeds the face
+        return _record_not(args)
     db = args.db or _settings_db() or paths.default_db_path()
     engine = Engine(GalleryRepository(db, create=False), adopt_model=False)
     try:
+        if args.action in ("show", "forget-sample", "negatives", "remove-negative"):
+            return _corrections(engine, args)
         if args.action == "list":
             people = engine.people()
             for person in people:
@@ -421,6 +449,45 @@ def cmd_people(args: argparse.Namespace) -> int:
             _say_what_remains(engine)
     finally:
         engine.close()
+    return EXIT_OK
+
+
+def _record_not(args: argparse.Namespace) -> int:
+    """faceapp people not NAME IMAGE: the face in IMAGE is recorded as not NAME."""
+    engine = open_engine(args)
+    try:
+        person = engine.person(args.name)
+        negative_id, note = engine.add_negative_from_image(person.id, args.image)
+    finally:
+        engine.close()
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"Recorded correction {negative_id}: the face in {args.image} is not {person.name!r} ({engine.model}).")
+    return EXIT_OK
+
+
+def _corrections(engine: Engine, args: argparse.Namespace) -> int:
+    """faceapp people show | forget-sample | negatives | remove-negative (no model is loaded)."""
+    person = engine.person(args.name)
+    if args.action == "forget-sample":
+        engine.forget_sample(args.sample_id, person.id)
+        print(f"Removed sample {args.sample_id} of {person.name!r} and its embeddings.")
+        _say_what_remains(engine)
+        return EXIT_OK
+    if args.action == "remove-negative":
+        engine.remove_negative(args.negative_id, person.id)
+        print(f"Removed correction {args.negative_id} of {person.name!r}.")
+        _say_what_remains(engine)
+        return EXIT_OK
+    negatives = engine.negatives_of(person.id)
+    if args.action == "show":
+        print(f"{person.name}\t{person.sample_count} sample(s)\t{len(negatives)} correction(s)")
+        for stored in engine.samples_of(person.id):
+            print(f"sample {stored.id}\t{stored.created_at:%Y-%m-%d %H:%M}\t{stored.sample.source or '-'}")
+        return EXIT_OK
+    for stored in negatives:
+        print(f"{stored.id}\t{stored.created_at:%Y-%m-%d %H:%M}\t{stored.sample.source or '-'}")
+    print(f"{len(negatives)} face(s) recorded as not {person.name!r}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -48,7 +48,7 @@ WATCH_INTERVAL_S = 0.25  # how often a watching engine asks whether another stat
 class GalleryChange(Enum):
     """What a gallery write changed (Anki's OpChanges, in one word)."""
 
-    PEOPLE = "people"  # a person or a sample was added, renamed or removed
+    PEOPLE = "people"  # a person, a sample or a correction ("not this person") was added, renamed or removed
     MODEL = "model"  # the gallery was re-embedded with another model
     MODEL_ELSEWHERE = "model-elsewhere"  # another station switched the model: this one now uses it too
 
@@ -253,12 +253,15 @@ class Engine:
     def _switch_model(self, model: str, progress: ProgressFn | None, cancelled: Callable[[], bool] | None) -> bool:
         catalog.spec(model)
         embedder = self._factory(model)
-        total, done, previous = self._repo.count_missing(model), 0, None
+        total = self._repo.count_missing(model) + self._repo.count_negatives_missing(model)
+        done, previous = 0, None
         while True:  # 16 stored crops decoded at a time, not the whole gallery at once
             if cancelled is not None and cancelled():
                 return False
-            chunk = self._repo.samples_missing(model, limit=EMBED_CHUNK)
-            ids = [s.id for s in chunk]
+            chunk, negatives = self._repo.samples_missing(model, limit=EMBED_CHUNK), False
+            if not chunk:  # then the corrections, which follow every model the samples do
+                chunk, negatives = self._repo.negatives_missing(model, limit=EMBED_CHUNK), True
+            ids = [(negatives, s.id) for s in chunk]
             # Done only when no sample lacks a `model` vector in the same transaction that records the model: a
             # sample another station enrolled meanwhile is embedded in the next round.
             if not chunk and self._repo.set_model(model, complete=True):
@@ -268,7 +271,9 @@ class Engine:
             if ids == previous:  # the last batch was not stored: stop rather than loop on it
                 raise DatabaseError(f"{self._repo.label}: re-embedding with {model} stored nothing; try again.")
             embedded = self._embedded([s.sample for s in chunk], embedder)
-            self._repo.store_embeddings(model, [(s.id, v) for s, (_, v) in zip(chunk, embedded, strict=True)])
+            items = [(s.id, v) for s, (_, v) in zip(chunk, embedded, strict=True)]
+            store = self._repo.store_negative_embeddings if negatives else self._repo.store_embeddings
+            store(model, items)
             done, previous = done + len(chunk), ids
             total = max(total, done)  # samples enrolled during the switch are embedded too
             if progress is not None:
@@ -319,6 +324,70 @@ class Engine:
             self._repo.remove_sample(sample_id)
             self.invalidate()
 
+    def forget_sample(self, sample_id: int, person: str | int | None = None) -> None:
+        """The user's "Wrong sample": remove a sample added to the wrong person (remove_sample by another name);
+        with `person`, BadInputError unless the sample is theirs."""
+        with self._writing:
+            if person is not None:
+                self._check_owner(person, sample_id, self._repo.samples_of, "sample")
+            self.remove_sample(sample_id)
+
+    def _check_owner(
+        self, person: str | int, item_id: int, items: Callable[[int], list[StoredSample]], what: str
+    ) -> None:
+        owner = self._repo.person(person)
+        if item_id not in {s.id for s in items(owner.id)}:
+            raise BadInputError(f"{owner.name} has no {what} with id {item_id}.")
+
+    # -- corrections: "this face is not X" ---------------------------------------------------------------------
+    def add_negative(self, person: str | int, sample: FaceSample) -> int:
+        """Record `sample` as not the person (name or id), embedded with the gallery's model; returns its id.
+
+        From then on the matching refuses that person for faces nearer to this one than to their own samples.
+        """
+        with self._writing:
+            try:
+                ids = self._repo.add_negatives(person, self._embedded([sample]), self.model)
+            except ModelChangedError:
+                stored = self._repo.model
+                if stored is None or stored == self.model:
+                    raise
+                self.model = stored
+                self._changed(GalleryChange.MODEL_ELSEWHERE)
+                ids = self._repo.add_negatives(person, self._embedded([sample]), self.model)
+            self.invalidate()
+            return ids[0]
+
+    def add_negative_from_image(self, person: str | int, image: ImageInput) -> tuple[int, str | None]:
+        """The CLI's `people not NAME IMAGE`: the (largest) face in `image` as a correction; (its id, a note)."""
+        if isinstance(person, str):
+            self.person(person)  # an unknown name fails before any model work
+        try:
+            rgb, detection, note = self.one_detection(image, "record")
+            crop, moved = sample_crop(rgb, detection)
+        except FaceAppError:
+            raise
+        except Exception as exc:
+            raise unexpected(image, exc) from exc
+        source = "" if isinstance(image, np.ndarray) else str(image)
+        return self.add_negative(person, FaceSample(crop, moved, source)), note
+
+    def remove_negative(self, negative_id: int, person: str | int | None = None) -> None:
+        """Delete one correction and its embeddings; with `person`, BadInputError unless it is about them."""
+        with self._writing:
+            if person is not None:
+                self._check_owner(person, negative_id, self._repo.negatives_of, "correction")
+            self._repo.remove_negative(negative_id)
+            self.invalidate()
+
+    def negatives_of(self, person_id: int) -> list[StoredSample]:
+        """The faces recorded as not this person, oldest first."""
+        return self._repo.negatives_of(person_id)
+
+    def negative_embeddings(self, person_id: int) -> dict[int, np.ndarray]:
+        """A person's corrections' embeddings under the gallery's model, by correction id."""
+        return self._repo.negative_embeddings(person_id, self.model)
+
     def samples_of(self, person_id: int) -> list[StoredSample]:
         """A person's samples, oldest first."""
         return self._repo.samples_of(person_id)
@@ -332,23 +401,61 @@ class Engine:
         return self._repo.sample_embeddings(person_id, self.model)
 
     def import_samples(
-        self, name: str, samples: Sequence[tuple[FaceSample, np.ndarray | None]], model: str | None
+        self,
+        name: str,
+        samples: Sequence[tuple[FaceSample, np.ndarray | None]],
+        model: str | None,
+        negatives: Sequence[tuple[FaceSample, np.ndarray | None]] = (),
     ) -> EnrollResult:
-        """Store samples brought from another gallery (an archive or a copy) for `name`, one transaction.
+        """Store samples (and corrections) brought from another gallery (an archive or a copy) for `name`, in one
+        transaction.
 
         Their vectors are kept when they are this gallery's model's (`model` names theirs) and complete; otherwise
         every crop is embedded again with this gallery's model.
         """
         with self._writing:
-            vectors = [v for _, v in samples]
-            if model == self.model and all(v is not None for v in vectors):
-                pairs = [(sample, v) for sample, v in samples if v is not None]
+            vectors = [v for _, v in [*samples, *negatives]]
+            for attempt in (1, 2):
+                if model == self.model and all(v is not None for v in vectors):
+                    pairs = [(sample, v) for sample, v in samples if v is not None]
+                    kept = [(sample, v) for sample, v in negatives if v is not None]
+                else:
+                    pairs = self._embedded([sample for sample, _ in samples])
+                    kept = self._embedded([sample for sample, _ in negatives]) if negatives else []
                 fresh, notes = self._new_faces(name, pairs)
-                person = self._repo.enroll(name, fresh, self.model) if fresh else self.person(name)
-                self.invalidate()
-            else:
-                person, notes = self._store(name, [sample for sample, _ in samples], allow_none=True)
-            return EnrollResult(person, len(samples) - len(notes), notes, len(notes))
+                kept = self._new_negatives(name, kept)
+                try:
+                    if fresh:
+                        person = self._repo.enroll(name, fresh, self.model, negatives=kept)
+                    else:  # every sample is there already (an import done before): only new corrections, if any
+                        person = self.person(name)
+                        if kept:
+                            self._repo.add_negatives(person.id, kept, self.model)
+                    break
+                except ModelChangedError:  # another station switched models after we embedded: once more
+                    stored = self._repo.model
+                    if attempt == 2 or stored is None or stored == self.model:
+                        raise
+                    self.model = stored
+                    self._changed(GalleryChange.MODEL_ELSEWHERE)
+            self.invalidate()
+            return EnrollResult(person, len(fresh), notes, len(notes))
+
+    def _new_negatives(
+        self, name: str, items: list[tuple[FaceSample, np.ndarray]]
+    ) -> list[tuple[FaceSample, np.ndarray]]:
+        """The corrections `name` does not have already (REPEAT_D), so importing twice records each once."""
+        try:
+            known = list(self.negative_embeddings(self.person(name).id).values())
+        except UnknownPersonError:
+            known = []
+        fresh = []
+        for sample, vector in items:
+            if known and float(distances(vector[None, :], np.stack(known)).min()) <= REPEAT_D:
+                continue
+            known.append(vector)
+            fresh.append((sample, vector))
+        return fresh
 
     def bulk_add(self, names: Sequence[str], owners: np.ndarray, vectors: np.ndarray, sample: FaceSample) -> None:
         """Benchmarks: add many people whose samples share one crop and carry given vectors of the gallery's model."""
@@ -369,8 +476,9 @@ class Engine:
         with self._cache.lock:
             if self._cache.snapshot is None:
                 ids, names, vectors = self._repo.embeddings_for(self.model)
+                negative_ids, negatives = self._repo.negative_embeddings_for(self.model)
                 scoring = catalog.spec(self.model).scoring
-                snapshot = GallerySnapshot(self.model, ids, names, vectors, scoring)  # type: ignore[arg-type]
+                snapshot = GallerySnapshot(self.model, ids, names, vectors, scoring, negative_ids, negatives)  # type: ignore[arg-type]
                 self._cache.snapshot = snapshot.build_index()  # here (the gallery runner), not on the live thread
             return self._cache.snapshot
 

@@ -8,7 +8,18 @@ from typing import Any
 
 from faceapp.storage.repository import GalleryRepository
 
-WRITES = ("set_model", "add_person", "rename_person", "remove_person", "enroll", "remove_sample", "store_embeddings")
+WRITES = (
+    "set_model",
+    "add_person",
+    "rename_person",
+    "remove_person",
+    "enroll",
+    "remove_sample",
+    "store_embeddings",
+    "add_negatives",
+    "remove_negative",
+    "store_negative_embeddings",
+)
 
 
 class SpyRepository(GalleryRepository):

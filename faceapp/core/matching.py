@@ -11,6 +11,12 @@ people with many samples drew strangers' names. The mean keeps a stranger's expe
 sample, and on LFW it kept strangers named flat from 1 to 30 samples per person where the nearest sample's rose
 (docs/benchmarks.md, "Matching as samples grow"). With one sample per person both rules are the same. Each model
 names its rule (ModelInfo.scoring): dlib-resnet keeps the nearest sample, where the mean measured worse.
+
+Corrections (issue 13): a person may have negatives, faces the user said are not them. A probe nearer to one of a
+person's negatives than to every one of that person's own samples (nearest negative < nearest sample, the same d) is
+refused for that person: when they are its nearest person it is Unknown (d inf, `refused`), and nobody else is named
+in their place (handing it to the next person named strangers whom the margin had kept Unknown, measured). 1:1
+verification refuses the claim the same way. docs/benchmarks.md, "Corrections (issue 13)", measures the rule.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ class GallerySnapshot:
     names: dict[int, str] = field(repr=False)
     embeddings: np.ndarray = field(repr=False)
     scoring: Scoring = DEFAULT_SCORING  # a person's distance: the mean over their samples, or the nearest sample
+    # Corrections: negatives[i] is a face that is not the person negative_ids[i] (same model as the samples).
+    negative_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    negatives: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), repr=False)
 
     @classmethod
     def empty(cls, model: str, dim: int = 0) -> GallerySnapshot:
@@ -81,7 +90,72 @@ class GallerySnapshot:
         """Group the matrix by person (and average it, under "average" scoring) now, on the calling thread, so the
         first identify on the recognition thread does not pay for it; returns self."""
         _ = self._means if self.scoring == "average" else self._by_person
+        _ = self._corrections
         return self
+
+    @property
+    def negative_count(self) -> int:
+        """How many corrections (negatives) the snapshot holds."""
+        return int(self.negative_ids.shape[0])
+
+    @cached_property
+    def _corrections(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """For the people who have both samples and negatives: their columns among person_distances' people, their
+        samples and negatives (each sorted by owner) and where each owner's rows start; None when there are none."""
+        if self.negative_ids.shape[0] == 0 or self.sample_count == 0:
+            return None
+        _, _, people = self._by_person
+        corrected = np.intersect1d(np.unique(self.negative_ids), people)
+        if corrected.shape[0] == 0:
+            return None
+
+        def grouped(ids: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            keep = np.isin(ids, corrected)
+            owner = np.searchsorted(corrected, ids[keep])
+            order = np.argsort(owner, kind="stable")
+            _, starts = np.unique(owner[order], return_index=True)
+            return rows[keep][order], starts
+
+        own, own_starts = grouped(self.person_ids, self.embeddings)
+        negs, neg_starts = grouped(self.negative_ids, self.negatives)
+        return np.searchsorted(people, corrected), own, own_starts, negs, neg_starts
+
+    def refusals(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which people each probe is refused for: (columns (C,) among person_distances' people, refused (N, C)).
+
+        Refused: the probe's nearest negative of the person is nearer than its nearest sample of that person.
+        """
+        probes = np.atleast_2d(embeddings)
+        index = self._corrections
+        if index is None:
+            return np.zeros(0, np.int64), np.zeros((probes.shape[0], 0), bool)
+        columns, own, own_starts, negs, neg_starts = index
+        nearest_own = np.minimum.reduceat(distances(probes, own), own_starts, axis=1)
+        nearest_negative = np.minimum.reduceat(distances(probes, negs), neg_starts, axis=1)
+        return columns, nearest_negative < nearest_own
+
+    def refused_nearest(self, embeddings: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+        """For each probe, whether its nearest person (`nearest`: column indices into person_distances' people) is
+        refused for it by their corrections."""
+        columns, refused = self.refusals(embeddings)
+        out = np.zeros(len(nearest), bool)
+        if columns.shape[0] == 0:
+            return out
+        at = np.searchsorted(columns, nearest)
+        hit = (at < columns.shape[0]) & (columns[np.minimum(at, columns.shape[0] - 1)] == nearest)
+        rows = np.flatnonzero(hit)
+        out[rows] = refused[rows, at[rows]]
+        return out
+
+    def spread(self, person_id: int) -> float:
+        """The largest d between two of the person's samples (0 with one sample, nan with none)."""
+        grouped, starts, people = self._by_person
+        at = int(np.searchsorted(people, person_id))
+        if at >= people.shape[0] or people[at] != person_id:
+            return float("nan")
+        end = int(starts[at + 1]) if at + 1 < starts.shape[0] else grouped.shape[0]
+        rows = grouped[int(starts[at]) : end]
+        return float(distances(rows, rows).max()) if rows.shape[0] > 1 else 0.0
 
     def person_distances(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each probe row: the ids of the people in the gallery and each one's distance under `scoring`.
@@ -105,10 +179,14 @@ class GallerySnapshot:
             return [Match(None, None, float("inf"), False) for _ in range(probes.shape[0])]
         people, d = self.person_distances(probes)
         best, dist1, second, dist2 = two_nearest(d)
+        refused = self.refused_nearest(probes, best)
         matches = []
         for row in range(d.shape[0]):
-            pid = int(people[best[row]])
             dist, runner_up = float(dist1[row]), float(dist2[row])
+            if refused[row]:  # a correction says this face is not its nearest person: Unknown, nobody else named
+                matches.append(Match(None, None, float("inf"), False, refused=True))
+                continue
+            pid = int(people[best[row]])
             runner_name = self.names.get(int(people[second[row]])) if second[row] >= 0 else None
             within, clear = rule.within(dist), rule.clear(dist, runner_up)
             matches.append(
@@ -125,12 +203,16 @@ class GallerySnapshot:
         return matches
 
     def verify(self, embedding: np.ndarray, person_id: int, threshold: float) -> Match:
-        """Whether one probe is the person `person_id`: their distance (as in identify) within threshold."""
+        """Whether one probe is the person `person_id`: their distance (as in identify) within threshold, unless a
+        correction refuses it (then d is inf and `refused` is set)."""
         mask = self.person_ids == person_id
         name = self.names.get(person_id)
         if not mask.any():
             return Match(person_id, name, float("inf"), False)
         d = distances(np.atleast_2d(embedding), self.embeddings[mask])
+        negatives = self.negatives[self.negative_ids == person_id] if self.negative_count else self.negatives[:0]
+        if negatives.shape[0] and float(distances(np.atleast_2d(embedding), negatives).min()) < float(d.min()):
+            return Match(person_id, name, float("inf"), False, refused=True)  # nearer to a "not them" face
         dist = float(d.min() if self.scoring == "nearest" else d.mean())
         return Match(person_id, name, dist, dist <= threshold)
 

@@ -122,6 +122,7 @@ class Match:
     runner_up: float = float("inf")
     runner_up_name: str | None = None
     ambiguous: bool = False  # within tau, but turned down because another person is nearly as near
+    refused: bool = False  # the nearest person by distance was refused: the face is nearer to their corrections
 
     @property
     def label(self) -> str:

@@ -59,7 +59,38 @@ def _create_v1(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
-STEPS: list[Step] = [_create_v1]
+_NEGATIVES_DDL = (
+    """CREATE TABLE negatives (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+        image BLOB NOT NULL,
+        box_x1 FLOAT NOT NULL,
+        box_y1 FLOAT NOT NULL,
+        box_x2 FLOAT NOT NULL,
+        box_y2 FLOAT NOT NULL,
+        landmarks BLOB NOT NULL,
+        det_score FLOAT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        created_at DATETIME NOT NULL
+    )""",
+    "CREATE INDEX ix_negatives_person_id ON negatives (person_id)",
+    """CREATE TABLE negative_embeddings (
+        negative_id INTEGER NOT NULL REFERENCES negatives (id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (negative_id, model)
+    )""",
+    "CREATE INDEX ix_negative_embeddings_model ON negative_embeddings (model)",
+)
+
+
+def _add_negatives(conn: Connection) -> None:
+    """Corrections (issue 13): negatives ("this face is not the person") and their embeddings per model."""
+    for statement in _NEGATIVES_DDL:
+        conn.exec_driver_sql(statement)
+
+
+STEPS: list[Step] = [_create_v1, _add_negatives]
 
 
 def latest_version() -> int:

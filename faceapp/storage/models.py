@@ -116,6 +116,36 @@ class EmbeddingRow(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class NegativeRow(Base):
+    """A correction, "this face is not the person": stored like a sample (crop, box, landmarks) to re-embed it."""
+
+    __tablename__ = "negatives"
+    __table_args__ = (Index("ix_negatives_person_id", "person_id"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    image: Mapped[bytes] = mapped_column(LargeBinary)
+    box_x1: Mapped[float] = mapped_column(Float)
+    box_y1: Mapped[float] = mapped_column(Float)
+    box_x2: Mapped[float] = mapped_column(Float)
+    box_y2: Mapped[float] = mapped_column(Float)
+    landmarks: Mapped[bytes] = mapped_column(LargeBinary)
+    det_score: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NegativeEmbeddingRow(Base):
+    """A negative's embedding under one model, as little-endian float32 bytes."""
+
+    __tablename__ = "negative_embeddings"
+    __table_args__ = (Index("ix_negative_embeddings_model", "model"),)
+
+    negative_id: Mapped[int] = mapped_column(ForeignKey("negatives.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 # -- small queries used inside the repository's sessions --------------------------------------------------------------
 
 
@@ -206,11 +236,20 @@ def encode_sample(sample: FaceSample) -> dict[str, Any]:
     }
 
 
-def decode_sample(row: SampleRow, path: Path | str) -> FaceSample:
+def negative_lacks_embedding(model: str) -> ColumnElement[bool]:
+    """A WHERE clause on NegativeRow: the negative has no `model` embedding."""
+    has = select(NegativeEmbeddingRow.negative_id).where(
+        NegativeEmbeddingRow.negative_id == NegativeRow.id, NegativeEmbeddingRow.model == model
+    )
+    return ~has.exists()
+
+
+def decode_sample(row: SampleRow | NegativeRow, path: Path | str) -> FaceSample:
     """The face sample of a stored row, image decoded back to RGB uint8; DatabaseError if the row is damaged."""
     bgr = cv2.imdecode(np.frombuffer(row.image, dtype=np.uint8), cv2.IMREAD_COLOR)
     if bgr is None or len(row.landmarks) != 80:
-        raise DatabaseError(f"{path} is damaged (sample {row.id} cannot be read); remove that sample.")
+        what = "correction" if isinstance(row, NegativeRow) else "sample"
+        raise DatabaseError(f"{path} is damaged ({what} {row.id} cannot be read); remove that {what}.")
     landmarks = np.frombuffer(row.landmarks, dtype="<f8").astype(np.float64).reshape(5, 2)
     detection = Detection((row.box_x1, row.box_y1, row.box_x2, row.box_y2), row.det_score, landmarks)
     return FaceSample(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), detection, row.source)

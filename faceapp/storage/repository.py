@@ -32,6 +32,8 @@ from faceapp.storage import migrations, postgres
 from faceapp.storage.models import (
     EmbeddingRow,
     MetaRow,
+    NegativeEmbeddingRow,
+    NegativeRow,
     PersonRow,
     SampleRow,
     decode_sample,
@@ -40,6 +42,7 @@ from faceapp.storage.models import (
     ensure_name_keys,
     lacks_embedding,
     meta_value,
+    negative_lacks_embedding,
     person_by_key,
     sample_count,
     utcnow,
@@ -233,6 +236,10 @@ class GalleryRepository:
         with self._session(write=True) as s:
             if complete and s.scalar(select(func.count()).select_from(SampleRow).where(lacks_embedding(name))):
                 return False
+            if complete and s.scalar(
+                select(func.count()).select_from(NegativeRow).where(negative_lacks_embedding(name))
+            ):
+                return False
             s.merge(MetaRow(key="model", value=name))
             return True
 
@@ -302,12 +309,17 @@ class GalleryRepository:
     # -- samples -------------------------------------------------------------------------------------------------
 
     def enroll(
-        self, name: str, samples: Sequence[tuple[FaceSample, np.ndarray]], model: str, create: bool = True
+        self,
+        name: str,
+        samples: Sequence[tuple[FaceSample, np.ndarray]],
+        model: str,
+        create: bool = True,
+        negatives: Sequence[tuple[FaceSample, np.ndarray]] = (),
     ) -> Person:
         """Store samples and their `model` embeddings for `name`, adding the person if new (and `create`).
 
-        An existing person is matched regardless of case. All or nothing, in one transaction; the first
-        enrollment also sets the gallery's model.
+        An existing person is matched regardless of case. All or nothing, in one transaction (with the person's
+        `negatives`, an archive's corrections); the first enrollment also sets the gallery's model.
         """
         if not samples:
             raise BadInputError("Nothing to enroll: no face samples were given.")
@@ -329,6 +341,8 @@ class GalleryRepository:
                 s.add(row)
                 s.flush()
             self._insert_samples(s, row.id, samples, model)
+            if negatives:
+                self._insert_negatives(s, row.id, negatives, model)
             return self._to_person(s, row)
 
     def remove_sample(self, sample_id: int) -> None:
@@ -423,6 +437,9 @@ class GalleryRepository:
                 missing = s.scalar(select(func.count()).select_from(SampleRow).where(lacks_embedding(model)))
                 if missing:
                     problems.append(f"{missing} sample(s) have no {model} embedding")
+                query = select(func.count()).select_from(NegativeRow).where(negative_lacks_embedding(model))
+                if missing := s.scalar(query):
+                    problems.append(f"{missing} correction(s) have no {model} embedding")
             sizes = select(EmbeddingRow.model, func.count(func.distinct(func.length(EmbeddingRow.vector))))
             for name, count in s.execute(sizes.group_by(EmbeddingRow.model)):
                 if count > 1:
@@ -542,6 +559,118 @@ class GalleryRepository:
                 s.connection().execute(stmt, rows)
             return len(rows)
 
+    # -- negatives: "this face is not the person" (corrections) --------------------------------------------------
+
+    def add_negatives(self, who: str | int, items: Sequence[tuple[FaceSample, np.ndarray]], model: str) -> list[int]:
+        """Store faces that are not the person `who` (name or id) with their `model` embeddings; returns their ids.
+
+        All or nothing; ModelChangedError when the gallery's model is no longer `model`.
+        """
+        if not items:
+            raise BadInputError("No face was given to record as a correction.")
+        with self._session(write=True) as s:
+            stored = meta_value(s, "model")
+            if stored is not None and stored != model:
+                raise ModelChangedError(
+                    f"The gallery {self._label} now uses the {stored} model (switched at another station); "
+                    f"this {model} correction was not stored."
+                )
+            person = self._require(s, who)
+            return self._insert_negatives(s, person.id, items, model)
+
+    def _insert_negatives(
+        self, s: Session, person_id: int, items: Sequence[tuple[FaceSample, np.ndarray]], model: str
+    ) -> list[int]:
+        dim = embedding_dim(s, model)
+        rows: list[tuple[NegativeRow, bytes]] = []
+        for sample, vector in items:  # check everything before writing anything
+            blob = vector_bytes(vector, dim, model)
+            dim = len(blob) // 4
+            rows.append((NegativeRow(person_id=person_id, **encode_sample(sample)), blob))
+        s.add_all([row for row, _ in rows])
+        s.flush()
+        s.add_all([NegativeEmbeddingRow(negative_id=row.id, model=model, vector=blob) for row, blob in rows])
+        s.flush()
+        return [row.id for row, _ in rows]
+
+    def remove_negative(self, negative_id: int) -> int:
+        """Delete one correction and its embeddings; returns the person it was about."""
+        negative_id = as_id(negative_id)
+        with self._session(write=True) as s:
+            row = s.get(NegativeRow, negative_id)
+            if row is None:
+                raise BadInputError(f"No correction with id {negative_id} is stored.")
+            person_id = row.person_id
+            s.execute(delete(NegativeRow).where(NegativeRow.id == negative_id))
+        self._purge_wal()
+        return person_id
+
+    def negatives_of(self, person_id: int) -> list[StoredSample]:
+        """The faces recorded as not this person, oldest first (empty for an unknown id)."""
+        query = select(NegativeRow).where(NegativeRow.person_id == as_id(person_id)).order_by(NegativeRow.id)
+        with self._session() as s:
+            return [self._stored(row) for row in s.scalars(query)]
+
+    def negative_embeddings_for(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        """(person_ids (N,) int64, vectors (N, D) float32) of every correction with a `model` vector, by person."""
+        query = (
+            select(NegativeRow.person_id, NegativeEmbeddingRow.vector)
+            .join(NegativeRow, NegativeRow.id == NegativeEmbeddingRow.negative_id)
+            .where(NegativeEmbeddingRow.model == model)
+            .order_by(NegativeRow.person_id, NegativeEmbeddingRow.negative_id)
+        )
+        with self._session() as s:
+            rows = s.execute(query).all()
+        try:
+            vectors = vectors_from_bytes([blob for _, blob in rows])
+        except ValueError:
+            raise DatabaseError(f"{self._label} is damaged (its {model} corrections differ in size).") from None
+        ids = np.fromiter((pid for pid, _ in rows), dtype=np.int64, count=len(rows))
+        if len(rows):
+            usable = np.isfinite(vectors).all(axis=1)
+            ids, vectors = ids[usable], vectors[usable]
+        return ids, vectors
+
+    def negative_embeddings(self, person_id: int, model: str) -> dict[int, np.ndarray]:
+        """A person's corrections' `model` embeddings by correction id."""
+        query = (
+            select(NegativeEmbeddingRow.negative_id, NegativeEmbeddingRow.vector)
+            .join(NegativeRow, NegativeRow.id == NegativeEmbeddingRow.negative_id)
+            .where(NegativeRow.person_id == as_id(person_id), NegativeEmbeddingRow.model == model)
+        )
+        with self._session() as s:
+            return {int(i): np.frombuffer(v, dtype="<f4").astype(np.float32) for i, v in s.execute(query)}
+
+    def negatives_missing(self, model: str, limit: int | None = None) -> list[StoredSample]:
+        """Corrections (oldest first, at most `limit`) with no `model` embedding, for a model switch."""
+        query = select(NegativeRow).where(negative_lacks_embedding(model)).order_by(NegativeRow.id).limit(limit)
+        with self._session() as s:
+            return [self._stored(row) for row in s.scalars(query)]
+
+    def count_negatives_missing(self, model: str) -> int:
+        """How many corrections have no `model` embedding yet."""
+        query = select(func.count()).select_from(NegativeRow).where(negative_lacks_embedding(model))
+        with self._session() as s:
+            return s.scalar(query) or 0
+
+    def store_negative_embeddings(self, model: str, items: Sequence[tuple[int, np.ndarray]]) -> int:
+        """Store (or replace) `model` embeddings by correction id, all or nothing; ids deleted meanwhile skipped."""
+        with self._session(write=True) as s:
+            dim = embedding_dim(s, model)
+            values: dict[int, bytes] = {}
+            for negative_id, vector in items:
+                values[as_id(negative_id)] = blob = vector_bytes(vector, dim, model)
+                dim = len(blob) // 4
+            present = set(s.scalars(select(NegativeRow.id).where(NegativeRow.id.in_(values))))
+            rows = [{"negative_id": i, "model": model, "vector": v} for i, v in values.items() if i in present]
+            if rows:
+                stmt = pg_insert(NegativeEmbeddingRow) if self._server else sqlite_insert(NegativeEmbeddingRow)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["negative_id", "model"], set_={"vector": stmt.excluded.vector}
+                )
+                s.connection().execute(stmt, rows)
+            return len(rows)
+
     # -- helpers (inside a session) ------------------------------------------------------------------------------
 
     def _insert_samples(
@@ -560,7 +689,7 @@ class GalleryRepository:
             s.add(MetaRow(key="model", value=model))
         s.flush()
 
-    def _stored(self, row: SampleRow) -> StoredSample:
+    def _stored(self, row: SampleRow | NegativeRow) -> StoredSample:
         return StoredSample(row.id, row.person_id, decode_sample(row, self._label), row.created_at)
 
     def _to_person(self, s: Session, row: PersonRow) -> Person:

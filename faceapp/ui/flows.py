@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QProgressD
 from faceapp.core import catalog, weights
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.embedders import registry
-from faceapp.core.live import LiveFace
+from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.types import FaceSample, MatchRule
 from faceapp.engine import default_model
 from faceapp.errors import BadInputError, ModelError
@@ -88,6 +88,43 @@ def enroll_face(window: Window, image: np.ndarray, face: LiveFace) -> None:
     dialog = enroll_dialog(window, image, face)
     if dialog.exec():
         window.status.showMessage(dialog.outcome, 6000)
+
+
+def not_person(
+    window: Window,
+    face: LiveFace,
+    result: FrameResult,
+    undo: Callable[[LiveFace], None] | None = None,
+) -> None:
+    """The "Not <name>" menu on a live face: its crop (from the frame its box came from) becomes a correction of that
+    person, embedded and stored on the gallery runner; the engine's announcement brings the corrected gallery to the
+    worker.
+
+    The view already shows the face as Unknown; `undo(face)` runs when the correction cannot be recorded.
+    """
+    from faceapp.core.align import sample_crop
+
+    engine, person_id, name = window.engine, face.person_id, face.name
+    image = result.image if result.image is not None else window.image_for(result.frame_index)
+    if engine is None or person_id is None or image is None:
+        if undo is not None:
+            undo(face)
+        window.status.showMessage("That frame has already gone by; try again on the face.", 5000)
+        return
+
+    def work(task: BackgroundTask) -> int:
+        crop, moved = sample_crop(image, face.detection)
+        return engine.add_negative(person_id, FaceSample(crop, moved, f"live view, frame {result.frame_index}"))
+
+    def done(_: object) -> None:
+        window.status.showMessage(f"Recorded: this face is not {name} (the gallery lists it; remove it there).", 8000)
+
+    def failed(message: str) -> None:
+        if undo is not None:
+            undo(face)
+        window.show_error(message)
+
+    window.runner.submit("not-person", work, done, failed)
 
 
 def photo_faces(engine: Engine, files: list[str], task: BackgroundTask | None = None) -> list[PhotoFace]:

@@ -1,4 +1,5 @@
-"""The gallery dialog: people with a thumbnail and sample count; rename, delete, delete one sample, add photos."""
+"""The gallery dialog: people with a thumbnail, sample count and spread; rename, delete, "Wrong sample", add photos,
+and each person's corrections (faces recorded as not them) with a way to remove one."""
 
 from __future__ import annotations
 
@@ -29,13 +30,30 @@ from faceapp.ui.bridge import GalleryRunner
 from faceapp.ui.video_view import to_qimage
 
 ID_ROLE = Qt.ItemDataRole.UserRole
-PERSON_ICON, SAMPLE_ICON = 64, 96
+PERSON_ICON, SAMPLE_ICON, NEGATIVE_ICON = 64, 96, 64
+ONE_SAMPLE_HINT = "add a few more: one sample recognizes less reliably"
 # (the person's name, or None for a new person; then; the dialog, which shows errors; on_failed(message)) -> None
 AddPhotos = Callable[[str | None, Callable[[], None], QWidget, Callable[[str], None]], None]
 EMPTY_HINT = (
     "No one is enrolled yet. Click a face in the video to enroll it, or use Add photos... to enroll someone "
     "from photos."
 )
+
+
+COUNT_ROLE = Qt.ItemDataRole.UserRole + 1
+SPREAD_TIP = (
+    "Spread: the largest distance d between two of the person's samples. More samples, in different poses and light "
+    "(a larger spread), recognize the person more reliably."
+)
+
+
+def samples_line(count: int, spread: float) -> str:
+    """The second line of a person's entry: how many samples, and their spread (or the hint for one sample)."""
+    if count == 1:
+        return "1 sample: add a few more"  # the whole hint is the entry's tooltip and under the samples
+    if count > 1 and np.isfinite(spread):
+        return f"{count} sample(s), spread d {spread:.2f}"
+    return f"{count} sample(s)"
 
 
 def shrink(image: np.ndarray | None, side: int) -> np.ndarray | None:
@@ -66,7 +84,7 @@ class GalleryDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Gallery")
-        self.resize(760, 480)
+        self.resize(820, 500)
         self.engine = engine
         self.runner = runner
         self.add_photos = add_photos
@@ -78,12 +96,25 @@ class GalleryDialog(QDialog):
         self.samples.setViewMode(QListView.ViewMode.IconMode)
         self.samples.setIconSize(QSize(SAMPLE_ICON, SAMPLE_ICON))
         self.samples.setResizeMode(QListView.ResizeMode.Adjust)
+        self.negatives = QListWidget()
+        self.negatives.setViewMode(QListView.ViewMode.IconMode)
+        self.negatives.setIconSize(QSize(NEGATIVE_ICON, NEGATIVE_ICON))
+        self.negatives.setResizeMode(QListView.ResizeMode.Adjust)
+        self.negatives.setMaximumHeight(NEGATIVE_ICON + 48)
+        self.negatives.setAccessibleName("Faces recorded as not this person")
+        self.negatives_title = QLabel("Faces recorded as not this person (corrections)")
+        self.person_hint = QLabel()  # one sample: say that a few more recognize better
+        self.person_hint.setWordWrap(True)
+        self.person_hint.hide()
         self.buttons: dict[str, QPushButton] = {}
         grid = QGridLayout(self)
         grid.addWidget(QLabel("People"), 0, 0)
         grid.addWidget(QLabel("Samples of the selected person"), 0, 1)
-        grid.addWidget(self.people, 1, 0)
+        grid.addWidget(self.people, 1, 0, 4, 1)
         grid.addWidget(self.samples, 1, 1)
+        grid.addWidget(self.person_hint, 2, 1)
+        grid.addWidget(self.negatives_title, 3, 1)
+        grid.addWidget(self.negatives, 4, 1)
         self.hint = QLabel(EMPTY_HINT)
         self.hint.setWordWrap(True)
         self.hint.hide()
@@ -91,23 +122,28 @@ class GalleryDialog(QDialog):
         self.error_label.setStyleSheet("color: #c03030;")
         self.error_label.setWordWrap(True)
         self.error_label.hide()
-        grid.addWidget(self.hint, 2, 0, 1, 2)
-        grid.addWidget(self.error_label, 3, 0, 1, 2)
+        grid.addWidget(self.hint, 5, 0, 1, 2)
+        grid.addWidget(self.error_label, 6, 0, 1, 2)
         box = QDialogButtonBox()
         for key, title, slot in (
             ("rename", "Rename...", self._on_rename),
             ("delete_person", "Delete person", self._on_delete_person),
-            ("delete_sample", "Delete sample", self._on_delete_sample),
+            ("delete_sample", "Wrong sample...", self._on_delete_sample),
+            ("remove_negative", "Remove correction", self._on_remove_negative),
             ("add_photos", "Add photos...", self._on_add_photos),
         ):
             button = box.addButton(title, QDialogButtonBox.ButtonRole.ActionRole)
             button.clicked.connect(slot)
             self.buttons[key] = button
         box.addButton(QDialogButtonBox.StandardButton.Close).clicked.connect(self.accept)
-        grid.addWidget(box, 4, 0, 1, 2)
+        self.buttons["delete_sample"].setToolTip("Remove the selected sample: it is not this person")
+        self.buttons["remove_negative"].setToolTip("Forget the selected correction: that face may be this person")
+        grid.addWidget(box, 7, 0, 1, 2)
         grid.setColumnStretch(1, 2)
+        grid.setRowStretch(1, 1)
         self.people.currentItemChanged.connect(self._on_person_selected)
         self.samples.currentItemChanged.connect(self._update_buttons)
+        self.negatives.currentItemChanged.connect(self._update_buttons)
         self._update_buttons()
         self.reload()
 
@@ -121,17 +157,20 @@ class GalleryDialog(QDialog):
         keep = keep if keep is not None else self.person_id()
         engine = self.engine
 
-        def work(task: object) -> list[tuple[Person, np.ndarray | None]]:
-            return [(p, shrink(engine.thumbnail(p.id), PERSON_ICON)) for p in engine.people()]
+        def work(task: object) -> list[tuple[Person, np.ndarray | None, float]]:
+            snapshot = engine.snapshot()  # cached by the engine: the spreads cost no database read
+            return [(p, shrink(engine.thumbnail(p.id), PERSON_ICON), snapshot.spread(p.id)) for p in engine.people()]
 
         self.runner.submit("gallery-people", work, lambda people: self._fill_people(people, keep), self._warn)
 
-    def _fill_people(self, people: list[tuple[Person, np.ndarray | None]], keep: int | None) -> None:
+    def _fill_people(self, people: list[tuple[Person, np.ndarray | None, float]], keep: int | None) -> None:
         self.people.blockSignals(True)
         self.people.clear()
-        for person, thumb in people:
-            item = QListWidgetItem(icon_of(thumb), f"{person.name}\n{person.sample_count} sample(s)")
+        for person, thumb, spread in people:
+            item = QListWidgetItem(icon_of(thumb), f"{person.name}\n{samples_line(person.sample_count, spread)}")
             item.setData(ID_ROLE, person.id)
+            item.setData(COUNT_ROLE, person.sample_count)
+            item.setToolTip(f"One sample: {ONE_SAMPLE_HINT}." if person.sample_count == 1 else SPREAD_TIP)
             self.people.addItem(item)
             if person.id == keep:
                 self.people.setCurrentItem(item)
@@ -146,25 +185,40 @@ class GalleryDialog(QDialog):
         pid = self.person_id()
         self._wanted = pid
         self.samples.clear()
+        self.negatives.clear()
+        item = self.people.currentItem()
+        one = item is not None and item.data(COUNT_ROLE) == 1
+        self.person_hint.setText(f"{self._name()} has one sample; {ONE_SAMPLE_HINT} (Add photos...)." if one else "")
+        self.person_hint.setVisible(one)
+        self.negatives_title.setText(f"Faces recorded as not {self._name()} (corrections)" if item else "Corrections")
         self._update_buttons()
         if pid is None:
             return
         engine = self.engine
+        Thumbs = list[tuple[StoredSample, np.ndarray | None]]
 
-        def work(task: object) -> list[tuple[StoredSample, np.ndarray | None]]:
-            return [(s, shrink(s.sample.image, SAMPLE_ICON)) for s in engine.samples_of(pid)]
+        def work(task: object) -> tuple[Thumbs, Thumbs]:
+            samples = [(s, shrink(s.sample.image, SAMPLE_ICON)) for s in engine.samples_of(pid)]
+            return samples, [(n, shrink(n.sample.image, NEGATIVE_ICON)) for n in engine.negatives_of(pid)]
 
-        self.runner.submit("gallery-samples", work, lambda samples: self._fill_samples(pid, samples), self._warn)
+        self.runner.submit("gallery-samples", work, lambda found: self._fill_samples(pid, *found), self._warn)
 
-    def _fill_samples(self, pid: int, samples: list[tuple[StoredSample, np.ndarray | None]]) -> None:
+    def _fill_samples(
+        self,
+        pid: int,
+        samples: list[tuple[StoredSample, np.ndarray | None]],
+        negatives: list[tuple[StoredSample, np.ndarray | None]],
+    ) -> None:
         if pid != self._wanted:
             return  # the user has picked someone else meanwhile
-        self.samples.clear()
-        for stored, thumb in samples:
-            item = QListWidgetItem(icon_of(thumb), stored.created_at.strftime("%Y-%m-%d %H:%M"))
-            item.setData(ID_ROLE, stored.id)
-            item.setToolTip(stored.sample.source or "")
-            self.samples.addItem(item)
+        for view, found in ((self.samples, samples), (self.negatives, negatives)):
+            view.clear()
+            for stored, thumb in found:
+                item = QListWidgetItem(icon_of(thumb), stored.created_at.strftime("%Y-%m-%d %H:%M"))
+                item.setData(ID_ROLE, stored.id)
+                item.setToolTip(stored.sample.source or "")
+                view.addItem(item)
+        self.negatives_title.setText(f"Faces recorded as not {self._name()} (corrections): {len(negatives)}")
         self._update_buttons()
 
     def _update_buttons(self, *_: object) -> None:
@@ -173,6 +227,7 @@ class GalleryDialog(QDialog):
             self.buttons[key].setEnabled(has_person)
         self.buttons["add_photos"].setText("Add photos..." if has_person else "Add a person from photos...")
         self.buttons["delete_sample"].setEnabled(self.samples.currentItem() is not None)
+        self.buttons["remove_negative"].setEnabled(self.negatives.currentItem() is not None)
 
     def _warn(self, message: str) -> None:
         """A failure, shown in this dialog (until the next action succeeds)."""
@@ -245,17 +300,30 @@ class GalleryDialog(QDialog):
             )
 
     def _on_delete_sample(self) -> None:
+        """The "Wrong sample" button: remove the selected sample (it is not this person), after asking."""
         item = self.samples.currentItem()
         pid = self.person_id()
-        if item is None or not self._confirm(f"Delete this sample of {self._name()}?"):
+        name = self._name()
+        if item is None or pid is None:
+            return
+        if not self._confirm(f"Remove this sample from {name}? Use this for a face that is not {name}."):
             return
         sample_id = int(item.data(ID_ROLE))
 
         def work() -> bool:
-            self.engine.remove_sample(sample_id)
+            self.engine.forget_sample(sample_id, pid)
             return self.engine.purge_pending  # read on the runner, right after the deletion
 
         self._write("delete-sample", work, pid, self._say_if_purge_pending)
+
+    def _on_remove_negative(self) -> None:
+        """Forget the selected correction: that face may be named this person again."""
+        item = self.negatives.currentItem()
+        pid = self.person_id()
+        if item is None or pid is None:
+            return
+        negative_id = int(item.data(ID_ROLE))
+        self._write("remove-negative", lambda: self.engine.remove_negative(negative_id, pid), pid)
 
     def _on_add_photos(self) -> None:
         """Photos for the selected person, or for a new one when nobody is selected (an empty gallery)."""

@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.bridge.gallery_changed.connect(self._on_gallery_changed)
         self._unsubscribe = engine.subscribe(self.bridge.post_gallery_changed) if engine is not None else None
         self.view.face_clicked.connect(self._on_face_clicked)
+        self.view.not_person.connect(lambda face, result: flows.not_person(self, face, result, self.view.unrefuse))
         self.verify.mode_changed.connect(self._on_mode_changed)
         self._timer = QTimer(self)
         self._timer.setInterval(500)

@@ -33,7 +33,8 @@ def wait_until(app: object, condition: Callable[[], bool], timeout: float) -> bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write main.png, menu.png, verify.png, enroll.png, photos.png, gallery.png, settings.png and no_source.png."""
+    """Write main.png, menu.png, verify.png, enroll.png, photos.png, face_menu.png, gallery.png, settings.png and
+    no_source.png."""
     parser = argparse.ArgumentParser(prog="python -m faceapp.ui.screenshots")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--source", type=Path, default=SHARED / "video" / "short_hamilton_clip.mp4")
@@ -102,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     wait_until(app, lambda: False, 0.3)
     photo_dialog.grab().save(str(out / "photos.png"))
     photo_dialog.reject()
+    named = next((f for f in result.faces if f.accepted(window.rule())), face)
+    face_menu = window.view.face_menu(named)  # the live face's menu: "Not <name>" (issue 13)
+    face_menu.popup(window.view.mapToGlobal(window.view.box_rect(named).center().toPoint()))
+    wait_until(app, lambda: False, 0.3)
+    face_menu.grab().save(str(out / "face_menu.png"))
+    face_menu.hide()
+    record_correction(engine, image, named)
     for make, name in ((flows.gallery_dialog, "gallery.png"), (flows.settings_dialog, "settings.png")):
         dialog = make(window)
         dialog.show()
@@ -113,8 +121,23 @@ def main(argv: list[str] | None = None) -> int:
     window.grab().save(str(out / "no_source.png"))
     window.close()
     engine.close()
+    from faceapp.ui.session import finish_threads
+
+    finish_threads()  # exiting under a busy recognition thread aborts the process ("terminate called ...")
     print(f"screenshots written to {out}")
     return 0
+
+
+def record_correction(engine: object, image: object, face: object) -> None:
+    """For the gallery shot: the live face recorded as not the other enrolled person (a correction to list)."""
+    from faceapp.core.align import sample_crop
+    from faceapp.core.types import FaceSample
+    from faceapp.engine import Engine
+
+    assert isinstance(engine, Engine)
+    other = next(p for p in engine.people() if p.id != getattr(face, "person_id", None))
+    crop, moved = sample_crop(image, face.detection)  # type: ignore[arg-type, attr-defined]
+    engine.add_negative(other.id, FaceSample(crop, moved, "live view"))
 
 
 if __name__ == "__main__":

@@ -8,11 +8,22 @@ where the content under it changed (the face moved or left); older results fade,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.types import MatchRule
@@ -26,6 +37,7 @@ REJECT_COLOUR = QColor(230, 70, 60)
 FRESH_AGE = 1.0  # seconds between the result's frame and the shown one below which boxes are drawn fully opaque
 MAX_AGE = 6.0  # ... above which they are not drawn at all (in between they fade to FADED)
 FADED = 0.35
+MAX_REFUSED = 1000  # "Not X" overrides remembered, (track, person), oldest forgotten first
 
 
 def to_qimage(image: np.ndarray) -> QImage:
@@ -39,6 +51,7 @@ class VideoView(QWidget):
     """Shows the newest frame scaled to fit, boxes and labels from the newest result; a click on a box picks a face."""
 
     face_clicked = Signal(object, object)  # (LiveFace, the FrameResult it belongs to)
+    not_person = Signal(object, object)  # "Not <name>" from the face's menu: (LiveFace as named, its FrameResult)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +73,10 @@ class VideoView(QWidget):
         self.paint_times: list[float] = []
         self._visible: tuple[int, int, list[tuple[LiveFace, float]]] | None = None  # (frame, result id, faces)
         self.drawn: tuple[int, list[LiveFace]] = (-1, [])  # the faces drawn on the last painted frame (tests read it)
+        # "Not X" on a track: shown Unknown at once, before the corrected gallery reaches the worker (and for the
+        # rest of the track: the user said so).
+        self.refused: dict[tuple[int, int], None] = {}
+        self.menu: QMenu | None = None  # the face menu while it is open (tests drive it)
 
     # -- data in ------------------------------------------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
@@ -71,8 +88,38 @@ class VideoView(QWidget):
 
     def show_result(self, result: FrameResult | None) -> None:
         """Use `result` for the boxes and labels from the next painted frame on."""
-        self.result = result
+        self.result = self._with_refusals(result)
         self._visible = None
+
+    def _with_refusals(self, result: FrameResult | None) -> FrameResult | None:
+        """`result` with every face the user said is not its person shown as nobody's."""
+        if result is None or not self.refused:
+            return result
+        if not any((f.track_id, f.person_id) in self.refused for f in result.faces if f.person_id is not None):
+            return result
+        inf = float("inf")
+        faces = tuple(
+            replace(f, person_id=None, name=None, distance=inf, runner_up=inf, claimed_distance=inf)
+            if f.person_id is not None and (f.track_id, f.person_id) in self.refused
+            else f
+            for f in result.faces
+        )
+        return replace(result, faces=faces)
+
+    def refuse(self, face: LiveFace) -> None:
+        """Show this track as not its person from now on (the "Not X" menu); repaints."""
+        if face.person_id is None:
+            return
+        self.refused[(face.track_id, face.person_id)] = None
+        while len(self.refused) > MAX_REFUSED:
+            del self.refused[next(iter(self.refused))]
+        self.show_result(self.result)
+        self.update()
+
+    def unrefuse(self, face: LiveFace) -> None:
+        """Undo refuse() (recording the correction failed)."""
+        if face.person_id is not None:
+            self.refused.pop((face.track_id, face.person_id), None)
 
     def set_placeholder(self, text: str) -> None:
         """The text shown while there is no video."""
@@ -150,12 +197,56 @@ class VideoView(QWidget):
             self.face_clicked.emit(face, self.result)
         return face is not None
 
+    def face_menu(self, face: LiveFace) -> QMenu:
+        """The menu of one face: "Not <name>" on a named face (records it as a correction), and Enroll."""
+        menu = QMenu(self)
+        result = self.result
+        if face.name is not None and face.accepted(self.rule):
+            action = menu.addAction(f"Not {face.name}")
+            action.setToolTip(f"Remember that this face is not {face.name}")
+            action.triggered.connect(lambda: self._on_not_person(face, result))
+        menu.addAction("Enroll this face...").triggered.connect(lambda: self.face_clicked.emit(face, result))
+        return menu
+
+    def _on_not_person(self, face: LiveFace, result: FrameResult | None) -> None:
+        if result is None:
+            return
+        self.refuse(face)
+        self.not_person.emit(face, result)
+
+    def open_face_menu(self, face: LiveFace | None, at: QPoint) -> bool:
+        """Show `face`'s menu at `at` (widget coordinates) until the user picks or dismisses; False without a face."""
+        if face is None:
+            return False
+        self.menu = self.face_menu(face)
+        try:
+            self.menu.exec(self.mapToGlobal(at))
+        finally:
+            self.menu.deleteLater()
+            self.menu = None
+        return True
+
     # -- events -------------------------------------------------------------------------------------------------
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        """Right click on a face (or the menu key: the selected face): its menu, with "Not <name>"."""
+        keyboard = event.reason() == QContextMenuEvent.Reason.Keyboard
+        face = self.selected_face() if keyboard else self.face_at(QPointF(event.pos()))
+        at = self.box_rect(face).center().toPoint() if keyboard and face is not None else event.pos()
+        if not self.open_face_menu(face, at):
+            super().contextMenuEvent(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Left/Right (or Up/Down) pick the next face in view from left to right; Enter or Space enrolls it."""
+        """Left/Right (or Up/Down) pick the next face in view from left to right; Enter or Space enrolls it; the
+        menu key or Shift+F10 opens the selected face's menu ("Not <name>")."""
         key = Qt.Key(event.key())
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
             self.enroll_selected()
+            return
+        shift = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        if key == Qt.Key.Key_Menu or (key == Qt.Key.Key_F10 and shift):
+            face = self.selected_face()
+            if face is not None:
+                self.open_face_menu(face, self.box_rect(face).center().toPoint())
             return
         steps = {Qt.Key.Key_Right: 1, Qt.Key.Key_Down: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Up: -1}
         if key not in steps:

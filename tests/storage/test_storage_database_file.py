@@ -160,16 +160,17 @@ def test_an_older_gallery_is_backed_up_and_upgraded(db_path: Path, monkeypatch: 
         person = repo.enroll("Old Timer", [(make_sample(1), unit(1))], "m")
     monkeypatch.setattr(migrations, "STEPS", [*migrations.STEPS, _add_nickname_column])
 
+    released = migrations.latest_version() - 1  # the version this faceapp writes, before the monkeypatched step
     with GalleryRepository(db_path) as repo:
         assert repo.list_people()[0].id == person.id
         np.testing.assert_array_equal(repo.embeddings_for("m")[2][0], unit(1))
-    assert _stored_version(db_path) == 2
+    assert _stored_version(db_path) == released + 1
     conn = sqlite3.connect(db_path)
     assert "nickname" in {row[1] for row in conn.execute("PRAGMA table_info(people)")}
     conn.close()
-    backups = sorted(db_path.parent.glob("gallery.sqlite3.v1-*.bak"))
+    backups = sorted(db_path.parent.glob(f"gallery.sqlite3.v{released}-*.bak"))
     assert len(backups) == 1
-    assert _stored_version(backups[0]) == 1
+    assert _stored_version(backups[0]) == released
     assert count_rows(backups[0], "samples") == 1
 
     with GalleryRepository(db_path):  # already current: no second backup
@@ -185,16 +186,37 @@ def test_a_failed_upgrade_changes_nothing(db_path: Path, monkeypatch: pytest.Mon
         _add_nickname_column(conn)
         conn.exec_driver_sql("THIS IS NOT SQL")
 
+    released = migrations.latest_version()
     monkeypatch.setattr(migrations, "STEPS", [*migrations.STEPS, half_step])
     with pytest.raises(DatabaseError):
         GalleryRepository(db_path)
-    assert _stored_version(db_path) == 1
+    assert _stored_version(db_path) == released
     conn = sqlite3.connect(db_path)
     assert "nickname" not in {row[1] for row in conn.execute("PRAGMA table_info(people)")}
     conn.close()
     monkeypatch.undo()
     with GalleryRepository(db_path) as repo:
         assert [p.name for p in repo.list_people()] == ["Careful"]
+
+
+def test_a_first_version_gallery_upgrades_keeping_its_people_and_takes_corrections(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrations, "STEPS", migrations.STEPS[:1])  # a gallery written by the first release
+    with GalleryRepository(db_path) as repo:
+        person = repo.enroll("Old Timer", [(make_sample(1), unit(1))], "m")
+    assert _stored_version(db_path) == 1
+    monkeypatch.undo()
+
+    with GalleryRepository(db_path) as repo:
+        assert [(p.id, p.sample_count) for p in repo.list_people()] == [(person.id, 1)]
+        repo.add_negatives(person.id, [(make_sample(2), unit(2))], "m")
+        ids, vectors = repo.negative_embeddings_for("m")
+        assert ids.tolist() == [person.id]
+        np.testing.assert_array_equal(vectors[0], unit(2))
+        assert repo.integrity_problems() == []
+    assert _stored_version(db_path) == migrations.latest_version()
+    assert count_rows(db_path, "negatives") == 1
 
 
 def test_a_write_while_another_program_holds_the_lock_fails_fast_then_works(db_path: Path) -> None:
