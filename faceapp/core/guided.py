@@ -123,6 +123,12 @@ class Sample:
     t: float
 
 
+def best_sample(samples: Sequence[Sample]) -> Sample | None:
+    """The sample to keep of several: the best frontal one (the best of any view when none is frontal)."""
+    frontal = [s for s in samples if s.bin == "frontal"] or list(samples)
+    return max(frontal, key=lambda s: s.quality) if frontal else None
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What became of one offer: taken (or replacing sample `replaced`), or the reason it was turned down."""
@@ -179,6 +185,7 @@ class GuidedCapture:
         self.now = 0.0
         self._next_id = 0
         self._first: np.ndarray | None = None  # the first sample's embedding: whom the capture follows
+        self._followed = False  # ... or the clicked face's (follow), which no removal changes
 
     # -- state ---------------------------------------------------------------------------------------------------
     @property
@@ -222,16 +229,19 @@ class GuidedCapture:
     def remove(self, sample_id: int) -> None:
         """Drop a sample (the user removed its thumbnail); the first one left becomes the identity anchor."""
         self.samples = [s for s in self.samples if s.id != sample_id]
-        self._first = self.samples[0].embedding if self.samples else None
+        if not self._followed:
+            self._first = self.samples[0].embedding if self.samples else None
 
     def keep_one(self) -> Sample | None:
-        """Keep only the best frontal sample (the best of any view when none is frontal)."""
-        if not self.samples:
-            return None
-        frontal = [s for s in self.samples if s.bin == "frontal"] or self.samples
-        best = max(frontal, key=lambda s: s.quality)
-        self.samples = [best]
+        """Keep only the best sample (best_sample)."""
+        best = best_sample(self.samples)
+        self.samples = [] if best is None else [best]
         return best
+
+    def follow(self, embedding: np.ndarray) -> None:
+        """Follow the person with this embedding (the face clicked in the live view), whatever is taken first."""
+        self._first = np.asarray(embedding, np.float32)
+        self._followed = True
 
     # -- offers --------------------------------------------------------------------------------------------------
     def offer(self, image: np.ndarray, faces: Sequence[Face], t: float) -> Verdict:
@@ -291,7 +301,7 @@ class GuidedCapture:
             if len(twins) == 1 and quality >= lim.better * worst.quality:
                 index = self.samples.index(worst)
                 self.samples[index] = self._sample(image, face, pose, where, quality, t, worst.id)
-                if index == 0:
+                if index == 0 and not self._followed:
                     self._first = face.embedding
                 return Verdict(True, "a sharper view replaced a sample", det, pose, where, worst.id)
             return Verdict(False, "same as a sample already taken", det, pose, where)
@@ -300,7 +310,7 @@ class GuidedCapture:
         if sum(s.bin == where for s in self.samples) >= lim.per_pose and self.missing():
             return Verdict(False, f"this view is taken: {self.instruction().lower()}", det, pose, where)
         self.samples.append(self._sample(image, face, pose, where, quality, t))
-        if len(self.samples) == 1:
+        if self._first is None:
             self._first = face.embedding
         return Verdict(True, "taken", det, pose, where)
 
@@ -345,8 +355,10 @@ class GuidedWorker(threading.Thread):
         on_update: Callable[[GuidedUpdate], None],
         on_error: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        seed: tuple[np.ndarray, Detection] | None = None,
     ) -> None:
         super().__init__(name="faceapp-guided", daemon=True)
+        self.seed = seed  # the clicked face and its frame: embedded first, followed, and offered as a sample
         self.mailbox = mailbox
         self.analyzer = analyzer
         self.capture = capture
@@ -372,6 +384,8 @@ class GuidedWorker(threading.Thread):
         last = Verdict(False, "starting")
         try:
             self.capture.tick(self.clock())
+            if self.seed is not None:
+                last = self._offer_seed(*self.seed)
             while not self._stop_event.is_set() and not self.capture.done:
                 self._apply_requests()
                 frame = self.mailbox.get(0.1)
@@ -389,6 +403,13 @@ class GuidedWorker(threading.Thread):
         finally:
             self._apply_requests()
             self.on_update(GuidedUpdate(None, (), replace(last, taken=False), self.capture.state()))
+
+    def _offer_seed(self, image: np.ndarray, detection: Detection) -> Verdict:
+        faces = self.analyzer.embed(image, [detection])
+        self.capture.follow(faces[0].embedding)
+        verdict = self.capture.offer(image, faces, self.clock())
+        self.on_update(GuidedUpdate(Frame(-1, self.clock(), image), (detection,), verdict, self.capture.state()))
+        return verdict
 
     def _apply_requests(self) -> None:
         with self._lock:
