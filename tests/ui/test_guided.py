@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QInputDialog
+from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QInputDialog
 from pytestqt.qtbot import QtBot
 
 from faceapp.core import align
@@ -61,13 +61,19 @@ def when_guided(qtbot: QtBot, act: Callable[[GuidedDialog], None], ready: Callab
     """Once the modal guided dialog is up and `ready`, run `act` on it (the dialog runs in exec)."""
     seen: list[GuidedDialog] = []
 
-    def poll(tries: int = 400) -> None:
+    def poll(tries: int = 600) -> None:
         dialog = QApplication.activeModalWidget()
         if isinstance(dialog, GuidedDialog) and ready(dialog):
             seen.append(dialog)
-            act(dialog)
+            try:
+                act(dialog)
+            except BaseException:
+                dialog.reject()  # a failed check must not leave the modal dialog waiting
+                raise
         elif tries > 0:
             QTimer.singleShot(25, lambda: poll(tries - 1))
+        elif isinstance(dialog, QDialog):
+            dialog.reject()  # never ready (or another dialog): close it, so the test fails instead of hanging
 
     QTimer.singleShot(50, poll)
     return seen
