@@ -230,3 +230,34 @@ def test_the_worker_stops_on_request_and_applies_removals() -> None:
     assert not worker.is_alive()
     assert updates[-1].state.samples == ()
     assert not updates[-1].state.done
+
+
+class SeedAnalyzer(FakeAnalyzer):
+    """Also embeds a given detection (the clicked face) as BASE."""
+
+    def embed(self, image: np.ndarray, detections: list[Detection], keep_chips: bool = False) -> list[Face]:
+        self.threads.append(threading.current_thread())
+        return [Face(d, BASE) for d in detections]
+
+
+def test_a_seeded_worker_follows_the_clicked_face_even_before_a_sample() -> None:
+    clicked = face(yaw=0.3).detection  # turned: not a first sample, but the person to follow
+    script = [[face(OTHER)], [face(nudged(0.05))], [face(nudged(0.05), yaw=0.2)]]
+    analyzer = SeedAnalyzer(script)
+    mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
+    updates: list[GuidedUpdate] = []
+    worker = GuidedWorker(
+        mailbox, analyzer, GuidedCapture(TAU, wanted=2, limits=CaptureLimits(min_gap_s=0)), updates.append,
+        seed=(SHARP, clicked),
+    )  # fmt: skip
+    worker.start()
+    for i in range(3):
+        deadline = time.monotonic() + 2
+        while len(updates) < i + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        mailbox.put(Frame(i, 0.0, SHARP))
+    worker.join(2.0)
+    assert updates[0].verdict.reason == "look straight at the camera first"
+    assert updates[1].verdict.reason == "not the same person as the first sample"  # another face, frontal
+    assert [u.verdict.taken for u in updates[2:4]] == [True, True]
+    assert updates[-1].state.done
