@@ -7,8 +7,8 @@ one-shot gallery is the first frame the same gates accept. Probes are the clip's
 enrolled). Talking-head clips are only a proxy for a cooperative person turning their head on request.
 
 LFW: for people with at least `--min-images` images, the first 10 images are the "capture": the same selector chooses
-up to 5 of them (fed as frames one second apart), against the first image alone and the first five images; every
-later image of the person is a probe; people with one image are the strangers (open set).
+up to 5 of them (fed as frames one second apart), against the first image alone and the first five images; the
+next `--probes` images of the person are probes; people with one image are the strangers (open set).
 """
 
 from __future__ import annotations
@@ -138,7 +138,14 @@ def clip_figures(data: Path, analyzer: FaceAnalyzer, model: str, rule: MatchRule
 
 
 def lfw_figures(
-    data: Path, embedder: Any, rule: MatchRule, min_images: int, people_cap: int, strangers: int, use_cache: bool
+    data: Path,
+    embedder: Any,
+    rule: MatchRule,
+    min_images: int,
+    people_cap: int,
+    strangers: int,
+    use_cache: bool,
+    probes: int = 15,
 ) -> dict[str, Any]:
     """Guided selection vs one image vs the first five on LFW people with many images, strangers in the open set."""
     from faceapp.bench.embed_cache import batch_detector, embed_dataset
@@ -151,6 +158,7 @@ def lfw_figures(
     many = [n for n, imgs in people.items() if len(imgs) >= min_images][:people_cap]
     singles = [n for n, imgs in people.items() if len(imgs) == 1]
     chosen_strangers = singles[:: max(1, len(singles) // strangers)][:strangers]
+    people = {n: imgs[: POOL + probes] if n in many else imgs for n, imgs in people.items()}
     files = [p for n in many for p in people[n]] + [people[n][0] for n in chosen_strangers]
     embedded = embed_dataset("lfw", files, root, embedder, batch_detector(), use_cache)
     row = {str(p): i for i, p in enumerate(files)}
@@ -246,9 +254,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model", default="dlib-resnet")
     parser.add_argument("--rate", type=float, default=5.0, help="frames analysed per second of video (default 5)")
     parser.add_argument("--min-images", type=int, default=12, help="LFW people with at least this many images")
-    parser.add_argument("--people", type=int, default=60, help="at most this many of them (default 60)")
-    parser.add_argument("--strangers", type=int, default=600, help="LFW one-image people as strangers (default 600)")
+    parser.add_argument("--people", type=int, default=50, help="at most this many of them (default 50)")
+    parser.add_argument("--probes", type=int, default=15, help="probe images per person at most (default 15)")
+    parser.add_argument("--strangers", type=int, default=500, help="LFW one-image people as strangers (default 500)")
     parser.add_argument("--no-lfw", action="store_true", help="the clips only")
+    parser.add_argument("--no-clips", action="store_true", help="LFW only")
     parser.add_argument("--no-cache", action="store_true", help="embed the LFW images again and keep nothing")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args(argv)
@@ -258,10 +268,11 @@ def main(argv: list[str]) -> int:
     rule = MatchRule(embedder.info.default_threshold, embedder.info.default_margin)
     analyzer = FaceAnalyzer(Detector(DetectorConfig(min_face_size=40, scale=0.5)), embedder)
     result: dict[str, Any] = {"model": embedder.name, "tau": rule.threshold, "margin": rule.margin, "rate": args.rate}
-    result["clips"] = clip_figures(args.data, analyzer, embedder.name, rule, args.rate)
+    if not args.no_clips:
+        result["clips"] = clip_figures(args.data, analyzer, embedder.name, rule, args.rate)
     if not args.no_lfw:
         result["lfw"] = lfw_figures(
-            args.data, embedder, rule, args.min_images, args.people, args.strangers, not args.no_cache
+            args.data, embedder, rule, args.min_images, args.people, args.strangers, not args.no_cache, args.probes
         )
     for line in report(result):
         print(line)

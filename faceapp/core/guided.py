@@ -308,7 +308,7 @@ class GuidedCapture:
         if self.samples and t - max(s.t for s in self.samples) < lim.min_gap_s:
             return Verdict(False, "too soon after the last sample", det, pose, where)
         if sum(s.bin == where for s in self.samples) >= lim.per_pose and self.missing():
-            return Verdict(False, f"this view is taken: {self.instruction().lower()}", det, pose, where)
+            return Verdict(False, f"enough samples of this view ({where})", det, pose, where)
         self.samples.append(self._sample(image, face, pose, where, quality, t))
         if self._first is None:
             self._first = face.embedding

@@ -11,7 +11,18 @@ from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QIcon, QKeyEvent, QPainter, QPaintEvent, QPen, QPixmap, QShowEvent
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QIcon,
+    QKeyEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -150,6 +161,8 @@ class GuidedDialog(QDialog):
         self.reason = QLabel(" ")
         self.reason.setWordWrap(True)
         self.reason.setStyleSheet("color: #b06000;")
+        self.reason.setMinimumHeight(2 * self.reason.fontMetrics().height() + 6)
+        self.instruction.setMinimumHeight(2 * QFontMetrics(big).height() + 6)
         self.thumbs = QListWidget()
         self.thumbs.setViewMode(QListWidget.ViewMode.IconMode)
         self.thumbs.setIconSize(QSize(THUMB, THUMB))

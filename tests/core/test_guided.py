@@ -134,7 +134,7 @@ def test_spreads_over_poses_and_is_done_at_the_target() -> None:
     offers = [(0, 0), (0.01, 0.0), (0.2, 0), (-0.2, 0), (0, 0.15), (0, -0.15)]
     taken = [capture.offer(SHARP, [face(nudged(0.05 * i), y, p)], float(i)) for i, (y, p) in enumerate(offers)]
     assert [v.taken for v in taken] == [True, False, True, True, True, True]
-    assert taken[1].reason.startswith("this view is taken: turn your head a little to your left")
+    assert taken[1].reason == "enough samples of this view (frontal)"
     assert [s.bin for s in capture.samples] == ["frontal", "left", "right", "up", "down"]
     assert capture.done
     assert capture.state().progress == 1.0
