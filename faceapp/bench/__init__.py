@@ -25,6 +25,7 @@ MODULE_SUITES = {
     "scale": "faceapp.bench.scale",
     "stations": "faceapp.bench.stations",
     "corrections": "faceapp.bench.corrections",
+    "enroll": "faceapp.bench.enroll",
 }
 
 
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "corrections", help="LFW one-shot: strangers named before and after one 'not X' each", add_help=False
     )
+    sub.add_parser("enroll", help="guided enrollment against one sample: clips and LFW", add_help=False)
     return parser
 
 

@@ -20,7 +20,8 @@ from faceapp.core import catalog, weights
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.embedders import registry
 from faceapp.core.live import FrameResult, LiveFace
-from faceapp.core.types import FaceSample, MatchRule
+from faceapp.core.matching import GallerySnapshot
+from faceapp.core.types import FaceSample, MatchRule, Person
 from faceapp.engine import default_model
 from faceapp.errors import BadInputError, ModelError
 from faceapp.settings import Settings
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
     from faceapp.ui.bridge import BackgroundTask, GalleryRunner, PipelineBridge
     from faceapp.ui.enroll_dialog import EnrollDialog
     from faceapp.ui.gallery_dialog import GalleryDialog
+    from faceapp.ui.guided_dialog import CaptureHandle, GuidedDialog
     from faceapp.ui.photos_dialog import PhotoEnrollDialog
+    from faceapp.ui.session import LiveSession
     from faceapp.ui.settings_dialog import SettingsDialog
     from faceapp.ui.widgets import LiveStatusBar
 
@@ -51,6 +54,9 @@ class Window(Protocol):
     runner: GalleryRunner
     bridge: PipelineBridge
     status: LiveStatusBar
+    session: LiveSession
+    snapshot: GallerySnapshot | None
+    people: list[Person]
 
     def as_widget(self) -> QWidget: ...
     def people_names(self) -> list[str]: ...
@@ -84,10 +90,92 @@ def enroll_dialog(window: Window, image: np.ndarray, face: LiveFace) -> EnrollDi
 
 
 def enroll_face(window: Window, image: np.ndarray, face: LiveFace) -> None:
-    """Click-to-enroll: the enroll dialog on the clicked face."""
-    dialog = enroll_dialog(window, image, face)
-    if dialog.exec():
+    """Click-to-enroll: a guided capture that follows the clicked face (topping up the person it is recognised as)."""
+    rule = window.rule()
+    known = face.name if face.name is not None and face.accepted(rule) else None
+    run_guided(window, guided_dialog(window, known, (image, face)))
+
+
+def enroll_person(window: Window, faces: list[LiveFace], image: np.ndarray | None) -> None:
+    """Gallery > Enroll person: a guided capture of the one face in view (`faces`, shown on `image`), or of the
+    next face to come when none is in view; with several, the user is asked to click one."""
+    if len(faces) > 1:
+        window.status.showMessage(f"{len(faces)} faces in view: click the one to enroll.", 6000)
+        return
+    if faces and image is not None:
+        enroll_face(window, image, faces[0])
+        return
+    run_guided(window, guided_dialog(window, None, None))
+
+
+def add_samples(window: Window) -> None:
+    """Gallery > Add samples: pick a person, then a guided capture that tops them up."""
+    names = window.people_names()
+    if not names:
+        window.status.showMessage("Nobody is enrolled yet: use Enroll person first.", 6000)
+        return
+    name, ok = QInputDialog.getItem(window.as_widget(), "Add samples", "Add samples of:", names, 0, False)
+    if ok and name:
+        run_guided(window, guided_dialog(window, name, None))
+
+
+def run_guided(window: Window, dialog: GuidedDialog | None) -> None:
+    """Show a guided dialog modally and report its outcome."""
+    if dialog is not None and dialog.exec():
         window.status.showMessage(dialog.outcome, 6000)
+
+
+class GuidedRun:
+    """A running guided capture: its worker and the session's frame tap (paused live recognition meanwhile)."""
+
+    def __init__(self, session: LiveSession, worker: Any, mailbox: Any) -> None:
+        self.session, self.worker, self.mailbox = session, worker, mailbox
+
+    def stop(self) -> None:
+        """Stop the worker and give the frames back to live recognition."""
+        self.worker.stop()
+        self.session.untap(self.mailbox)
+
+    def remove(self, sample_id: int) -> None:
+        """Drop a sample in the worker's session."""
+        self.worker.remove(sample_id)
+
+
+def guided_dialog(window: Window, name: str | None, seed: tuple[np.ndarray, LiveFace] | None) -> GuidedDialog | None:
+    """The guided dialog: its capture runs on a GuidedWorker fed by a tap on the live session (the live worker
+    pauses meanwhile); Save enrolls on the gallery runner. `name`: the person topped up; `seed`: the clicked face."""
+    from faceapp.core.guided import GuidedCapture, GuidedWorker
+    from faceapp.ui.guided_dialog import GuidedDialog
+
+    engine, analyzer = window.engine, window.analyzer
+    if engine is None or analyzer is None or not window.session.running:
+        window.status.showMessage("Enrollment needs the video and the models running.", 6000)
+        return None
+    anchor = person_embeddings(window, name)
+    tau = window.rule().threshold
+
+    def start(on_update: Callable[[Any], None], on_error: Callable[[str], None]) -> CaptureHandle:
+        mailbox = window.session.tap()
+        capture = GuidedCapture(tau, anchor=anchor)
+        first = (seed[0], seed[1].detection) if seed is not None else None
+        worker = GuidedWorker(mailbox, analyzer, capture, on_update, on_error, seed=first)
+        worker.start()
+        return GuidedRun(window.session, worker, mailbox)
+
+    def save(chosen: str, samples: list[FaceSample], done: Slot, failed: FailSlot) -> None:
+        window.runner.submit("enroll-samples", lambda task: engine.enroll_samples(chosen, samples), done, failed)
+
+    return GuidedDialog(window.people_names(), start, save, name, parent=window.as_widget())
+
+
+def person_embeddings(window: Window, name: str | None) -> np.ndarray | None:
+    """The enrolled embeddings of `name` in the window's latest snapshot (None: nobody, or not found)."""
+    snapshot = window.snapshot
+    person = next((p for p in window.people if p.name == name), None)
+    if name is None or snapshot is None or person is None:
+        return None
+    rows = snapshot.person_ids == person.id
+    return snapshot.embeddings[rows] if rows.any() else None
 
 
 def not_person(

@@ -134,6 +134,8 @@ class MainWindow(QMainWindow):
     def _menus(self) -> list[tuple[str, list[Entry | None]]]:
         keys = QKeySequence.StandardKey
         enroll_face = Entry("enroll_face", "Enroll &selected face...", self._on_enroll_selected, None, "Ctrl+Return")
+        enroll_person = Entry("enroll_person", "Enroll &person...", self._on_enroll_person, fallback="Ctrl+Shift+E")
+        add_samples = Entry("add_samples", "&Add samples to a person...", self._on_add_samples, None, "Ctrl+Shift+A")
         verify = Entry("verify", "&Verify (1:1) mode", self._on_verify_toggled, None, "Ctrl+Shift+V", checkable=True)
         return [
             (
@@ -152,6 +154,8 @@ class MainWindow(QMainWindow):
                 [
                     Entry("enroll_photos", "&Enroll from photos...", self._on_enroll_photos, fallback="Ctrl+E"),
                     enroll_face,
+                    enroll_person,
+                    add_samples,
                     Entry("gallery", "&Gallery...", self._on_open_gallery, fallback="Ctrl+G"),
                     None,
                     verify,
@@ -476,6 +480,16 @@ class MainWindow(QMainWindow):
         self.view.setFocus()
         if not self.view.enroll_selected():
             self.status.showMessage("No face in view to enroll.", 4000)
+
+    def _on_enroll_person(self) -> None:
+        result = self.view.result
+        image = (
+            None if result is None else result.image if result.image is not None else self.image_for(result.frame_index)
+        )
+        flows.enroll_person(self, [f for f, _ in self.view.visible_faces()], image)
+
+    def _on_add_samples(self) -> None:
+        flows.add_samples(self)
 
     def _on_verify_toggled(self, checked: bool) -> None:
         if not self.verify.switch.isEnabled():

@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--source", type=Path, default=SHARED / "video" / "short_hamilton_clip.mp4")
     parser.add_argument("--photos", type=Path, default=SHARED / "photos" / "face_recognition_examples")
+    parser.add_argument("--guided-only", action="store_true", help="only guided.png (a one-person clip as --source)")
     args = parser.parse_args(argv)
     out, source, photos = args.out.resolve(), args.source.resolve(), args.photos.resolve()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -63,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(1000, 660)
     window.show()
     window.start()
+    if args.guided_only:
+        wait_until(app, lambda: window.view.result is not None, 120)
+        guided_shot(app, window, out)
+        window.close()
+        engine.close()
+        return 0
 
     def named_face_drawn() -> bool:
         # What the user sees: a labelled box drawn on the frame shown (the view drops boxes that no longer fit).
@@ -89,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     wait_until(app, lambda: False, 0.3)
     enroll.grab().save(str(out / "enroll.png"))
     enroll.reject()
+    guided_shot(app, window, out)
     window.verify.switch.setChecked(True)
     window.verify.people.setCurrentIndex(window.verify.people.findText("Lin-Manuel Miranda"))
     wait_until(app, lambda: "ACCEPT" in window.verify.verdict.text(), 5)
@@ -138,6 +146,20 @@ def record_correction(engine: object, image: object, face: object) -> None:
     other = next(p for p in engine.people() if p.id != getattr(face, "person_id", None))
     crop, moved = sample_crop(image, face.detection)  # type: ignore[arg-type, attr-defined]
     engine.add_negative(other.id, FaceSample(crop, moved, "live view"))
+
+
+def guided_shot(app: object, window: object, out: Path) -> None:
+    """guided.png: Enroll person's guided capture, once it has a few samples (or has ended)."""
+    from faceapp.ui import flows
+
+    dialog = flows.guided_dialog(window, None, None)  # type: ignore[arg-type]
+    assert dialog is not None
+    dialog.show()
+    wait_until(app, lambda: len(dialog.samples) >= 3 or not dialog.capturing, 90)
+    wait_until(app, lambda: "Not taken" in dialog.reason.text(), 5)
+    dialog.name.setCurrentText("New Person")
+    dialog.grab().save(str(out / "guided.png"))
+    dialog.reject()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ class LiveSession:
         self.capture: CaptureThread | None = None
         self.worker: RecognitionWorker | PipelineWorker | None = None
         self.claim: int | None = None  # verify mode's claimed person, kept across workers
+        self.taps: list[LatestFrameMailbox[Frame]] = []  # more readers of the newest frame (a guided capture)
+        self.paused = False  # the recognition worker gets no frames (it idles) while a guided capture runs
         self.captured = 0
         self.recognized = 0
         self._stopped = False  # a thread that outlived stop() must not emit into a closing window
@@ -119,7 +121,25 @@ class LiveSession:
             return
         self.captured += 1
         self.bridge.post_frame(frame)  # first: a fast worker's result must not reach the view before its frame
-        self.mailbox.put(frame)
+        for tap in list(self.taps):
+            tap.put(frame)
+        if not self.paused:
+            self.mailbox.put(frame)
+
+    def tap(self, pause: bool = True) -> LatestFrameMailbox[Frame]:
+        """A mailbox of its own that gets every new frame from now on (guided enrollment's), and with `pause` the
+        recognition worker gets none until untap: on a small machine the capture has the CPU to itself."""
+        mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
+        self.taps = [*self.taps, mailbox]
+        self.paused = self.paused or pause
+        return mailbox
+
+    def untap(self, mailbox: LatestFrameMailbox[Frame]) -> None:
+        """Stop feeding `mailbox`; the recognition worker gets frames again once no tap is left."""
+        self.taps = [t for t in self.taps if t is not mailbox]
+        mailbox.close()
+        if not self.taps:
+            self.paused = False
 
     def _on_result(self, result: FrameResult, generation: int) -> None:
         """Worker thread: pass the result on."""
@@ -130,7 +150,9 @@ class LiveSession:
 
 
 # The threads that run torch or OpenCV (the gallery runner and watcher end with the engine, after these).
-INFERENCE_THREADS = frozenset({"faceapp-capture", "faceapp-recognition", "faceapp-detect", "faceapp-embed"})
+INFERENCE_THREADS = frozenset(
+    {"faceapp-capture", "faceapp-recognition", "faceapp-detect", "faceapp-embed", "faceapp-guided"}
+)
 
 
 def finish_threads(timeout: float = 10.0) -> list[str]:

@@ -16,6 +16,7 @@ from faceapp.core.video import Frame, iou
 from faceapp.settings import Settings
 from faceapp.ui import flows
 from faceapp.ui.enroll_dialog import EnrollDialog
+from faceapp.ui.guided_dialog import GuidedDialog
 from faceapp.ui.settings_dialog import SettingsDialog
 from tests.ui.helpers import STEADY_FACE, WindowFactory, wait_for_faces
 
@@ -90,18 +91,24 @@ def test_click_to_enroll_then_recognized(
     qtbot.waitUntil(lambda: bool(window.view.drawn[1]), timeout=15000)  # a box on the screen, to click
     face = max(window.view.drawn[1], key=lambda f: f.detection.area)
     assert face.label(window.rule()) == "Unknown"
-    dialogs: list[EnrollDialog] = []
+    dialogs: list[GuidedDialog] = []
 
-    def fill_in() -> None:
+    def fill_in(tries: int = 1200) -> None:
         dialog = QApplication.activeModalWidget()
-        assert isinstance(dialog, EnrollDialog)
+        if not isinstance(dialog, GuidedDialog) or not dialog.samples:  # the clicked face is its first sample
+            if tries > 0:
+                QTimer.singleShot(25, lambda: fill_in(tries - 1))
+            elif isinstance(dialog, GuidedDialog):
+                dialog.reject()
+            return
         dialogs.append(dialog)
         assert dialog.preview.pixmap() is not None
         assert not dialog.preview.pixmap().isNull()
+        dialog.keep_one()
         dialog.name.setCurrentText("Clicked Person")
         dialog.buttons.accepted.emit()
 
-    QTimer.singleShot(200, fill_in)
+    QTimer.singleShot(50, fill_in)
     centre = window.view.box_rect(face).center()
     qtbot.mouseClick(window.view, Qt.MouseButton.LeftButton, pos=QPoint(int(centre.x()), int(centre.y())))
     assert dialogs
