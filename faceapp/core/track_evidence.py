@@ -44,7 +44,7 @@ MIN_QUALITY = 0.05  # a poor frame still counts a little: weights never reach 0
 class EvidenceRules:
     """How much evidence a decision needs (counts are fresh embeddings; docs/benchmarks.md, "Track evidence")."""
 
-    window: int = 15  # the latest fresh embeddings the evidence is the mean of
+    window: int = 8  # the latest fresh embeddings the evidence is the mean of (15 let a look-alike keep a name)
     name_after: int = 3  # fresh frames before a name may appear
     unknown_after: int = 5  # ... and before "Unknown" may (later than a name: Unknown, then the name, is a change)
     hold: float = 0.15  # a named track keeps its name while the evidence is within tau * (1 + hold) of them
