@@ -60,6 +60,7 @@ def test_a_wrong_early_guess_is_corrected_as_evidence_grows() -> None:
     assert early == ["…", "…", "Bob"]
     later = feed(book, [towards(0)] * 6)
     assert later[-1] == "Ada"
+    assert set(later) == {"Bob", "Ada"}  # straight from the wrong name to the right one, never Unknown between
     assert 1 not in {i for i, s in enumerate(later) if s == "…"}  # corrected in place, not by restarting the track
 
 
@@ -98,6 +99,19 @@ def test_a_stranger_stays_unknown_even_when_one_frame_looks_like_someone() -> No
     assert labels == ["…", "…", "Unknown"]
     assert feed(book, [towards(1)]) == ["Unknown"]  # one frame right on Ada: held aside
     assert feed(book, stranger[3:]) == ["Unknown", "Unknown"]
+
+
+def test_tau_means_for_the_evidence_what_it_means_for_one_frame() -> None:
+    """Frames each 33 degrees from Ada (d 0.32, past tau 0.3), scattered around her: their unit-length mean is within
+    tau (d 0.28), but the evidence is the mean of the frames' own distances, so the face is never named."""
+    book = EvidenceBook()
+    frames = []
+    for phi in (25, -25) * 5:
+        side = np.cos(np.radians(phi)) * towards(90, plane=2) + np.sin(np.radians(phi)) * towards(90, plane=3)
+        frames.append(np.cos(np.radians(33)) * towards(0) + np.sin(np.radians(33)) * side)
+    assert min(distance(f, towards(0)) for f in frames) > RULE.threshold
+    assert distance(normalize(np.mean(frames, axis=0)), towards(0)) < RULE.threshold
+    assert set(feed(book, frames)) == {"…", "Unknown"}
 
 
 def test_a_named_track_keeps_its_name_in_the_hold_band_and_loses_it_beyond() -> None:
