@@ -1,8 +1,10 @@
 """The shared clips as live tracks for `bench tracks`: detected, tracked and embedded as the default worker would.
 
 Every frame is detected with the app's detector at half size (the live view's), faces are followed by the live IoU
-tracker (core.live.Tracker) and embedded when it says so (new, moved, or every third update). Detections and
-embeddings of every frame are cached per clip and model, so a rerun only tracks and labels.
+tracker (core.live.Tracker; every track ends at a scene cut, core.video.SceneCounter, as in the app) and embedded
+when it says so (new, moved, or every third update; for the evidence also in every update while the track is
+undecided, as the workers do). Detections and embeddings of every frame are cached per clip and model, so a rerun
+only tracks and labels.
 """
 
 from __future__ import annotations
@@ -118,21 +120,23 @@ def tracks_of(
             fresh = tracker.needs_embedding(tid)
             if fresh:
                 tracker.set_embedding(tid, emb)
-            a = acc.setdefault(tid, {"frames": [], "dets": [], "emb": [], "fresh": [], "q": []})
+            a = acc.setdefault(tid, {"frames": [], "dets": [], "emb": [], "own": [], "fresh": [], "q": []})
             a["frames"].append(index)
             a["dets"].append(det)
             a["emb"].append(tracker.embedding(tid))
+            a["own"].append(emb)
             a["fresh"].append(fresh)
-            a["q"].append(face_quality(frames[index], det) if fresh else 0.0)
+            a["q"].append(face_quality(frames[index], det))
     out = []
     for a in acc.values():
-        seq = TrackSequence("", None, np.stack(a["emb"]), np.array(a["fresh"]), np.array(a["q"]), fps)
+        emb, own = np.stack(a["emb"]), np.stack(a["own"])
+        seq = TrackSequence("", None, emb, np.array(a["fresh"]), np.array(a["q"]), fps, own)
         out.append((a["frames"], a["dets"], seq))
     return out
 
 
 def _with(seq: TrackSequence, source: str, truth: int | None) -> TrackSequence:
-    return TrackSequence(source, truth, seq.embeddings, seq.fresh, seq.qualities, seq.fps)
+    return TrackSequence(source, truth, seq.embeddings, seq.fresh, seq.qualities, seq.fps, seq.own)
 
 
 def hamilton_truth(frames: list[int], dets: list[Detection], names: dict[str, int]) -> int | None:

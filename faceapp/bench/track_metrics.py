@@ -34,8 +34,9 @@ class TrackSequence:
     truth: int | None  # the gallery person this is, None for a stranger
     embeddings: np.ndarray  # (n, dim): the track's latest embedding in each frame
     fresh: np.ndarray  # (n,) bool: a new embedding in this frame (the others repeat the previous one)
-    qualities: np.ndarray  # (n,) in [0, 1]
+    qualities: np.ndarray  # (n,) in [0, 1], of each frame's own face
     fps: float
+    own: np.ndarray | None = None  # (n, dim): each frame's own embedding (None: `embeddings`, every frame fresh)
 
 
 def shown_labels(
@@ -60,8 +61,11 @@ def shown_labels(
         return out
     book = EvidenceBook(rules)
     track, out = 1, []
+    own = seq.embeddings if seq.own is None else seq.own
     for i in range(len(seq.embeddings)):
-        if seq.fresh[i] and book.observe(track, seq.embeddings[i], float(seq.qualities[i]), i / seq.fps, rule, ""):
+        # As in the workers: a frame is embedded on the tracker's cadence, and in every frame while undecided.
+        fresh = bool(seq.fresh[i]) or book.undecided(track)
+        if fresh and book.observe(track, own[i], float(seq.qualities[i]), i / seq.fps, rule, ""):
             book.rename(track, track + 1)
             track += 1
         verdict = book.decide(track, gallery, rule)

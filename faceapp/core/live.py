@@ -310,7 +310,8 @@ class RecognitionWorker(threading.Thread):
         t1 = time.perf_counter()
         ids = tracker.assign(detections)
         book.retain(tracker.track_ids(), gallery.model)  # tracks the tracker dropped have ended
-        due = [i for i, tid in enumerate(ids) if tracker.needs_embedding(tid)]
+        # An undecided track is embedded in every update, so a new face is named after 3 updates, not 3 refreshes.
+        due = [i for i, tid in enumerate(ids) if tracker.needs_embedding(tid) or book.undecided(tid)]
         now = time.time()
         if due:
             fresh = analyzer.embed(frame.image, [detections[i] for i in due])

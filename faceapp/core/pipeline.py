@@ -352,7 +352,12 @@ class PipelineWorker(threading.Thread):
             self._detector.submit(_DetectJob(self._scene, frame, self._analyzer.detector))
             self._last_detect, self._force_detect = now, False
         if self._embedder.idle:
-            wanted = [t for t in self._tracks.visible() if t.needs_embedding(now)]
+            # An undecided track is embedded whenever the stage is free, so a new face is named after 3 embeddings.
+            wanted = [
+                t
+                for t in self._tracks.visible()
+                if t.needs_embedding(now) or (not t.requested and self._book.undecided(t.track_id))
+            ]
             if wanted:
                 for t in wanted:
                     t.requested, t.embedded_at = True, now

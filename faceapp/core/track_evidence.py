@@ -267,6 +267,11 @@ class EvidenceBook:
             if ev is not None:
                 ev.last_seen = now
 
+    def undecided(self, track_id: int) -> bool:
+        """The track has no decision yet: its faces are worth embedding in every frame until it has one."""
+        ev = self.tracks.get(track_id)
+        return ev is None or ev.verdict.state == "undecided"
+
     def rename(self, old: int, new: int) -> None:
         """The tracker gave a swapped track a new id."""
         if old in self.tracks:
