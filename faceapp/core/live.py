@@ -43,7 +43,10 @@ class LiveFace:
 
     @property
     def certainty(self) -> Certainty:
-        """ "undecided" while the track's evidence is not yet clear; "named" or "unknown" once it is."""
+        """The track's state: undecided while its evidence is not yet clear, then named or unknown.
+
+        A face without a verdict (built by hand) is never undecided; whether the rule accepts it is `accepted`.
+        """
         if self.verdict is not None:
             return self.verdict.state
         return "named" if self.name is not None else "unknown"
