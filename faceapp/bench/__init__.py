@@ -26,6 +26,7 @@ MODULE_SUITES = {
     "stations": "faceapp.bench.stations",
     "corrections": "faceapp.bench.corrections",
     "enroll": "faceapp.bench.enroll",
+    "tracks": "faceapp.bench.tracks",
 }
 
 
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         "corrections", help="LFW one-shot: strangers named before and after one 'not X' each", add_help=False
     )
     sub.add_parser("enroll", help="guided enrollment against one sample: clips and LFW", add_help=False)
+    sub.add_parser(
+        "tracks", help="live tracks named by evidence vs per frame and by vote: clips and LFW sequences", add_help=False
+    )
     return parser
 
 

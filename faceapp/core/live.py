@@ -1,4 +1,5 @@
-"""Live recognition: the worker that turns the newest frame into labelled faces, and a tracker that steadies labels."""
+"""Live recognition: the worker that turns the newest frame into labelled faces, the tracker that follows them, and
+the evidence over each track (core.track_evidence) that names it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import NamedTuple
 import numpy as np
 
 from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.evidence import TrackSink
 from faceapp.core.matching import GallerySnapshot
+from faceapp.core.track_evidence import Certainty, EvidenceBook, Verdict, face_quality
 from faceapp.core.types import Detection, MatchRule
 from faceapp.core.video import Frame, LatestFrameMailbox, iou
 
@@ -24,7 +27,9 @@ log = logging.getLogger(__name__)
 class LiveFace:
     """A face in a frame: its track, box, nearest enrolled person, distance and the next person's distance.
 
-    The match rule (tau and margin) is applied when shown, so changing it relabels at once.
+    From a live worker, `verdict` is the track's decision from its evidence (core.track_evidence), made under the
+    worker's rule (`set_rule`, which the window keeps equal to the view's), and the person and distances are the
+    evidence's. Without one (a face built by hand), the rule is applied to the distances when shown.
     """
 
     track_id: int
@@ -34,9 +39,22 @@ class LiveFace:
     distance: float
     runner_up: float = float("inf")
     claimed_distance: float = float("inf")  # to the claimed person of verify mode (FrameResult.claimed_id), if any
+    verdict: Verdict | None = None
+
+    @property
+    def certainty(self) -> Certainty:
+        """The track's state: undecided while its evidence is not yet clear, then named or unknown.
+
+        A face without a verdict (built by hand) is never undecided; whether the rule accepts it is `accepted`.
+        """
+        if self.verdict is not None:
+            return self.verdict.state
+        return "named" if self.name is not None else "unknown"
 
     def accepted(self, rule: MatchRule | float) -> bool:
-        """Whether this face counts as its nearest person under the rule (a bare float is tau alone)."""
+        """Whether this face counts as its nearest person: the track's verdict, else the rule (a bare float: tau)."""
+        if self.verdict is not None:
+            return self.verdict.named
         return self.name is not None and MatchRule.of(rule).accepts(self.distance, self.runner_up)
 
     def ambiguous(self, rule: MatchRule | float) -> bool:
@@ -134,6 +152,18 @@ class Tracker:
         assert found is not None, "set_embedding comes first"
         return found
 
+    def track_ids(self) -> list[int]:
+        """The ids of the tracks kept now."""
+        return list(self._tracks)
+
+    def renumber(self, track_id: int) -> int:
+        """Give a track a new id (another person stepped into its box) and forget its votes; returns the new id."""
+        t = self._tracks.pop(track_id)
+        t.track_id, self._next_id = self._next_id, self._next_id + 1
+        t.history.clear()
+        self._tracks[t.track_id] = t
+        return t.track_id
+
     def with_fresh_votes(self) -> Tracker:
         """A copy whose tracks keep boxes and embeddings but no votes (they named the old gallery's people)."""
         fresh = Tracker(self.window, self.min_iou, self.max_missed, self.embed_every)
@@ -174,10 +204,11 @@ class _State(NamedTuple):
 class RecognitionWorker(threading.Thread):
     """Takes the newest frame from the mailbox, detects, embeds and matches, and reports a FrameResult.
 
-    The worker owns its state (analyzer, gallery snapshot, tracker): other threads only hand it pending values
-    (set_gallery, set_analyzer, set_claim), which it applies at the top of its next frame, so a frame never mixes one
-    model's embeddings with another model's gallery and no other thread touches the tracker. It never touches the
-    database: galleries are immutable snapshots.
+    The worker owns its state (analyzer, gallery snapshot, tracker, track evidence): other threads only hand it
+    pending values (set_gallery, set_analyzer, set_claim, set_rule, set_track_sink), which it applies at the top of its
+    next frame, so a frame never mixes one model's embeddings with another model's gallery and no other thread touches
+    the tracker. It never touches the database: galleries are immutable snapshots. Each face is named by its track's
+    evidence (core.track_evidence); a track that ends goes to the track sink, from this thread.
     """
 
     def __init__(
@@ -199,6 +230,18 @@ class RecognitionWorker(threading.Thread):
         self.on_error = on_error or (lambda message: None)
         self._stop_event = threading.Event()
         self._last_scene: int | None = None  # the previous frame's scene, to end tracks at a cut
+        self._rule = default_rule(analyzer)
+        self._pending_rule: MatchRule | None = None
+        self._sink: TrackSink | None = None
+        self._book = EvidenceBook()  # the worker's thread only
+
+    def set_rule(self, rule: MatchRule) -> None:
+        """Any thread: the rule (tau and margin) tracks are named under, from the next frame on (decided again)."""
+        self._pending_rule = rule
+
+    def set_track_sink(self, sink: TrackSink | None) -> None:
+        """Any thread: who hears of each track that ends for good (core.evidence); None: nobody."""
+        self._sink = sink
 
     def set_gallery(self, gallery: GallerySnapshot) -> None:
         """Any thread: use a new gallery snapshot of the same model from the next frame on.
@@ -225,7 +268,7 @@ class RecognitionWorker(threading.Thread):
         self.mailbox.close()
 
     def run(self) -> None:
-        """The recognition loop (the worker's thread)."""
+        """The recognition loop (the worker's thread); the tracks still open end when it stops."""
         while not self._stop_event.is_set():
             frame = self.mailbox.get(timeout=0.1)
             if frame is None or self._stop_event.is_set():
@@ -235,45 +278,62 @@ class RecognitionWorker(threading.Thread):
             except Exception as exc:  # keep the app alive; the GUI shows the message
                 log.exception("recognition failed on frame %d", frame.index)
                 self.on_error(f"Recognition failed: {exc}")
+        self._book.sink = self._sink
+        self._book.end_all(self._state.gallery.model)
 
     def _apply_pending(self) -> _State:
         with self._pending_lock:
             analyzer, gallery = self._pending_analyzer, self._pending_gallery
             self._pending_analyzer = self._pending_gallery = None
+        rule, self._pending_rule = self._pending_rule, None
+        self._book.sink = self._sink
         state = self._state
         if analyzer is not None:
+            self._book.end_all(state.gallery.model)  # the old model's tracks end; embeddings do not cross models
             state = _State(analyzer[0], analyzer[1], Tracker())
         if gallery is not None and gallery.model == state.gallery.model:
             state = _State(state.analyzer, gallery, state.tracker.with_fresh_votes())
+            self._book.forget_decisions()  # the evidence stays; it is matched against the new gallery at once
+        if rule is not None and rule != self._rule:
+            self._rule = rule
+            self._book.forget_decisions()
         self._state = state
         return state
 
     def process(self, frame: Frame) -> FrameResult:
         """The worker's thread: apply pending changes, then detect, embed (new or due tracks only) and match."""
         analyzer, gallery, tracker = self._apply_pending()
-        claim = self._claim
+        claim, rule, book = self._claim, self._rule, self._book
         t0 = time.perf_counter()
         if self._last_scene is not None and frame.scene != self._last_scene:
             tracker.end_tracks()  # the same place after a cut is someone else: no votes or embeddings carry over
+            book.end_all(gallery.model)
         self._last_scene = frame.scene
         detections = analyzer.detector.detect(frame.image)
         t1 = time.perf_counter()
         ids = tracker.assign(detections)
-        due = [i for i, tid in enumerate(ids) if tracker.needs_embedding(tid)]
+        book.retain(tracker.track_ids(), gallery.model)  # tracks the tracker dropped have ended
+        # An undecided track is embedded in every update, so a new face is named after 3 updates, not 3 refreshes.
+        due = [i for i, tid in enumerate(ids) if tracker.needs_embedding(tid) or book.undecided(tid)]
+        now = time.time()
         if due:
             fresh = analyzer.embed(frame.image, [detections[i] for i in due])
             for i, face in zip(due, fresh, strict=True):
                 tracker.set_embedding(ids[i], face.embedding)
+                quality = face_quality(frame.image, detections[i])
+                seen = (frame.image, detections[i])
+                if book.observe(ids[i], face.embedding, quality, now, rule, gallery.model, seen):
+                    new = tracker.renumber(ids[i])  # someone else in the same box: a new track from here on
+                    book.rename(ids[i], new)
+                    ids[i] = new
+        book.seen(ids, now)
         t2 = time.perf_counter()
         faces: list[LiveFace] = []
-        if detections:
-            vectors = np.stack([tracker.embedding(tid) for tid in ids])
-            matches = gallery.identify(vectors, 4.0)  # the rule is applied when shown
-            for det, tid, vec, m in zip(detections, ids, vectors, matches, strict=True):
-                pid, dist, runner_up = tracker.vote(tid, m.person_id, m.distance, m.runner_up)
-                name = gallery.names.get(pid) if pid is not None else None
-                claimed = gallery.verify(vec, claim, 4.0).distance if claim is not None else float("inf")
-                faces.append(LiveFace(tid, det, pid, name, dist, runner_up, claimed))
+        for det, tid in zip(detections, ids, strict=True):
+            v = book.decide(tid, gallery, rule)
+            vec = tracker.embedding(tid)
+            claimed = gallery.verify(vec, claim, 4.0).distance if claim is not None else float("inf")
+            faces.append(LiveFace(tid, det, v.person_id, v.name, v.distance, v.runner_up, claimed, v))
         t3 = time.perf_counter()
         timings = {
             "detect": (t1 - t0) * 1e3,
@@ -285,3 +345,11 @@ class RecognitionWorker(threading.Thread):
         return FrameResult(
             frame.index, frame.timestamp, tuple(faces), timings, gallery.model, claim, frame.image, frame.scene
         )
+
+
+def default_rule(analyzer: FaceAnalyzer) -> MatchRule:
+    """The embedder's own default tau and margin (until the window sets the user's rule)."""
+    info = getattr(analyzer.embedder, "info", None)
+    if info is None:
+        return MatchRule(0.5)
+    return MatchRule(float(info.default_threshold), float(getattr(info, "default_margin", 0.0)))

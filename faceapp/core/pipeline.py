@@ -26,10 +26,12 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from faceapp.core.analyzer import FaceAnalyzer
-from faceapp.core.live import FrameResult, LiveFace
+from faceapp.core.evidence import TrackSink
+from faceapp.core.live import FrameResult, LiveFace, default_rule
 from faceapp.core.matching import GallerySnapshot
+from faceapp.core.track_evidence import EvidenceBook, face_quality
 from faceapp.core.tracking import Track, TrackSet
-from faceapp.core.types import Detection
+from faceapp.core.types import Detection, MatchRule
 from faceapp.core.video import Frame, LatestFrameMailbox
 
 log = logging.getLogger(__name__)
@@ -134,8 +136,9 @@ def _embed(job: _EmbedJob) -> list[np.ndarray]:
 class PipelineWorker(threading.Thread):
     """The live pipeline's tracking thread and its two stages; the same interface as RecognitionWorker.
 
-    Other threads only hand it pending values (set_gallery, set_analyzer, set_claim), applied at the top of its next
-    frame. It never touches the database.
+    Other threads only hand it pending values (set_gallery, set_analyzer, set_claim, set_rule, set_track_sink),
+    applied at the top of its next frame. It never touches the database. Each face is named by its track's evidence
+    (core.track_evidence); a track that ends goes to the track sink, from the tracking thread.
     """
 
     def __init__(
@@ -166,6 +169,18 @@ class PipelineWorker(threading.Thread):
         self._stop_event = threading.Event()
         self._detector = _Stage[_DetectJob]("faceapp-detect", _detect, self.on_error)
         self._embedder = _Stage[_EmbedJob]("faceapp-embed", _embed, self.on_error)
+        self._rule = default_rule(analyzer)
+        self._pending_rule: MatchRule | None = None
+        self._sink: TrackSink | None = None
+        self._book = EvidenceBook()  # the tracking thread's
+
+    def set_rule(self, rule: MatchRule) -> None:
+        """Any thread: the rule (tau and margin) tracks are named under, from the next frame on (decided again)."""
+        self._pending_rule = rule
+
+    def set_track_sink(self, sink: TrackSink | None) -> None:
+        """Any thread: who hears of each track that ends for good (core.evidence); None: nobody."""
+        self._sink = sink
 
     def set_gallery(self, gallery: GallerySnapshot) -> None:
         """Any thread: a new snapshot of the same model from the next frame on (tracks keep embeddings, not votes)."""
@@ -233,22 +248,29 @@ class PipelineWorker(threading.Thread):
             self._embedder.stop()
             self._detector.join(0.5)
             self._embedder.join(0.5)
+            self._book.sink = self._sink
+            self._book.end_all(self._gallery.model)  # the tracks still open end with the worker
 
     def _apply_pending(self) -> None:
         with self._pending_lock:
             analyzer, gallery = self._pending_analyzer, self._pending_gallery
             self._pending_analyzer = self._pending_gallery = None
+        rule, self._pending_rule = self._pending_rule, None
+        self._book.sink = self._sink
         if analyzer is not None:
+            self._book.end_all(self._gallery.model)  # the old model's tracks end; embeddings do not cross models
             self._analyzer, self._gallery = analyzer
             self._relocator = _twin(analyzer[0].detector)
             self._new_scene()
         if gallery is not None and gallery.model == self._gallery.model:
             self._gallery = gallery
-            for track in self._tracks.tracks.values():  # votes named the old gallery's people
-                track.history.clear()
-                track.fresh = track.embedding is not None
+            self._book.forget_decisions()  # the evidence stays; it is matched against the new gallery at once
+        if rule is not None and rule != self._rule:
+            self._rule = rule
+            self._book.forget_decisions()
 
     def _new_scene(self) -> None:
+        self._book.end_all(self._gallery.model)
         self._tracks.clear()
         self._scene += 1
         self._force_detect = True
@@ -270,6 +292,7 @@ class PipelineWorker(threading.Thread):
         t1 = time.perf_counter()
         if not self._tracks.relocate(frame.image, self._find):
             self._force_detect = True
+        self._book.retain(self._tracks.tracks, self._gallery.model)  # lost or unconfirmed tracks have ended
         t2 = time.perf_counter()
         self._hand_off(frame)
         faces = self._match(claim)
@@ -298,7 +321,7 @@ class PipelineWorker(threading.Thread):
         return list(self._relocator.detect_near(image, [box])[0])
 
     def _apply_embeddings(self, timings: dict[str, float]) -> int:
-        count = 0
+        count, now = 0, time.time()
         for done in self._embedder.collect():
             if done.job.scene != self._scene:
                 continue
@@ -310,8 +333,17 @@ class PipelineWorker(threading.Thread):
                 if done.output is not None:
                     track.embedding, track.embedded, track.fresh = done.output[i], det, True
                     count += 1
+                    self._observe(track, done.job.image, det, now)
             timings.update(embed=done.wall_ms, embed_cpu=done.cpu_ms)
         return count
+
+    def _observe(self, track: Track, image: np.ndarray, det: Detection, now: float) -> None:
+        """A track's fresh embedding joins its evidence (from the image it was computed on)."""
+        assert track.embedding is not None
+        quality = face_quality(image, det)
+        old = track.track_id
+        if self._book.observe(old, track.embedding, quality, now, self._rule, self._gallery.model, (image, det)):
+            self._book.rename(old, self._tracks.renumber(old))  # someone else in the same box: a new track
 
     def _hand_off(self, frame: Frame) -> None:
         now = time.monotonic()
@@ -320,7 +352,12 @@ class PipelineWorker(threading.Thread):
             self._detector.submit(_DetectJob(self._scene, frame, self._analyzer.detector))
             self._last_detect, self._force_detect = now, False
         if self._embedder.idle:
-            wanted = [t for t in self._tracks.visible() if t.needs_embedding(now)]
+            # An undecided track is embedded whenever the stage is free, so a new face is named after 3 embeddings.
+            wanted = [
+                t
+                for t in self._tracks.visible()
+                if t.needs_embedding(now) or (not t.requested and self._book.undecided(t.track_id))
+            ]
             if wanted:
                 for t in wanted:
                     t.requested, t.embedded_at = True, now
@@ -331,17 +368,21 @@ class PipelineWorker(threading.Thread):
         tracks: list[Track] = [t for t in self._tracks.visible() if t.embedding is not None]
         if not tracks:
             return []
-        vectors = np.stack([t.embedding for t in tracks if t.embedding is not None])
-        matches = self._gallery.identify(vectors, 4.0)  # the rule is applied when shown
+        now = time.time()
+        self._book.seen((t.track_id for t in tracks), now)
         faces = []
-        for track, vec, m in zip(tracks, vectors, matches, strict=True):
-            if track.fresh:
-                track.vote(m.person_id, m.distance, m.runner_up)
-                track.fresh = False
-            pid, dist, runner_up = track.verdict
-            name = self._gallery.names.get(pid) if pid is not None else None
-            claimed = self._gallery.verify(vec, claim, 4.0).distance if claim is not None else float("inf")
-            faces.append(LiveFace(track.track_id, track.detection, pid, name, dist, runner_up, claimed))
+        for track in tracks:
+            track.fresh = False
+            v = self._book.decide(track.track_id, self._gallery, self._rule)
+            vec = track.embedding
+            claimed = (
+                self._gallery.verify(vec, claim, 4.0).distance
+                if claim is not None and vec is not None
+                else float("inf")
+            )
+            faces.append(
+                LiveFace(track.track_id, track.detection, v.person_id, v.name, v.distance, v.runner_up, claimed, v)
+            )
         return faces
 
 

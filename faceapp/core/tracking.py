@@ -94,6 +94,14 @@ class TrackSet:
         """Forget every track (a scene cut); ids keep rising."""
         self.tracks = {}
 
+    def renumber(self, track_id: int) -> int:
+        """Give a track a new id (another person stepped into its box) and forget its votes; returns the new id."""
+        track = self.tracks.pop(track_id)
+        track.track_id, self._next_id = self._next_id, self._next_id + 1
+        track.history.clear()
+        self.tracks[track.track_id] = track
+        return track.track_id
+
     def merge(self, detections: list[Detection], frame_index: int) -> list[Track]:
         """A full detection's faces: known ones confirm their track, the others start tracks (returned)."""
         free = list(self.tracks.values())

@@ -342,6 +342,7 @@ class MainWindow(QMainWindow):
     def _show_settings(self, shown: Settings) -> None:
         rule = self.rule(shown)
         self.view.rule = rule
+        self.session.set_rule(rule)  # tracks are named under it in the worker (core.track_evidence)
         self.verify.threshold = rule.threshold
         self.view.mirror = shown.mirror_view and self.session.is_camera  # text in a video file never reads backwards
         mirror = self.actions_by_name["mirror"]

@@ -7,9 +7,11 @@ import os
 import time
 
 from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.evidence import TrackSink
 from faceapp.core.live import FrameResult, RecognitionWorker
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.pipeline import PipelineWorker
+from faceapp.core.types import MatchRule
 from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox
 from faceapp.ui.bridge import PipelineBridge
 
@@ -32,6 +34,8 @@ class LiveSession:
         self.claim: int | None = None  # verify mode's claimed person, kept across workers
         self.taps: list[LatestFrameMailbox[Frame]] = []  # more readers of the newest frame (a guided capture)
         self.paused = False  # the recognition worker gets no frames (it idles) while a guided capture runs
+        self.rule: MatchRule | None = None  # the rule tracks are named under (None: the model's default), likewise
+        self.track_sink: TrackSink | None = None  # who hears of ended tracks (the unknown-faces review), likewise
         self.captured = 0
         self.recognized = 0
         self._stopped = False  # a thread that outlived stop() must not emit into a closing window
@@ -85,6 +89,9 @@ class LiveSession:
             on_error=self.bridge.post_error,
         )
         self.worker.set_claim(self.claim)
+        if self.rule is not None:
+            self.worker.set_rule(self.rule)
+        self.worker.set_track_sink(self.track_sink)
         self.worker.start()
 
     def set_gallery(self, gallery: GallerySnapshot) -> None:
@@ -97,6 +104,18 @@ class LiveSession:
         self.claim = person_id
         if self.worker is not None:
             self.worker.set_claim(person_id)
+
+    def set_rule(self, rule: MatchRule) -> None:
+        """The rule (tau and margin) live tracks are named under, from the next recognised frame on."""
+        self.rule = rule
+        if self.worker is not None:
+            self.worker.set_rule(rule)
+
+    def set_track_sink(self, sink: TrackSink | None) -> None:
+        """Who hears of each live track that ends (called on the worker's thread; core.evidence)."""
+        self.track_sink = sink
+        if self.worker is not None:
+            self.worker.set_track_sink(sink)
 
     def stop(self, timeout: float = 0.8) -> bool:
         """Stop both threads: set their events, wake them, join with a shared timeout. True when both ended."""

@@ -34,6 +34,9 @@ Labeler = Callable[[LiveFace], tuple[str, QColor]]
 
 ACCEPT_COLOUR = QColor(40, 200, 90)
 REJECT_COLOUR = QColor(230, 70, 60)
+UNDECIDED_COLOUR = QColor(120, 120, 132)  # a track whose evidence is not yet clear: no name, no verdict colour
+UNDECIDED_MARK = "…"
+UNDECIDED_OPACITY = 0.8
 FRESH_AGE = 1.0  # seconds between the result's frame and the shown one below which boxes are drawn fully opaque
 MAX_AGE = 6.0  # ... above which they are not drawn at all (in between they fade to FADED)
 FADED = 0.35
@@ -133,7 +136,10 @@ class VideoView(QWidget):
         self.update()
 
     def default_label(self, face: LiveFace) -> tuple[str, QColor]:
-        """Name or Unknown, with the distance to the nearest enrolled person (and why, when too close to call)."""
+        """Name or Unknown, with the distance to the nearest enrolled person (and why, when too close to call);
+        a grey "…" while the track's evidence is not yet clear."""
+        if face.certainty == "undecided":
+            return UNDECIDED_MARK, UNDECIDED_COLOUR
         dist = "" if not np.isfinite(face.distance) else f"  {face.distance:.2f}"
         if face.ambiguous(self.rule):
             dist += " (ambiguous)"
@@ -309,7 +315,7 @@ class VideoView(QWidget):
         painter.setFont(font)
         metrics = painter.fontMetrics()
         for face, opacity in visible:
-            painter.setOpacity(opacity)
+            painter.setOpacity(opacity * (UNDECIDED_OPACITY if face.certainty == "undecided" else 1.0))
             rect = self.box_rect(face)
             text, colour = self.labeler(face)
             painter.setPen(QPen(colour, 2.5))

@@ -155,11 +155,18 @@ def test_worker_labels_faces_and_follows_gallery_swaps_without_reembedding() -> 
     image = image_with_pattern(1)
     first = worker.process(Frame(0, 0.0, image))
     assert first.faces[0].label(0.1) == "Unknown"
-    assert embedder.calls == 1
+    assert first.faces[0].certainty == "undecided"  # one frame is not yet evidence
+    i, shown = 1, first
+    while shown.faces[0].certainty == "undecided":  # embedded in every update until its evidence is clear
+        shown = worker.process(Frame(i, 0.04 * i, image))
+        i += 1
+    assert shown.faces[0].certainty == "unknown"  # nobody enrolled
+    calls = embedder.calls
     worker.set_gallery(GallerySnapshot("fake", np.array([5]), {5: "Ada"}, vectors))
-    second = worker.process(Frame(1, 0.04, image))
-    assert second.faces[0].label(0.1) == "Ada"  # the cached embedding meets the new gallery at once
-    assert embedder.calls == 1
+    second = worker.process(Frame(i, 0.04 * i, image))
+    assert second.faces[0].label(0.1) == "Ada"  # the track's evidence meets the new gallery at once
+    assert second.faces[0].certainty == "named"
+    assert embedder.calls == calls
     assert second.faces[0].track_id == first.faces[0].track_id
     assert set(second.timings) >= {"detect", "embed", "match", "total"}
 

@@ -94,7 +94,9 @@ def test_every_frame_is_named_though_detection_is_slow_and_runs_rarely() -> None
     assert set(detector.full_threads) == {"faceapp-detect"}
     assert set(detector.near_threads) == {"faceapp-recognition"}
     assert {t.name for t in embedder.threads} == {"faceapp-embed"}
-    assert embedder.calls == 1  # a steady face keeps its embedding (well under MAX_AGE_S here)
+    # A steady face is embedded until its evidence names it (3 embeddings; one more may be in flight), then keeps its
+    # embedding (well under MAX_AGE_S here).
+    assert 3 <= embedder.calls <= 4
     assert max(r.timings["total"] for r in results) < 50  # the tracking thread never waits for a stage
 
 

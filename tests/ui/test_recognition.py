@@ -64,7 +64,10 @@ def test_right_names_on_right_faces(
     def seen(name: str) -> bool:
         return any(window.view.labeler(f)[0].startswith(name) for r in results for f in r.faces)
 
-    qtbot.waitUntil(lambda: seen(LIN) and seen(ALEX) and len(results_frames) >= 30, timeout=20000)
+    # A name now waits for three fresh frames of evidence on its track (core.track_evidence). Alex Lacamoire is on
+    # screen for 0.8 s per loop, moving, at the edge of tau and the margin: a loaded machine may give his track too few
+    # frames to name him in a loop, so only Lin-Manuel Miranda is waited for; every name given is still checked.
+    qtbot.waitUntil(lambda: seen(LIN) and len(results_frames) >= 30, timeout=20000)
     # Reference: the offline pipeline (full-size detection, no tracker) on the very frames the live view labelled.
     assert window.rule() == RULE
     named = [r for r in results if any(f.accepted(RULE) for f in r.faces)]

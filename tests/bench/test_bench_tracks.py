@@ -1,0 +1,62 @@
+"""`faceapp bench tracks`: the labels each behaviour shows and the figures counted from them, on made-up tracks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import faceapp.bench
+from faceapp.bench.track_metrics import UNDECIDED, UNKNOWN, TrackSequence, figures, shown_labels, swap_delay
+from faceapp.core.matching import GallerySnapshot
+from faceapp.core.types import MatchRule
+
+RULE = MatchRule(0.3)
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.zeros(8, np.float32)
+    v[: len(values)] = values
+    return v / np.linalg.norm(v)
+
+
+ADA, BOB = unit(1), unit(0, 1)
+GALLERY = GallerySnapshot("m", np.array([1, 2]), {1: "Ada", 2: "Bob"}, np.stack([ADA, BOB]))
+
+
+def seq(vectors: list[np.ndarray], truth: int | None) -> TrackSequence:
+    n = len(vectors)
+    return TrackSequence("test", truth, np.stack(vectors), np.ones(n, bool), np.ones(n), 10.0)
+
+
+def test_one_odd_frame_flickers_per_frame_but_not_with_evidence() -> None:
+    track = seq([ADA] * 5 + [unit(0, 0, 1)] + [ADA] * 4, truth=1)
+    assert shown_labels(track, GALLERY, RULE, "per-frame")[5] == UNKNOWN
+    labels = shown_labels(track, GALLERY, RULE, "evidence")
+    assert labels[:2] == [UNDECIDED, UNDECIDED]
+    assert labels[2:] == [1] * 8
+    per_frame, evidence = (figures([track], GALLERY, RULE, b) for b in ("per-frame", "evidence"))
+    assert per_frame["label_changes_per_track"] == 2
+    assert evidence["label_changes_per_track"] == 0
+    assert evidence["first_correct_s_p50"] == pytest.approx(0.2)  # the third frame, at 10 frames a second
+    assert evidence["named_within_1s"] == 1.0
+
+
+def test_a_stranger_named_in_one_frame_is_a_wrong_track_per_frame_only() -> None:
+    stranger = seq([unit(0, 0, 1)] * 4 + [unit(0.95, 0, 0.31)] + [unit(0, 0, 1)] * 5, truth=None)  # d 0.1 to Ada
+    per_frame = figures([stranger], GALLERY, RULE, "per-frame")
+    assert per_frame["wrong_name_per_track"] == 1.0
+    assert per_frame["wrong_name_per_frame"] == pytest.approx(0.1)
+    assert figures([stranger], GALLERY, RULE, "evidence")["wrong_name_per_track"] == 0.0
+    assert figures([stranger], GALLERY, RULE, "evidence")["named_within_1s"] is None  # no known track
+
+
+def test_a_swap_drops_the_old_name_sooner_than_the_vote() -> None:
+    ada, bob = seq([ADA] * 6, truth=1), seq([BOB] * 6, truth=2)
+    assert swap_delay(ada, bob, GALLERY, RULE, "per-frame") == 0
+    assert swap_delay(ada, bob, GALLERY, RULE, "vote") == 2  # until Bob holds the majority of the last 5 frames
+    assert swap_delay(ada, bob, GALLERY, RULE, "evidence") == 1  # one far frame is held aside; two are a swap
+
+
+def test_the_suite_is_registered() -> None:
+    assert faceapp.bench.MODULE_SUITES["tracks"] == "faceapp.bench.tracks"
+    assert "tracks" in faceapp.bench.build_parser().format_help()
