@@ -163,13 +163,13 @@ def test_an_older_gallery_is_backed_up_and_upgraded(db_path: Path, monkeypatch: 
     with GalleryRepository(db_path) as repo:
         assert repo.list_people()[0].id == person.id
         np.testing.assert_array_equal(repo.embeddings_for("m")[2][0], unit(1))
-    assert _stored_version(db_path) == 2
+    assert _stored_version(db_path) == migrations.latest_version()
     conn = sqlite3.connect(db_path)
     assert "nickname" in {row[1] for row in conn.execute("PRAGMA table_info(people)")}
     conn.close()
-    backups = sorted(db_path.parent.glob("gallery.sqlite3.v1-*.bak"))
+    backups = sorted(db_path.parent.glob(f"gallery.sqlite3.v{migrations.latest_version() - 1}-*.bak"))
     assert len(backups) == 1
-    assert _stored_version(backups[0]) == 1
+    assert _stored_version(backups[0]) == migrations.latest_version() - 1
     assert count_rows(backups[0], "samples") == 1
 
     with GalleryRepository(db_path):  # already current: no second backup
@@ -188,7 +188,7 @@ def test_a_failed_upgrade_changes_nothing(db_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(migrations, "STEPS", [*migrations.STEPS, half_step])
     with pytest.raises(DatabaseError):
         GalleryRepository(db_path)
-    assert _stored_version(db_path) == 1
+    assert _stored_version(db_path) == migrations.latest_version() - 1
     conn = sqlite3.connect(db_path)
     assert "nickname" not in {row[1] for row in conn.execute("PRAGMA table_info(people)")}
     conn.close()

@@ -44,7 +44,7 @@ def test_the_created_schema_matches_the_models(pg_server: Any, pg_url: str) -> N
         database,
         "SELECT conrelid::regclass::text, confdeltype FROM pg_constraint WHERE contype = 'f' ORDER BY 1",
     )
-    assert cascades == [("embeddings", "c"), ("samples", "c")]
+    assert cascades == [("embeddings", "c"), ("review_crops", "c"), ("samples", "c")]
     assert pg_server.execute(database, "SELECT value FROM meta WHERE key = 'schema_version'") == [
         (str(migrations.latest_version()),)
     ]
