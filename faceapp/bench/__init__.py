@@ -24,6 +24,7 @@ MODULE_SUITES = {
     "small-gallery": "faceapp.bench.small_gallery",
     "scale": "faceapp.bench.scale",
     "stations": "faceapp.bench.stations",
+    "review": "faceapp.bench.review",
 }
 
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "scale", help="a gallery of N samples on SQLite or PostgreSQL: load, latency, memory, recall", add_help=False
     )
     sub.add_parser("stations", help="two stations: propagation time; 4 processes enrolling at once", add_help=False)
+    sub.add_parser("review", help="unknown faces of LFW as tracks: group purity, completeness, clicks", add_help=False)
     return parser
 
 
