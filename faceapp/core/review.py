@@ -26,6 +26,7 @@ from faceapp.core import catalog
 from faceapp.core.evidence import TrackSummary
 from faceapp.core.grouping import GROUP_FACTOR, average_link, track_mean
 from faceapp.core.types import FaceSample
+from faceapp.errors import BadInputError
 
 KEEP_CROPS = 3  # best crops kept per Unknown track
 MAX_CANDIDATES = 1000  # the oldest go first beyond this (about 0.7 MB each with 3 crops): memory stays bounded
@@ -35,7 +36,7 @@ RETENTIONS = ("off", "session", "days")
 RetentionMode = Literal["off", "session", "days"]
 
 
-class ReviewError(ValueError):
+class ReviewError(BadInputError):
     """A review operation named a group that does not exist (any more), or asked something impossible."""
 
 
@@ -51,6 +52,13 @@ class Retention:
             raise ValueError(f"retention must be one of {', '.join(RETENTIONS)}, not {self.mode!r}")
         if not 1 <= self.days <= 365:
             raise ValueError(f"retention days must be 1 to 365, not {self.days}")
+
+    @classmethod
+    def of(cls, mode: str, days: int) -> Retention:
+        """The retention the settings name (ValueError for one that does not exist)."""
+        if mode not in RETENTIONS:
+            raise ValueError(f"retention must be one of {', '.join(RETENTIONS)}, not {mode!r}")
+        return cls(mode, days)  # type: ignore[arg-type]  # checked above
 
     @property
     def persistent(self) -> bool:
