@@ -7,6 +7,7 @@ import os
 import time
 
 from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.evidence import TrackSink
 from faceapp.core.live import FrameResult, RecognitionWorker
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.pipeline import PipelineWorker
@@ -30,6 +31,7 @@ class LiveSession:
         self.capture: CaptureThread | None = None
         self.worker: RecognitionWorker | PipelineWorker | None = None
         self.claim: int | None = None  # verify mode's claimed person, kept across workers
+        self.track_sink: TrackSink | None = None  # where ended tracks go (the unknown-faces review), worker thread
         self.captured = 0
         self.recognized = 0
         self._stopped = False  # a thread that outlived stop() must not emit into a closing window
@@ -83,6 +85,8 @@ class LiveSession:
             on_error=self.bridge.post_error,
         )
         self.worker.set_claim(self.claim)
+        if self.track_sink is not None and hasattr(self.worker, "set_track_sink"):  # issue 13: ended tracks
+            self.worker.set_track_sink(self.track_sink)
         self.worker.start()
 
     def set_gallery(self, gallery: GallerySnapshot) -> None:
