@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from faceapp.core.review import Group, Retention, ReviewStore
+from faceapp.core.review import THUMBNAILS, Group, Retention, ReviewStore
 
 if TYPE_CHECKING:
     from faceapp.engine import Engine, EnrollResult
@@ -75,10 +75,10 @@ def runner_actions(runner: GalleryRunner, engine: Engine, store: ReviewStore) ->
 
 def strip(images: list[np.ndarray]) -> QPixmap:
     """A group's crops side by side, each scaled into THUMB x THUMB (GUI thread: it builds a QPixmap)."""
-    out = QPixmap(THUMB * max(1, len(images)), THUMB)
+    out = QPixmap(THUMB * THUMBNAILS, THUMB)  # always as wide as THUMBNAILS crops: the texts line up
     out.fill(Qt.GlobalColor.transparent)
     painter = QPainter(out)
-    for i, image in enumerate(images):
+    for i, image in enumerate(images[:THUMBNAILS]):
         rgb = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
         h, w = rgb.shape[:2]
         qimage = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
@@ -165,7 +165,7 @@ class ReviewPanel(QDialog):
         self.retention = QLabel(self._retention_text(retention))
         self.retention.setWordWrap(True)
         self.list = QListWidget()
-        self.list.setIconSize(QSize(4 * THUMB, THUMB))
+        self.list.setIconSize(QSize(THUMBNAILS * THUMB, THUMB))
         self.list.setSpacing(2)
         self.list.setAccessibleName("Unknown faces, grouped by person")
         self.empty = QLabel("No unknown faces yet: people the camera does not recognise appear here.")
