@@ -12,6 +12,7 @@ from faceapp.cli import main
 from faceapp.core.review import Candidate
 from faceapp.storage import GalleryRepository
 from faceapp.storage.candidates import CandidateRepository
+from faceapp.storage.models import encode_sample
 from tests.storage.storage_fakes import count_rows, make_sample, unit
 
 
@@ -96,3 +97,25 @@ def test_a_bad_retention_setting_is_one_line(db: Path, capsys: pytest.CaptureFix
     assert "Review retention 'forever' is not one of off, session, days" in err
     assert err.count("\n") == 1
     assert count_rows(db, "review_candidates") == 1  # nothing deleted on a setting it could not read
+
+
+def test_gallery_export_and_copy_leave_the_candidates_behind(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(db, [1])
+    with GalleryRepository(db) as repo:
+        repo.enroll("Ada", [(make_sample(7), unit(7, 128))], "dlib-resnet")
+        crop = CandidateRepository(repo).load_candidates()[0].samples[0]
+    archive, copy = tmp_path / "out.zip", tmp_path / "copy.sqlite3"
+    assert main(["--db", str(db), "gallery", "export", str(archive)]) == 0
+    assert main(["--db", str(db), "gallery", "copy", str(db), str(copy)]) == 0
+    capsys.readouterr()
+    import zipfile
+
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+        blobs = b"".join(zf.read(n) for n in names)
+    assert encode_sample(crop)["image"][:100] not in blobs
+    assert encode_sample(make_sample(7))["image"][:100] in blobs  # the person's sample is there
+    assert count_rows(copy, "review_candidates") == 0
+    assert count_rows(copy, "samples") == 1

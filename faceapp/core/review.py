@@ -195,6 +195,7 @@ class ReviewStore:
         self._ids = itertools.count(1)
         self._groups: list[Group] | None = None
         self._version = 0
+        self._doomed: list[int] = []  # stored rows pushed out of memory by MAX_CANDIDATES
 
     # -- reading ----------------------------------------------------------------------------------------------
     @property
@@ -239,6 +240,8 @@ class ReviewStore:
             self._candidates[candidate.id] = candidate
             while len(self._candidates) > MAX_CANDIDATES:
                 oldest = min(self._candidates.values(), key=lambda c: c.last_seen)
+                if oldest.stored_id is not None:
+                    self._doomed.append(oldest.stored_id)  # deleted from the database at the next flush
                 self._drop([oldest.id])
             self._changed()
 
@@ -264,6 +267,9 @@ class ReviewStore:
             return 0
         with self._lock:
             pending = [c for c in self._candidates.values() if c.stored_id is None]
+            doomed, self._doomed = self._doomed, []
+        if doomed:
+            self._backend.delete_candidates(doomed)
         if not pending:
             return 0
         stored = self._backend.save_candidates(pending)

@@ -231,3 +231,19 @@ def test_session_retention_never_writes_and_clears_what_an_earlier_setting_store
     assert store.flush() == 0
     assert backend.rows == {}
     assert len(store) == 1
+
+
+def test_memory_is_bounded_and_the_oldest_go_first_from_the_backend_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from faceapp.core import review
+
+    monkeypatch.setattr(review, "MAX_CANDIDATES", 3)
+    backend = MemoryBackend()
+    store = ReviewStore(Retention("days", 2), backend)
+    for i in range(3):
+        store.add_track(summary(i + 1, who=i, seen=1000.0 + i))
+    store.flush()
+    store.add_track(summary(4, who=4, seen=2000.0))
+    assert len(store) == 3
+    assert min(c.last_seen for g in store.groups() for c in g.candidates) == 1002.0  # the oldest (1001) went
+    store.flush()
+    assert sorted(c.last_seen for c in backend.rows.values()) == [1002.0, 1003.0, 2001.0]
