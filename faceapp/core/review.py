@@ -216,9 +216,14 @@ class ReviewStore:
     def groups(self) -> list[Group]:
         """The groups, most recently seen first (computed again only after a change)."""
         with self._lock:
-            if self._groups is None:
-                self._groups = make_groups(list(self._candidates.values()))
-            return list(self._groups)
+            if self._groups is not None:
+                return list(self._groups)
+            candidates, version = list(self._candidates.values()), self._version
+        groups = make_groups(candidates)  # outside the lock: the workers' add_track never waits for a grouping
+        with self._lock:
+            if self._version == version:
+                self._groups = groups
+        return list(groups)
 
     def group(self, group_id: int) -> Group:
         """The group with this id; ReviewError when there is none (forgotten, named or merged meanwhile)."""
