@@ -128,6 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("negative_id", type=_item_id, metavar="ID", help="the correction's id")
     p.set_defaults(handler=cmd_people)
 
+    p = sub.add_parser("review", parents=[shared], help="unknown faces kept for N days: list, name, merge, forget")
+    review = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    review.add_parser("list", parents=[shared], help="the groups of unknown faces stored in --db's gallery")
+    q = review.add_parser("name", parents=[shared], help="enroll a group as a new or existing person")
+    q.add_argument("group", type=int, help="the group's number (from `faceapp review list`)")
+    q.add_argument("name", help="the person's name (an existing person gets the group's faces as samples)")
+    q = review.add_parser("merge", parents=[shared], help="join two groups that are one person")
+    q.add_argument("group", type=int, help="a group's number")
+    q.add_argument("other", type=int, help="the group to join it with")
+    q = review.add_parser("forget", parents=[shared], help="delete a group's faces and embeddings")
+    q.add_argument("group", type=int, help="the group's number")
+    p.set_defaults(handler=cmd_review)
+
     p = sub.add_parser("gallery", parents=[shared], help="export, import or copy a whole gallery (backup, move)")
     gallery = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     q = gallery.add_parser("export", parents=[shared], help="write --db's gallery to a portable archive (zip)")
@@ -489,6 +502,18 @@ def _corrections(engine: Engine, args: argparse.Namespace) -> int:
         print(f"{stored.id}\t{stored.created_at:%Y-%m-%d %H:%M}\t{stored.sample.source or '-'}")
     print(f"{len(negatives)} face(s) recorded as not {person.name!r}", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """faceapp review list|name|merge|forget: the unknown faces stored with retention "N days" (see review_cli)."""
+    from faceapp import paths, review_cli
+    from faceapp.engine import Engine
+    from faceapp.storage.repository import GalleryRepository
+
+    if args.action == "name":  # embeds the group's crops: the gallery's model is needed
+        return review_cli.run(args, open_engine(args))
+    db = args.db or _settings_db() or paths.default_db_path()
+    return review_cli.run(args, Engine(GalleryRepository(db, create=False), adopt_model=False))
 
 
 def cmd_gallery(args: argparse.Namespace) -> int:

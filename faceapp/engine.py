@@ -30,6 +30,7 @@ from faceapp.errors import (
     NoFaceError,
     UnknownPersonError,
 )
+from faceapp.storage.candidates import CandidateRepository
 from faceapp.storage.names import normalize_name
 from faceapp.storage.repository import GalleryRepository, ModelChangedError, StoredSample
 
@@ -462,6 +463,10 @@ class Engine:
         with self._writing:
             self._repo.bulk_add(names, owners, vectors, self.model, sample)
             self.invalidate()
+
+    def review_backend(self) -> CandidateRepository:
+        """Where the unknown-faces review keeps candidates for N days: this gallery's database (not its people)."""
+        return CandidateRepository(self._repo)
 
     def integrity_problems(self) -> list[str]:
         """What is wrong with the stored gallery, one line each; empty when it is sound."""

@@ -12,6 +12,7 @@ from faceapp import paths
 from faceapp.core.types import DETECTORS
 from faceapp.errors import FaceAppError
 
+REVIEW_RETENTIONS = ("off", "session", "days")  # core.review.RETENTIONS
 MAX_MARGIN = 1.0  # the next person at least twice as far: beyond that the guard would name almost nobody
 
 
@@ -31,6 +32,8 @@ class Settings:
     db_path: str = ""
     margins: dict[str, float] = field(default_factory=dict)
     detector: str = DETECTORS[0]  # for photos and live video: mtcnn or yunet
+    review_retention: str = "session"  # unknown faces for "Who is this?": off, session (memory only) or days
+    review_days: int = 7  # with review_retention "days": kept this long in the gallery database
 
     def threshold_for(self, model: str, default: float) -> float:
         """tau for `model`: the user's value when set, else the model's default."""
@@ -63,6 +66,10 @@ class Settings:
                 raise SettingsError(f"Margin {margin} for {model} is out of range (0 to {MAX_MARGIN}).")
         if self.detector not in DETECTORS:
             raise SettingsError(f"Detector {self.detector!r} is not one of {', '.join(DETECTORS)}.")
+        if self.review_retention not in REVIEW_RETENTIONS:
+            raise SettingsError(f"Review retention {self.review_retention!r} is not one of off, session, days.")
+        if not 1 <= self.review_days <= 365:
+            raise SettingsError(f"Review retention of {self.review_days} days is out of range (1 to 365).")
         if not self.source.strip():
             raise SettingsError("The video source is empty; use a camera index such as 0 or a video file.")
         return self
@@ -111,6 +118,10 @@ def load(path: Path | None = None) -> Settings:
             values["mirror_view"] = bool(values["mirror_view"])
         if "detector" in values:
             values["detector"] = str(values["detector"])
+        if "review_retention" in values:
+            values["review_retention"] = str(values["review_retention"])
+        if "review_days" in values:
+            values["review_days"] = int(values["review_days"])
         if "db_path" in values:
             values["db_path"] = str(values["db_path"])
         return Settings(**values).validated()

@@ -27,6 +27,7 @@ MODULE_SUITES = {
     "corrections": "faceapp.bench.corrections",
     "enroll": "faceapp.bench.enroll",
     "tracks": "faceapp.bench.tracks",
+    "review": "faceapp.bench.review",
 }
 
 
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "tracks", help="live tracks named by evidence vs per frame and by vote: clips and LFW sequences", add_help=False
     )
+    sub.add_parser("review", help="unknown faces of LFW as tracks: group purity, completeness, clicks", add_help=False)
     return parser
 
 

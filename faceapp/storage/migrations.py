@@ -90,7 +90,41 @@ def _add_negatives(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
-STEPS: list[Step] = [_create_v1, _add_negatives]
+_REVIEW_DDL = (
+    """CREATE TABLE review_candidates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        model TEXT NOT NULL,
+        first_seen FLOAT NOT NULL,
+        last_seen FLOAT NOT NULL,
+        embedding BLOB NOT NULL,
+        link BIGINT
+    )""",
+    "CREATE INDEX ix_review_candidates_last_seen ON review_candidates (last_seen)",
+    """CREATE TABLE review_crops (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        candidate_id INTEGER NOT NULL REFERENCES review_candidates (id) ON DELETE CASCADE,
+        rank INTEGER NOT NULL,
+        quality FLOAT NOT NULL,
+        image BLOB NOT NULL,
+        box_x1 FLOAT NOT NULL,
+        box_y1 FLOAT NOT NULL,
+        box_x2 FLOAT NOT NULL,
+        box_y2 FLOAT NOT NULL,
+        landmarks BLOB NOT NULL,
+        det_score FLOAT NOT NULL,
+        source TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX ix_review_crops_candidate_id ON review_crops (candidate_id)",
+)
+
+
+def _add_review(conn: Connection) -> None:
+    """The unknown-faces review (issue 13): candidates kept for N days and their crops."""
+    for statement in _REVIEW_DDL:
+        conn.exec_driver_sql(statement)
+
+
+STEPS: list[Step] = [_create_v1, _add_negatives, _add_review]
 
 
 def latest_version() -> int:

@@ -14,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -282,3 +283,40 @@ def vectors_from_bytes(blobs: Sequence[bytes]) -> np.ndarray:
     if len(sizes) != 1 or 0 in sizes or next(iter(sizes)) % 4:
         raise ValueError(f"embeddings of different sizes: {sorted(sizes)}")
     return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1).astype(np.float32)
+
+
+# -- the unknown-faces review (issue 13): candidates kept for N days, never exported -----------------------------------
+
+
+class CandidateRow(Base):
+    """An Unknown track kept for review: its model, when it was seen, its mean embedding and its merge link."""
+
+    __tablename__ = "review_candidates"
+    __table_args__ = (Index("ix_review_candidates_last_seen", "last_seen"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[float] = mapped_column(Float)  # time.time() seconds
+    last_seen: Mapped[float] = mapped_column(Float)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32, unit length
+    link: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class CandidateCropRow(Base):
+    """One of a candidate's best crops (rank 0 best), in the samples table's format."""
+
+    __tablename__ = "review_crops"
+    __table_args__ = (Index("ix_review_crops_candidate_id", "candidate_id"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("review_candidates.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)
+    quality: Mapped[float] = mapped_column(Float)
+    image: Mapped[bytes] = mapped_column(LargeBinary)
+    box_x1: Mapped[float] = mapped_column(Float)
+    box_y1: Mapped[float] = mapped_column(Float)
+    box_x2: Mapped[float] = mapped_column(Float)
+    box_y2: Mapped[float] = mapped_column(Float)
+    landmarks: Mapped[bytes] = mapped_column(LargeBinary)
+    det_score: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(Text, default="")

@@ -159,20 +159,24 @@ class GalleryRepository:
         self.close()
 
     @contextmanager
-    def _session(self, write: bool = False) -> Iterator[Session]:
-        """One transaction; committed on success, rolled back on any error, driver errors made DatabaseError."""
+    def _session(self, write: bool = False, counted: bool = True) -> Iterator[Session]:
+        """One transaction; committed on success, rolled back on any error, driver errors made DatabaseError.
+
+        A write that is not `counted` (the review's candidates) leaves meta "generation" alone: other stations have
+        no gallery to reload for it.
+        """
         if self._engine is None:
             raise RuntimeError(f"The gallery {self._path} is closed.")
         factory = self._writer if write else self._reader
         try:
-            counted: int | None = None
+            count: int | None = None
             with factory() as session, session.begin():
-                if write:
+                if write and counted:
                     ensure_name_keys(session)
-                    counted = self._count_write(session)
+                    count = self._count_write(session)
                 yield session
-            if counted is not None:  # committed: only now is the generation ours (a rolled-back write leaves none)
-                self._note_write(counted)
+            if count is not None:  # committed: only now is the generation ours (a rolled-back write leaves none)
+                self._note_write(count)
         except (exc.DBAPIError, sqlite3.Error) as error:
             raise self._explain(error) from error
         if write and self._purge_pending:  # an earlier deletion's pages are still in the WAL: try again

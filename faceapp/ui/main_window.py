@@ -19,6 +19,7 @@ from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.detectors import create_detector
 from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.matching import GallerySnapshot
+from faceapp.core.review import Retention, ReviewStore
 from faceapp.core.types import MatchRule, Person
 from faceapp.core.video import Frame, SourceEvent, SourceStatus
 from faceapp.engine import Engine, GalleryChange
@@ -27,6 +28,7 @@ from faceapp.settings import Settings
 from faceapp.ui import flows, menus
 from faceapp.ui.bridge import BackgroundTask, GalleryRunner, PipelineBridge, user_message
 from faceapp.ui.menus import Entry, build_menus
+from faceapp.ui.review_panel import ReviewPanel, runner_actions
 from faceapp.ui.session import LiveSession
 from faceapp.ui.verify_panel import VerifyPanel
 from faceapp.ui.video_view import VideoView
@@ -35,7 +37,8 @@ from faceapp.ui.widgets import LiveStatusBar, MessageBanner
 # Gallery writes that closing the window lets finish (a model switch is cancelled at its next chunk instead), and how
 # long closing waits for the gallery runner to commit them.
 # Gallery writes that closing the window lets finish (a model switch is cancelled: it stops between chunks).
-ENROLLMENTS = ("enroll-photos", "enroll-samples", "rename", "delete-person", "delete-sample")
+ENROLLMENTS = ("enroll-photos", "enroll-samples", "rename", "delete-person", "delete-sample", "review-name")
+REVIEW_UPKEEP_MS = 60_000
 WRITE_TASK_GRACE = 10.0
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -75,6 +78,9 @@ class MainWindow(QMainWindow):
         self.bridge = PipelineBridge(self)
         self.runner = GalleryRunner(self)
         self.session = LiveSession(self.bridge)
+        self.review = ReviewStore(Retention.of(settings.review_retention, settings.review_days))
+        self.review_panel: ReviewPanel | None = None
+        self._review_panel_key: tuple[object, ...] = ()
         self._build()
         self.recent_results: deque[FrameResult] = deque(maxlen=RECENT_RESULTS)
         self.bridge.frame_ready.connect(self._on_frame_ready)
@@ -90,6 +96,11 @@ class MainWindow(QMainWindow):
         self._timer.setInterval(500)
         self._timer.timeout.connect(self._on_tick)
         self._timer.start()
+        self._review_timer = QTimer(self)  # stored candidates are written, and expired ones deleted, each minute
+        self._review_timer.setInterval(REVIEW_UPKEEP_MS)
+        self._review_timer.timeout.connect(self._review_upkeep)
+        self._review_timer.start()
+        self._open_review(engine)
         self.apply_settings(settings, restart_source=False)
         self._owns_engine = False  # an engine this window opened (Open another gallery) is closed with it
         if engine is None:
@@ -157,6 +168,7 @@ class MainWindow(QMainWindow):
                     enroll_person,
                     add_samples,
                     Entry("gallery", "&Gallery...", self._on_open_gallery, fallback="Ctrl+G"),
+                    Entry("review", "Who &is this?...", self._on_open_review, fallback="Ctrl+U"),
                     None,
                     verify,
                 ],
@@ -297,6 +309,7 @@ class MainWindow(QMainWindow):
             self.engine, self._owns_engine = engine, True
             self._unsubscribe = engine.subscribe(self.bridge.post_gallery_changed)
             self.banner.clear("gallery")
+            self._open_review(engine)
             self.settings = replace(self.settings, db_path=str(path))
             self.save_settings()
             self.load_models()
@@ -330,6 +343,9 @@ class MainWindow(QMainWindow):
         """Make `new` current: tau, mirror and minimum face size at once; the source restarts when it changed."""
         old, self.settings = self.settings, new
         self._show_settings(new)
+        if (old.review_retention, old.review_days) != (new.review_retention, new.review_days):
+            self.review.set_retention(Retention.of(new.review_retention, new.review_days))
+            self._review_upkeep()  # leaving "N days" deletes the stored ones now
         if old.detector != new.detector:
             self._switch_detector(new)
         if restart_source and (old.source != new.source or old.resolution != new.resolution):
@@ -408,6 +424,8 @@ class MainWindow(QMainWindow):
         """
         self._closing = True
         self._timer.stop()
+        self._review_timer.stop()
+        self._review_upkeep()  # the last candidates are stored (N days) before the runner stops
         if self._unsubscribe is not None:
             self._unsubscribe()
         for task in self.tasks + self.runner.tasks:
@@ -525,6 +543,39 @@ class MainWindow(QMainWindow):
 
     def _on_open_gallery(self) -> None:
         flows.open_gallery(self)
+
+    def _open_review(self, engine: Engine | None) -> None:
+        """Give the review the gallery's database, and load (and expire) its stored candidates on the runner."""
+        self.session.set_track_sink(self.review.add_track)
+        if engine is None:
+            return
+        self.review = ReviewStore(self.review.retention, engine.review_backend())
+        self.session.set_track_sink(self.review.add_track)
+        review = self.review
+        self.runner.submit("review-open", lambda task: review.open(), lambda _: None, self.show_error)
+
+    def _review_upkeep(self) -> None:
+        """On the runner: store new candidates (retention N days) and delete expired ones."""
+        if self.engine is None:
+            return
+        review = self.review
+        self.runner.submit("review-upkeep", lambda task: (review.flush(), review.expire()), lambda _: None, log.warning)
+
+    def _on_open_review(self) -> None:
+        """Gallery > Who is this?: the panel of unknown faces (one, kept open beside the video)."""
+        if self.engine is None:
+            self.show_error("Open a gallery first: unknown faces are named into a gallery.")
+            return
+        key = (id(self.review), self.review.retention, self.engine.model)
+        if self.review_panel is None or self._review_panel_key != key:  # a new gallery or retention: a new panel
+            if self.review_panel is not None:
+                self.review_panel.deleteLater()
+            actions = runner_actions(self.runner, self.engine, self.review)
+            self.review_panel = ReviewPanel(actions, self.people_names, self.review.retention, self.engine.model, self)
+            self._review_panel_key = key
+        self.review_panel.show()
+        self.review_panel.raise_()
+        self.review_panel.activateWindow()
 
     def _on_open_settings(self) -> None:
         flows.open_settings(self)

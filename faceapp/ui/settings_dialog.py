@@ -38,6 +38,7 @@ WeightsAction = Callable[[str, Callable[[], None], Callable[[str], None]], None]
 SLIDER_STEPS = 1000  # the slider covers [0, 4 x the model's default tau]; the spin box takes any value up to 4
 RESOLUTIONS = [(320, 240), (640, 480), (1280, 720), (1920, 1080)]
 DETECTOR_TITLES = {"mtcnn": "MTCNN", "yunet": "YuNet (OpenCV, faster)"}
+REVIEW_TITLES = {"This session only (memory)": "session", "For N days (in the gallery)": "days", "Off": "off"}
 
 
 def start_source(text: str) -> str:
@@ -158,6 +159,18 @@ class SettingsDialog(QDialog):
         self.min_face.setValue(self.original.min_face_size)
         self.mirror = QCheckBox("Mirror a camera (selfie view; video files are never mirrored)")
         self.mirror.setChecked(self.original.mirror_view)
+        self.review_keep = QComboBox()  # issue 13: how long unknown faces are kept for "Who is this?"
+        for title, mode in REVIEW_TITLES.items():
+            self.review_keep.addItem(title, mode)
+        self.review_keep.setCurrentIndex(max(0, self.review_keep.findData(self.original.review_retention)))
+        self.review_days = QSpinBox()
+        self.review_days.setRange(1, 365)
+        self.review_days.setSuffix(" days")
+        self.review_days.setValue(self.original.review_days)
+        self.review_days.setEnabled(self.original.review_retention == "days")
+        self.review_keep.currentIndexChanged.connect(
+            lambda _: self.review_days.setEnabled(self.review_keep.currentData() == "days")
+        )
         form = QFormLayout(self)
         form.addRow("Threshold tau:", _row(self.slider, self.tau, self.reset))
         form.addRow("Face in view:", self.live_distance)
@@ -169,6 +182,7 @@ class SettingsDialog(QDialog):
         form.addRow("Face detector:", self.detector_box)
         form.addRow("Minimum face size:", self.min_face)
         form.addRow("", self.mirror)
+        form.addRow("Keep unknown faces (Who is this?):", _row(self.review_keep, self.review_days))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -213,6 +227,8 @@ class SettingsDialog(QDialog):
             min_face_size=self.min_face.value(),
             mirror_view=self.mirror.isChecked(),
             detector=str(self.detector_box.currentData()),
+            review_retention=str(self.review_keep.currentData()),
+            review_days=self.review_days.value(),
         )
         # The box shows whole percent: an untouched box keeps a finer value saved by hand in settings.json.
         touched = self.margin.value() != round(100 * self.initial_margin)

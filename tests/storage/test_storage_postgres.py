@@ -46,7 +46,7 @@ def test_the_created_schema_matches_the_models(pg_server: Any, pg_url: str) -> N
     )
     with_keys = sorted(t.name for t in Base.metadata.sorted_tables for _ in t.foreign_keys)
     assert cascades == [(name, "c") for name in with_keys]  # every foreign key cascades (samples, negatives, ...)
-    assert {"embeddings", "samples", "negatives", "negative_embeddings"} <= set(with_keys)
+    assert {"embeddings", "samples", "negatives", "negative_embeddings", "review_crops"} <= set(with_keys)
     assert pg_server.execute(database, "SELECT value FROM meta WHERE key = 'schema_version'") == [
         (str(migrations.latest_version()),)
     ]

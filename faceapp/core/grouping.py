@@ -1,0 +1,104 @@
+"""Grouping unknown faces by person: average-link agglomerative clustering of track-mean embeddings.
+
+Two groups join while the mean squared L2 distance over all pairs of their tracks is at most a threshold. Average
+link rather than single link because one pair of lookalike tracks must not chain two people into one group: a group
+should never mix two people (purity), and a person split over two groups costs the user one "Merge" click.
+Tracks the user merged (`links`) stay in one group, with whatever joins any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+# A group joins tracks whose average distance is at most GROUP_FACTOR * tau (the model's default tau). Tuned on
+# LFW's development people (peopleDevTrain.txt, the first 244 with 2+ photos) with `faceapp bench review --people
+# peopleDevTrain.txt --max-people 244 --sweep`: 0.6 keeps purity at 99.7% there (0.7: 96.8%, near the 95% target);
+# docs/benchmarks.md, "Unknown-face review (issue 13)".
+GROUP_FACTOR = 0.6
+
+
+def track_mean(embeddings: np.ndarray) -> np.ndarray:
+    """The unit-length mean of a track's unit embeddings (n, dim) -> (dim,) float32."""
+    v = np.asarray(embeddings, np.float64).reshape(len(embeddings), -1).mean(axis=0)
+    norm = float(np.linalg.norm(v))
+    if not np.isfinite(norm) or norm == 0.0:
+        raise ValueError("a track's embeddings cancel out (or hold NaN): it cannot be grouped")
+    return (v / norm).astype(np.float32)
+
+
+def average_link(
+    vectors: np.ndarray, threshold: float, links: Sequence[object | None] | None = None
+) -> list[list[int]]:
+    """Indices of `vectors` (n, dim, unit length) grouped by average link at `threshold` (squared L2), largest first.
+
+    `links[i]`, when not None, is a key: the groups holding rows with the same key are one group (the user merged
+    them), so a new track that joins either part joins the whole.
+    """
+    n = len(vectors)
+    if n == 0:
+        return []
+    if links is not None and len(links) != n:
+        raise ValueError(f"{len(links)} link keys for {n} tracks")
+    x = np.asarray(vectors, np.float64).reshape(n, -1)
+    dist = np.maximum(2.0 - 2.0 * (x @ x.T), 0.0)  # squared L2 between unit vectors
+    np.fill_diagonal(dist, np.inf)
+    groups = _agglomerate(dist, np.ones(n), [[i] for i in range(n)], threshold)
+    return groups if links is None else _join_linked(groups, links)
+
+
+def _join_linked(groups: list[list[int]], links: Sequence[object | None]) -> list[list[int]]:
+    """Groups that hold rows with a common link key, joined (union-find over the groups)."""
+    parent = list(range(len(groups)))
+
+    def root(g: int) -> int:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    first: dict[object, int] = {}
+    for g, rows in enumerate(groups):
+        for i in rows:
+            key = links[i]
+            if key is None:
+                continue
+            if key in first:
+                parent[root(g)] = root(first[key])
+            else:
+                first[key] = g
+    joined: dict[int, list[int]] = {}
+    for g, rows in enumerate(groups):
+        joined.setdefault(root(g), []).extend(rows)
+    return sorted((sorted(rows) for rows in joined.values()), key=lambda g: (-len(g), g[0]))
+
+
+def _agglomerate(dist: np.ndarray, count: np.ndarray, members: list[list[int]], threshold: float) -> list[list[int]]:
+    """Join the closest two groups while their average distance is <= threshold (Lance-Williams update).
+
+    Each row keeps its nearest group, so a step costs O(m) plus the rows whose nearest was one of the two joined.
+    """
+    alive = np.ones(len(members), bool)
+    nearest = dist.argmin(axis=1)
+    best = dist[np.arange(len(members)), nearest]
+    while alive.sum() > 1:
+        i = int(best.argmin())
+        if not best[i] <= threshold:
+            break
+        j = int(nearest[i])
+        merged = (count[i] * dist[i] + count[j] * dist[j]) / (count[i] + count[j])
+        merged[i] = merged[j] = np.inf
+        dist[i, :] = dist[:, i] = merged
+        dist[j, :] = dist[:, j] = np.inf
+        count[i] += count[j]
+        members[i] = members[i] + members[j]
+        alive[j], best[j] = False, np.inf
+        stale = np.flatnonzero(alive & ((nearest == i) | (nearest == j)))
+        for k in stale:
+            nearest[k] = int(dist[k].argmin())
+            best[k] = dist[k, nearest[k]]
+        closer = alive & (merged < best)
+        nearest[closer], best[closer] = i, merged[closer]
+    groups = [sorted(members[g]) for g in np.flatnonzero(alive)]
+    return sorted(groups, key=lambda g: (-len(g), g[0]))

@@ -1,0 +1,118 @@
+"""The review's candidates in the gallery database: stored, read back, linked, expired and really deleted."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Connection
+
+from faceapp.core.evidence import TrackSummary
+from faceapp.core.review import Candidate, Retention, ReviewStore
+from faceapp.storage import GalleryRepository, migrations
+from faceapp.storage.candidates import CandidateRepository
+from faceapp.storage.models import encode_sample
+from tests.storage.storage_fakes import count_rows, make_sample, unit
+
+
+def candidate(seed: int, last_seen: float = 1000.0, crops: int = 2) -> Candidate:
+    return Candidate(
+        id=seed,
+        model="m",
+        first_seen=last_seen - 5,
+        last_seen=last_seen,
+        embedding=unit(seed, 16),
+        samples=tuple(make_sample(10 * seed + i) for i in range(crops)),
+        qualities=tuple(0.9 - 0.1 * i for i in range(crops)),
+    )
+
+
+def test_candidates_round_trip_with_their_crops(sqlite_repo: GalleryRepository) -> None:
+    backend = CandidateRepository(sqlite_repo)
+    ids = backend.save_candidates([candidate(1), candidate(2, crops=3)])
+    assert backend.count() == (2, 5)
+    loaded = backend.load_candidates()
+    assert [c.stored_id for c in loaded] == ids
+    assert [c.id for c in loaded] == ids
+    np.testing.assert_array_equal(loaded[1].embedding, unit(2, 16))
+    np.testing.assert_array_equal(loaded[1].samples[2].image, make_sample(22).image)
+    assert loaded[1].qualities == pytest.approx((0.9, 0.8, 0.7))
+    assert loaded[0].last_seen == 1000.0
+
+
+def test_deleting_and_expiring_really_remove_rows(sqlite_repo: GalleryRepository, db_path: Path) -> None:
+    backend = CandidateRepository(sqlite_repo)
+    secrets = (unit(2, 16).astype("<f4").tobytes(), encode_sample(make_sample(20))["image"][:100])
+    first, _second, third = backend.save_candidates([candidate(1, 100.0), candidate(2, 200.0), candidate(3, 300.0)])
+    assert all(secret in _file_bytes(db_path) for secret in secrets)
+    assert backend.delete_candidates([first]) == 1
+    assert count_rows(db_path, "review_candidates") == 2
+    assert count_rows(db_path, "review_crops") == 4  # the crops went with it (ON DELETE CASCADE)
+    assert backend.expire_candidates(250.0) == 1
+    assert [c.stored_id for c in backend.load_candidates()] == [third]
+    assert count_rows(db_path, "review_crops") == 2
+    # the embedding and a crop of the expired candidate 2 are not left anywhere in the file or its WAL
+    assert not any(secret in _file_bytes(db_path) for secret in secrets)
+
+
+def _file_bytes(db_path: Path) -> bytes:
+    wal = db_path.with_name(db_path.name + "-wal")
+    return db_path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_links_are_stored(sqlite_repo: GalleryRepository) -> None:
+    backend = CandidateRepository(sqlite_repo)
+    ids = backend.save_candidates([candidate(1), candidate(2)])
+    backend.link_candidates(ids, 12345)
+    assert [c.link for c in backend.load_candidates()] == [12345, 12345]
+
+
+def test_candidate_writes_do_not_tell_other_stations_the_gallery_changed(db_path: Path) -> None:
+    with GalleryRepository(db_path) as mine, GalleryRepository(db_path) as other:
+        assert not other.external_change()
+        CandidateRepository(mine).save_candidates([candidate(1)])
+        assert not other.external_change()
+        mine.add_person("Ada")
+        assert other.external_change()
+
+
+def test_a_store_with_days_retention_persists_across_sessions(db_path: Path) -> None:
+    with GalleryRepository(db_path) as repo:
+        store = ReviewStore(Retention("days", 3), CandidateRepository(repo))
+        store.open()
+        store.add_track(track(1, last_seen=2000.0))
+        store.add_track(track(2, last_seen=2000.0 + 86400 * 2))
+        assert store.flush() == 2
+    with GalleryRepository(db_path) as repo:
+        reopened = ReviewStore(Retention("days", 3), CandidateRepository(repo))
+        assert reopened.open(now=2000.0 + 86400 * 4) == 1  # 4 days old: deleted on open
+        assert len(reopened) == 1
+        (group,) = reopened.groups()
+        assert reopened.forget(group.id) == 1
+        assert CandidateRepository(repo).count() == (0, 0)
+
+
+def track(seed: int, last_seen: float) -> TrackSummary:
+    c = candidate(seed, last_seen)
+    return TrackSummary(seed, c.first_seen, c.last_seen, None, "m", c.embedding[None], c.samples[:1], (0.5,))
+
+
+def _v1_only(conn: Connection) -> None:
+    for statement in migrations._V1_DDL:
+        conn.exec_driver_sql(statement)
+
+
+def test_an_older_gallery_gets_the_review_tables(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(migrations, "STEPS", [_v1_only])
+    with GalleryRepository(db_path) as repo:
+        repo.add_person("Old")
+    monkeypatch.undo()
+    with GalleryRepository(db_path) as repo:
+        assert CandidateRepository(repo).save_candidates([candidate(1)])
+        assert [p.name for p in repo.list_people()] == ["Old"]
+    conn = sqlite3.connect(db_path)
+    version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+    conn.close()
+    assert version == migrations.latest_version()
