@@ -7,6 +7,7 @@ where the content under it changed (the face moved or left); older results fade,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -41,6 +42,9 @@ FRESH_AGE = 1.0  # seconds between the result's frame and the shown one below wh
 MAX_AGE = 6.0  # ... above which they are not drawn at all (in between they fade to FADED)
 FADED = 0.35
 MAX_REFUSED = 1000  # "Not X" overrides remembered, (track, person), oldest forgotten first
+# How long a "Not X" override holds: long enough for the corrected gallery to reach the worker (which then refuses
+# the person itself), short enough that a removed correction or a reused track number does not keep a face nameless.
+REFUSAL_HOLD_S = 15.0
 
 
 def to_qimage(image: np.ndarray) -> QImage:
@@ -78,7 +82,7 @@ class VideoView(QWidget):
         self.drawn: tuple[int, list[LiveFace]] = (-1, [])  # the faces drawn on the last painted frame (tests read it)
         # "Not X" on a track: shown Unknown at once, before the corrected gallery reaches the worker (and for the
         # rest of the track: the user said so).
-        self.refused: dict[tuple[int, int], None] = {}
+        self.refused: dict[tuple[int, int], float] = {}  # (track, person) -> when the user said "Not X"
         self.menu: QMenu | None = None  # the face menu while it is open (tests drive it)
 
     # -- data in ------------------------------------------------------------------------------------------------
@@ -98,13 +102,18 @@ class VideoView(QWidget):
         """`result` with every face the user said is not its person shown as nobody's."""
         if result is None or not self.refused:
             return result
+        now = time.monotonic()  # an override only bridges the wait for the corrected gallery to reach the worker
+        self.refused = {k: t for k, t in self.refused.items() if now - t <= REFUSAL_HOLD_S}
         if not any((f.track_id, f.person_id) in self.refused for f in result.faces if f.person_id is not None):
             return result
         inf = float("inf")
+
+        def refused(f: LiveFace) -> LiveFace:
+            claimed = inf if result.claimed_id == f.person_id else f.claimed_distance  # only a claim of that person
+            return replace(f, person_id=None, name=None, distance=inf, runner_up=inf, claimed_distance=claimed)
+
         faces = tuple(
-            replace(f, person_id=None, name=None, distance=inf, runner_up=inf, claimed_distance=inf)
-            if f.person_id is not None and (f.track_id, f.person_id) in self.refused
-            else f
+            refused(f) if f.person_id is not None and (f.track_id, f.person_id) in self.refused else f
             for f in result.faces
         )
         return replace(result, faces=faces)
@@ -113,7 +122,7 @@ class VideoView(QWidget):
         """Show this track as not its person from now on (the "Not X" menu); repaints."""
         if face.person_id is None:
             return
-        self.refused[(face.track_id, face.person_id)] = None
+        self.refused[(face.track_id, face.person_id)] = time.monotonic()
         while len(self.refused) > MAX_REFUSED:
             del self.refused[next(iter(self.refused))]
         self.show_result(self.result)
@@ -133,6 +142,7 @@ class VideoView(QWidget):
         """Forget the current frame and result (the source stopped)."""
         self.frame, self._image, self.result = None, None, None
         self._visible = None
+        self.refused.clear()  # a new source or worker numbers its tracks afresh
         self.update()
 
     def default_label(self, face: LiveFace) -> tuple[str, QColor]:

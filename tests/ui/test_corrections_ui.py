@@ -157,3 +157,52 @@ def test_wrong_sample_and_remove_correction_in_the_gallery(
     qtbot.waitUntil(lambda: engine.negatives_of(ada) == [], timeout=5000)
     qtbot.waitUntil(lambda: dialog.negatives.count() == 0, timeout=5000)
     qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.negative_count == 0, timeout=5000)
+
+
+def _live_result(claimed: int | None) -> FrameResult:
+    from faceapp.core.live import FrameResult, LiveFace
+    from tests.fakes import detection
+
+    face = LiveFace(7, detection(10, 10, 60, 60), 1, "Ada", 0.05, 0.9, claimed_distance=0.05)
+    return FrameResult(3, 0.0, (face,), {}, "dlib-resnet", claimed_id=claimed)
+
+
+def test_a_not_x_override_only_bridges_the_wait_and_a_new_source_forgets_it(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of the corrections merge: the override outlived the correction and hit reused track numbers."""
+    from faceapp.ui import video_view
+    from faceapp.ui.video_view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.show_result(_live_result(None))
+    view.refuse(view.result.faces[0])  # type: ignore[union-attr]
+    view.show_result(_live_result(None))
+    assert view.result is not None
+    assert view.result.faces[0].name is None
+    later = video_view.time.monotonic() + video_view.REFUSAL_HOLD_S + 1
+    monkeypatch.setattr(video_view.time, "monotonic", lambda: later)
+    view.show_result(_live_result(None))  # the worker's own gallery decides again (a removed correction: named)
+    assert view.result is not None
+    assert view.result.faces[0].name == "Ada"
+    monkeypatch.undo()
+    view.refuse(view.result.faces[0])
+    view.clear()
+    view.show_result(_live_result(None))
+    assert view.result is not None
+    assert view.result.faces[0].name == "Ada"
+
+
+def test_not_x_in_verify_mode_rejects_only_a_claim_of_x(qtbot: QtBot) -> None:
+    from faceapp.ui.video_view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.show_result(_live_result(claimed=2))  # verify mode claims someone else (person 2)
+    view.refuse(view.result.faces[0])  # type: ignore[union-attr]
+    assert view.result is not None
+    assert view.result.faces[0].claimed_distance == pytest.approx(0.05)
+    view.show_result(_live_result(claimed=1))  # a claim of Ada herself is refused
+    assert view.result is not None
+    assert view.result.faces[0].claimed_distance == float("inf")
