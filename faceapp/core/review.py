@@ -298,8 +298,9 @@ class ReviewStore:
             with self._lock:
                 old = [c.id for c in self._candidates.values() if c.last_seen < cutoff]
                 removed = max(removed, len(old))
-                self._drop(old)
-                self._changed()
+                if old:  # a panel regroups on a change: not every minute for nothing
+                    self._drop(old)
+                    self._changed()
         return removed
 
     def set_retention(self, retention: Retention) -> None:

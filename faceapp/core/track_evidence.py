@@ -256,7 +256,7 @@ class EvidenceBook:
                 restart.add(vector, weight, far)
             ev = self.tracks[track_id] = restart
         ev.last_seen = now
-        if frame is not None and self.sink is not None:
+        if frame is not None and self.sink is not None and not ev.aside:  # a frame held aside is not this person's
             ev.keep_frame(quality, embedding, frame[0], frame[1])
         return swapped
 

@@ -7,6 +7,7 @@ change, so no flow has to say that the gallery changed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -132,9 +133,15 @@ class GuidedRun:
         self.session, self.worker, self.mailbox = session, worker, mailbox
 
     def stop(self) -> None:
-        """Stop the worker and give the frames back to live recognition."""
+        """Stop the worker, and give the frames back to live recognition once it has left the analyzer (the two
+        workers share it, and it serves one thread at a time); the wait is on a thread of its own, not the GUI's."""
         self.worker.stop()
-        self.session.untap(self.mailbox)
+
+        def hand_back() -> None:
+            self.worker.join(30.0)
+            self.session.untap(self.mailbox)
+
+        threading.Thread(target=hand_back, name="faceapp-guided-stop", daemon=True).start()
 
     def remove(self, sample_id: int) -> None:
         """Drop a sample in the worker's session."""
@@ -155,11 +162,15 @@ def guided_dialog(window: Window, name: str | None, seed: tuple[np.ndarray, Live
     tau = window.rule().threshold
 
     def start(on_update: Callable[[Any], None], on_error: Callable[[str], None]) -> CaptureHandle:
-        mailbox = window.session.tap()
-        capture = GuidedCapture(tau, anchor=anchor)
+        capture = GuidedCapture(tau, anchor=anchor)  # a bad value fails here, before recognition is paused
         first = (seed[0], seed[1].detection) if seed is not None else None
-        worker = GuidedWorker(mailbox, analyzer, capture, on_update, on_error, seed=first)
-        worker.start()
+        mailbox = window.session.tap()
+        try:
+            worker = GuidedWorker(mailbox, analyzer, capture, on_update, on_error, seed=first)
+            worker.start()
+        except BaseException:
+            window.session.untap(mailbox)
+            raise
         return GuidedRun(window.session, worker, mailbox)
 
     def save(chosen: str, samples: list[FaceSample], done: Slot, failed: FailSlot) -> None:

@@ -37,7 +37,19 @@ from faceapp.ui.widgets import LiveStatusBar, MessageBanner
 # Gallery writes that closing the window lets finish (a model switch is cancelled at its next chunk instead), and how
 # long closing waits for the gallery runner to commit them.
 # Gallery writes that closing the window lets finish (a model switch is cancelled: it stops between chunks).
-ENROLLMENTS = ("enroll-photos", "enroll-samples", "rename", "delete-person", "delete-sample", "review-name")
+# Gallery writes that closing waits for (the user was told they happen): enrollments, edits, and the review's own
+# (a Forget the user asked for must reach the database; the upkeep stores the last candidates under "N days").
+ENROLLMENTS = (
+    "enroll-photos",
+    "enroll-samples",
+    "rename",
+    "delete-person",
+    "delete-sample",
+    "review-name",
+    "review-merge",
+    "review-forget",
+    "review-upkeep",
+)
 REVIEW_UPKEEP_MS = 60_000
 WRITE_TASK_GRACE = 10.0
 log = logging.getLogger(__name__)
@@ -425,14 +437,14 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._timer.stop()
         self._review_timer.stop()
-        self._review_upkeep()  # the last candidates are stored (N days) before the runner stops
         if self._unsubscribe is not None:
             self._unsubscribe()
         for task in self.tasks + self.runner.tasks:
             if task.name not in ENROLLMENTS:
                 task.cancel()
+        self.session.stop(timeout=0.9)  # the worker hands its last tracks to the review as it stops...
+        self._review_upkeep()  # ...and they are stored (N days) before the runner stops
         self.runner.stop()
-        self.session.stop(timeout=0.9)
         for task in self.tasks:
             task.join(0.05)
         if not self.runner.join(WRITE_TASK_GRACE):  # the queued writes commit; the rest were cancelled

@@ -184,3 +184,26 @@ def test_face_quality_prefers_big_sharp_frontal_faces() -> None:
     assert face_quality(blurred, big) < 0.2 * good
     assert face_quality(sharp, turned) < 0.5 * good
     assert 0.0 < face_quality(blurred, small) <= 0.05 + 1e-9
+
+
+def test_a_frame_held_aside_leaves_no_crop_in_the_tracks_summary() -> None:
+    """Review of the merge: the summary kept the crop of a far frame (the next person in the box), which the review
+    could then enroll under the track's group."""
+    summaries: list[TrackSummary] = []
+    book = EvidenceBook(sink=summaries.append)
+    for i in range(4):
+        book.observe(
+            1,
+            towards(1),
+            0.5,
+            float(i),
+            RULE,
+            "m",
+            (np.full((120, 160, 3), 100, np.uint8), detection(40, 30, 120, 110)),
+        )
+    stranger = np.full((120, 160, 3), 7, np.uint8)
+    assert not book.observe(1, towards(90, plane=2), 0.99, 4.0, RULE, "m", (stranger, detection(40, 30, 120, 110)))
+    book.end_all("m")
+    assert len(summaries) == 1
+    assert all(float(s.image.mean()) > 50 for s in summaries[0].samples)  # Ada's frames only, not the stranger's
+    assert all(distance(e, towards(1)) < 1e-6 for e in summaries[0].embeddings)
