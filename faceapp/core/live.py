@@ -16,7 +16,7 @@ import numpy as np
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.evidence import TrackSink
 from faceapp.core.matching import GallerySnapshot
-from faceapp.core.track_evidence import Certainty, EvidenceBook, Verdict, face_quality
+from faceapp.core.track_evidence import Certainty, EvidenceBook, EvidenceRules, Verdict, face_quality
 from faceapp.core.types import Detection, MatchRule
 from faceapp.core.video import Frame, LatestFrameMailbox, iou
 
@@ -52,9 +52,13 @@ class LiveFace:
         return "named" if self.name is not None else "unknown"
 
     def accepted(self, rule: MatchRule | float) -> bool:
-        """Whether this face counts as its nearest person: the track's verdict, else the rule (a bare float: tau)."""
+        """Whether this face counts as its nearest person: the track's verdict, else the rule (a bare float: tau).
+
+        A named verdict also needs the evidence within the shown rule's tau and its hold band, so a tau lowered in the
+        settings (previewed before the worker has it) takes the name off at once.
+        """
         if self.verdict is not None:
-            return self.verdict.named
+            return self.verdict.named and self.distance <= MatchRule.of(rule).threshold * (1 + EvidenceRules.hold)
         return self.name is not None and MatchRule.of(rule).accepts(self.distance, self.runner_up)
 
     def ambiguous(self, rule: MatchRule | float) -> bool:
