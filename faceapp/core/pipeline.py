@@ -352,11 +352,14 @@ class PipelineWorker(threading.Thread):
             self._detector.submit(_DetectJob(self._scene, frame, self._analyzer.detector))
             self._last_detect, self._force_detect = now, False
         if self._embedder.idle:
-            # An undecided track is embedded whenever the stage is free, so a new face is named after 3 embeddings.
+            # An undecided track is embedded whenever the stage is free, so a new face is named after 3 embeddings;
+            # so is one whose last embedding was held aside as far from its evidence, so that a person who took
+            # another's place in the box loses the old name after two embeddings, not two refreshes.
             wanted = [
                 t
                 for t in self._tracks.visible()
-                if t.needs_embedding(now) or (not t.requested and self._book.undecided(t.track_id))
+                if t.needs_embedding(now)
+                or (not t.requested and (self._book.undecided(t.track_id) or self._book.in_doubt(t.track_id)))
             ]
             if wanted:
                 for t in wanted:

@@ -272,6 +272,11 @@ class EvidenceBook:
         ev = self.tracks.get(track_id)
         return ev is None or ev.verdict.state == "undecided"
 
+    def in_doubt(self, track_id: int) -> bool:
+        """A fresh frame far from the track's evidence is held aside: the next one tells a bad frame from a swap."""
+        ev = self.tracks.get(track_id)
+        return ev is not None and bool(ev.aside)
+
     def rename(self, old: int, new: int) -> None:
         """The tracker gave a swapped track a new id."""
         if old in self.tracks:

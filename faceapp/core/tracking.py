@@ -20,10 +20,11 @@ from faceapp.core.types import Detection
 from faceapp.core.video import iou
 
 # Refresh rules, measured on the shared clips (docs/benchmarks.md, "Live rate"): a size change of a fifth, or a
-# landmark shape change of 6% of the eye distance, or a second without a new embedding.
+# landmark shape change of 6% of the eye distance, or half a second without a new embedding. The age bounds how long
+# a person who steps into another's box (same size and pose) can go unnoticed: 1 s kept the old name up to 2 s.
 SIZE_CHANGE = 1.2
 POSE_CHANGE = 0.06
-MAX_AGE_S = 1.0
+MAX_AGE_S = 0.5
 
 Relocate = Callable[[np.ndarray, tuple[float, float, float, float]], list[Detection]]
 

@@ -76,10 +76,9 @@ class LiveSession:
             return
         generation = self._generation
         # Detection, tracking and embedding overlap (issue 12) where the detector can re-locate a tracked face;
-        # one that cannot (a stand-in) gets the one-thread worker, which detects in every frame it takes.
-        # Opt-in until its review findings are fixed (docs/benchmarks.md, "Live rate"): a person who takes another's
-        # place keeps the other's name for up to 3 s in the staged pipeline.
-        staged = os.environ.get("FACEAPP_LIVE_PIPELINE") == "staged"
+        # one that cannot (a stand-in) gets the one-thread worker, which detects in every frame it takes, and so
+        # does FACEAPP_LIVE_PIPELINE=single (docs/benchmarks.md, "Live rate").
+        staged = os.environ.get("FACEAPP_LIVE_PIPELINE", "staged") != "single"
         kind = PipelineWorker if staged and hasattr(analyzer.detector, "detect_near") else RecognitionWorker
         self.worker = kind(
             self.mailbox,

@@ -65,3 +65,14 @@ def test_truth_rows_flag_stale_boxes_and_failed_clicks(capsys: pytest.CaptureFix
     }
     assert gui._print(report(normal=run(**truth))) == 3  # stale, clicks, display figure
     assert "1 of 40" in capsys.readouterr().out
+
+
+def test_the_live_rate_target_scales_with_a_slower_source(capsys: pytest.CaptureFixture[str]) -> None:
+    """28 recognized frames/s is issue 12's target for a 30 fps camera; a 25 fps clip can give at most 25."""
+    at_25 = report(vga_640x480=run(source_fps=25.0, recognition_fps=24.9, fresh_label_share=0.99))
+    assert gui._print(at_25) == 0
+    assert ">= 23.3" in capsys.readouterr().out
+    short = report(vga_640x480=run(source_fps=25.0, recognition_fps=22.0, fresh_label_share=0.99))
+    assert gui._print(short) == 1
+    lines = {line.split("  ")[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "MISSED" in lines["recognition updates/s at 640x480"]

@@ -151,7 +151,7 @@ def test_the_staged_pipeline_names_by_evidence_and_feeds_the_sink() -> None:
     summaries: list[TrackSummary] = []
     worker.set_track_sink(summaries.append)
     worker.start()
-    # A steady face is embedded again once a second (MAX_AGE_S): Ada for 3.5 s, then Bob in her place for 3 s.
+    # A steady face is embedded again every MAX_AGE_S (0.5 s): Ada for 3.5 s, then Bob in her place for 3 s.
     frames = [pattern(1)] * 70 + [pattern(2)] * 60
     for i, image in enumerate(frames):
         worker.mailbox.put(Frame(i, time.monotonic(), image))
@@ -166,5 +166,7 @@ def test_the_staged_pipeline_names_by_evidence_and_feeds_the_sink() -> None:
     bob = [s for s in shown if s[0] >= 70]
     assert bob[-1][2] == "Bob"
     assert bob[-1][1] != ada[0][1]  # the swap started a new track
-    assert sum(s[2] == "Ada" for s in bob) < 50  # Ada is gone within about two refreshes (~2 s of 3)
+    # Bob's first embedding comes with the next refresh (<= 0.5 s, 10 frames here) and is held aside; the track in
+    # doubt is embedded again at once, and that second far frame ends Ada's track.
+    assert sum(s[2] == "Ada" for s in bob) <= 10  # 6 measured; 15 without the re-embedding in doubt, 35 at 1 s
     assert [s.person_id for s in summaries] == [5, 6]  # Ada's at the swap, Bob's when the worker stopped

@@ -30,9 +30,9 @@ def test_a_track_is_embedded_again_only_when_new_resized_turned_or_old() -> None
     assert track.needs_embedding(now=0.0)  # new
     track.embedding, track.embedded, track.embedded_at = np.ones(4), face, 0.0
     track.detection = face.shifted(30, 12)
-    assert not track.needs_embedding(now=0.5)  # moved only: alignment removes position
+    assert not track.needs_embedding(now=tracking.MAX_AGE_S / 2)  # moved only: alignment removes position
     track.detection = face.shifted(0, 0, scale=1.3)
-    assert track.needs_embedding(now=0.5)  # grew
+    assert track.needs_embedding(now=tracking.MAX_AGE_S / 2)  # grew
     track.detection = face
     assert track.needs_embedding(now=tracking.MAX_AGE_S + 0.01)  # aged
     track.requested = True

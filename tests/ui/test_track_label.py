@@ -28,9 +28,9 @@ def test_the_track_label_settles_on_the_right_name_and_does_not_flicker(
     pipeline: str,
 ) -> None:
     if pipeline == "staged":
-        monkeypatch.setenv("FACEAPP_LIVE_PIPELINE", "staged")
+        monkeypatch.delenv("FACEAPP_LIVE_PIPELINE", raising=False)  # the default
     else:
-        monkeypatch.delenv("FACEAPP_LIVE_PIPELINE", raising=False)
+        monkeypatch.setenv("FACEAPP_LIVE_PIPELINE", "single")
     window = make_window(hamilton, dlib_embedder, start=False)
     assert window.engine is not None
     window.engine.enroll(LIN, sorted((examples / "lin_manuel_miranda").iterdir()))
