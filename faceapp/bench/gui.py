@@ -242,18 +242,20 @@ class _Run:
         _pump(seconds)
         probe.stop()
         elapsed = time.monotonic() - t
-        checked = (
-            checker.finish(w.session.recognized - recognized, w.view.painted - painted, elapsed) if checker else {}
-        )
+        # The counts of the measured span, taken now: the window goes on while the checker works off the clock.
+        painted = w.view.painted - painted
+        captured = w.session.captured - captured
+        recognized = w.session.recognized - recognized
+        checked = checker.finish(recognized, painted, elapsed) if checker else {}
         return {
             **checked,
             "source_fps": w.session.source_fps,
-            "display_fps": (w.view.painted - painted) / elapsed,
-            "captured_fps": (w.session.captured - captured) / elapsed,
-            "recognition_fps": (w.session.recognized - recognized) / elapsed,
+            "display_fps": painted / elapsed,
+            "captured_fps": captured / elapsed,
+            "recognition_fps": recognized / elapsed,
             "gui_latency_p95_ms": float(np.percentile(lateness, 95)) if lateness else float("nan"),
             # issue 12: the share of captured frames recognized, and capture-to-shown (probed every 10 ms)
-            "fresh_label_share": (w.session.recognized - recognized) / max(w.session.captured - captured, 1),
+            "fresh_label_share": recognized / max(captured, 1),
             "shown_p50_ms": float(np.percentile(shown, 50)) if shown else float("nan"),
             "shown_p95_ms": float(np.percentile(shown, 95)) if shown else float("nan"),
         }

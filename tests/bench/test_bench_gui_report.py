@@ -76,3 +76,35 @@ def test_the_live_rate_target_scales_with_a_slower_source(capsys: pytest.Capture
     assert gui._print(short) == 1
     lines = {line.split("  ")[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "MISSED" in lines["recognition updates/s at 640x480"]
+
+
+def test_rates_count_only_the_measured_span_not_the_checkers_work(
+    qapp: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The truth checker runs the detector off the clock while the window goes on recognizing: not counted."""
+    from types import SimpleNamespace
+
+    session = SimpleNamespace(recognized=0, captured=0, source_fps=25.0)
+    view = SimpleNamespace(painted=0, result=None)
+    window = SimpleNamespace(session=session, view=view)
+
+    class Checker:
+        def __init__(self, _: object) -> None:
+            pass
+
+        def start(self) -> None:
+            session.recognized += 25  # what the span itself recognized and captured
+            session.captured += 25
+            view.painted += 25
+
+        def finish(self, recognized: int, painted: int, elapsed: float) -> dict[str, float]:
+            session.recognized += 1000  # the worker goes on while the samples are checked
+            session.captured += 1000
+            return {}
+
+    monkeypatch.setattr(gui, "_Truth", Checker)
+    run = gui._Run.__new__(gui._Run)
+    run.window = window  # type: ignore[assignment]
+    measured = run.measure(0.2, truth=True)
+    assert measured["recognition_fps"] == pytest.approx(25 / 0.2, rel=0.2)
+    assert measured["fresh_label_share"] == pytest.approx(1.0)
