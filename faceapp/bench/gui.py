@@ -95,13 +95,14 @@ class _Truth:
     (each must reach the enroll dialog, never "already gone by"), and the status bar's figures against the rates
     measured over the same span."""
 
-    def __init__(self, window: Any, every_ms: int = 150) -> None:
+    def __init__(self, window: Any, every_ms: int = 150, max_samples: int = 400) -> None:
         from PySide6.QtCore import QTimer
 
         from faceapp.ui import flows
 
         self.window = window
         self.samples: list[tuple[np.ndarray, list[tuple[float, float, float, float]]]] = []
+        self.max_samples = max_samples  # frames kept for the check (each costs a full detection at the end)
         self.clicks = self.opened = self.gone_by = 0
         self.ticks = 0
         self.counts: list[tuple[float, int, int]] = []  # (time, results recognised, frames painted), counted here
@@ -134,7 +135,7 @@ class _Truth:
         if frame is None or view.drawn[0] != frame.index:
             return
         faces = list(view.drawn[1])
-        if len(self.samples) < 400:
+        if len(self.samples) < self.max_samples:
             self.samples.append((frame.image, [f.detection.box for f in faces]))
         if faces and self.ticks % 4 == 0:  # a click on a drawn box about every 0.6 s
             centre = view.box_rect(faces[0]).center()
@@ -147,6 +148,7 @@ class _Truth:
 
         self.timer.stop()
         setattr(self._flows, "enroll_face", self._enroll_face)  # noqa: B010 - undo the stand-in
+        self.window.status.messageChanged.disconnect(self._on_message)
         status = self.window.status
         now = time.monotonic()
         shown_recognition, shown_display = status.recognition.rate(now), status.display.rate(now)

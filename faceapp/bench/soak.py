@@ -27,6 +27,7 @@ from faceapp.errors import BadInputError
 # filled); growth is measured from the first sample after it.
 WARM_UP_MIN = 2.0
 RSS_GROWTH_LIMIT_MB = 50.0
+STATUS_TOLERANCE = 0.05  # issue 16: the status bar's rates within 5% of the measured ones
 
 
 def rss_mb() -> float:
@@ -107,7 +108,7 @@ def _child(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from faceapp.bench.gui import _enroll, _pump, _Run
+    from faceapp.bench.gui import _enroll, _pump, _Run, _Truth
 
     home = Path(tempfile.mkdtemp(prefix="faceapp-bench-soak-"))
     os.environ["FACEAPP_DATA_DIR"] = str(home / "data")
@@ -128,6 +129,11 @@ def _child(args: argparse.Namespace) -> int:
     probe.setInterval(10)
     probe.timeout.connect(on_probe)
     probe.start()
+    # --truth: what the window shows against what is so (bench gui's checker), one checker per sample span; its
+    # check runs the detector on this thread after the span, so the next span starts when it is done.
+    checker = _Truth(w, every_ms=500, max_samples=40) if args.truth else None
+    if checker is not None:
+        checker.start()
     start = time.monotonic()
     prev = (start, w.view.painted, w.session.captured, w.session.recognized)
     end = start + args.minutes * 60
@@ -152,6 +158,12 @@ def _child(args: argparse.Namespace) -> int:
             sample["python_traced_mb"] = tracemalloc.get_traced_memory()[0] / (1 << 20)
             if warm_snapshot is None and sample["t_min"] >= WARM_UP_MIN:
                 warm_snapshot = tracemalloc.take_snapshot()
+        if checker is not None:
+            sample.update(checker.finish(w.session.recognized - prev[3], w.view.painted - prev[1], span))
+            checker = _Truth(w, every_ms=500, max_samples=40)
+            checker.start()
+            now = time.monotonic()
+            last[0] = time.perf_counter()  # the check's own time is no event-loop lateness of the next span
         lateness.clear()
         prev = (now, w.view.painted, w.session.captured, w.session.recognized)
         print(json.dumps(sample), flush=True)
@@ -168,6 +180,11 @@ def _child(args: argparse.Namespace) -> int:
     return 0
 
 
+def _max_finite(values: Any) -> float:
+    finite = [float(v) for v in values if np.isfinite(v)]
+    return max(finite) if finite else float("nan")
+
+
 def summarize(samples: list[dict[str, Any]], returncode: int, minutes: float) -> dict[str, Any]:
     """Alive or not, RSS growth after warm-up, and the rates of the first and last samples."""
     died = returncode != 0
@@ -179,7 +196,24 @@ def summarize(samples: list[dict[str, Any]], returncode: int, minutes: float) ->
     ran = samples[-1]["t_min"] if samples else 0.0
     warm = [s for s in samples if s["t_min"] >= min(WARM_UP_MIN, ran)] or samples
     growth = warm[-1]["rss_mb"] - warm[0]["rss_mb"] if warm else float("nan")
+    truth = [s for s in samples if "drawn_boxes" in s]
+    checked: dict[str, Any] = {}
+    if truth:
+        checked = {
+            "truth": {
+                "spans": len(truth),
+                **{k: sum(s[k] for s in truth) for k in ("drawn_boxes", "stale_boxes", "clicks", "clicks_opened")},
+                "clicks_gone_by": sum(s["clicks_gone_by"] for s in truth),
+                "status_recognition_error_max": _max_finite(s["status_recognition_error"] for s in truth),
+                "status_display_error_max": _max_finite(s["status_display_error"] for s in truth),
+                "status_within_5pct": sum(
+                    s["status_recognition_error"] <= STATUS_TOLERANCE and s["status_display_error"] <= STATUS_TOLERANCE
+                    for s in truth
+                ),
+            }
+        }
     return {
+        **checked,
         "minutes_asked": minutes,
         "minutes_ran": ran,
         "alive": not died and ran >= minutes * 0.99 and bool(samples) and samples[-1]["display_fps"] > 0,
@@ -220,6 +254,20 @@ def report_text(r: dict[str, Any]) -> str:
                 f"{s['source_fps']:.2f} fps, recognition {s['recognition_fps']:.1f} updates/s, "
                 f"GUI p95 {s['gui_latency_p95_ms']:.1f} ms"
             )
+    t = r.get("truth")
+    if t:
+        clicks_ok = t["clicks_opened"] == t["clicks"] and t["clicks_gone_by"] == 0
+        lines += [
+            f"stale boxes drawn: {t['stale_boxes']:.0f} of {t['drawn_boxes']:.0f} checked, over {t['spans']} spans "
+            f"(target 0: {'met' if t['stale_boxes'] == 0 and t['drawn_boxes'] > 0 else 'MISSED'})",
+            f"clicks on drawn boxes that opened enroll: {t['clicks_opened']:.0f} of {t['clicks']:.0f}, "
+            f"{t['clicks_gone_by']:.0f} 'already gone by' (target all, 0: "
+            f"{'met' if clicks_ok and t['clicks'] > 0 else 'MISSED'})",
+            f"status bar within 5% of the measured rates in {t['status_within_5pct']} of {t['spans']} spans; worst "
+            f"recognition {100 * t['status_recognition_error_max']:.1f}%, display "
+            f"{100 * t['status_display_error_max']:.1f}% (target every span: "
+            f"{'met' if t['status_within_5pct'] == t['spans'] else 'MISSED'})",
+        ]
     lines.append("\n  min    RSS MiB  display  recog.  GUI p95 ms")
     for s in r["samples"]:
         lines.append(
@@ -242,6 +290,11 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--default-malloc", action="store_true", help="keep glibc's dynamic mmap threshold (the app fixes it)"
+    )
+    parser.add_argument(
+        "--truth",
+        action="store_true",
+        help="also check what the window shows (stale boxes, clicks on boxes, status bar rates) in every span",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

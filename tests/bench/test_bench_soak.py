@@ -75,3 +75,36 @@ def test_a_short_soak_runs_the_window_in_a_child_and_reports_it_alive(tmp_path: 
     assert len(r["samples"]) >= 2
     assert r["last"]["display_fps"] > 10  # frames kept coming to the end of the run (source: 25 fps)
     assert np.isfinite(r["rss_end_mb"])
+
+
+def _checked(t: float, stale: float = 0.0, gone_by: float = 0.0, status_error: float = 0.01) -> dict[str, float]:
+    return {
+        **_sample(t, 1000),
+        "drawn_boxes": 30.0,
+        "stale_boxes": stale,
+        "clicks": 10.0,
+        "clicks_opened": 10.0 - gone_by,
+        "clicks_gone_by": gone_by,
+        "status_recognition_error": status_error,
+        "status_display_error": 0.01,
+    }
+
+
+def test_truth_spans_add_up_and_any_stale_box_or_lost_click_is_a_miss() -> None:
+    good = soak.summarize([_checked(0.5), _checked(1.0), _checked(2.5)], 0, 2.5)
+    assert good["truth"]["drawn_boxes"] == 90 and good["truth"]["spans"] == 3
+    text = soak.report_text(good)
+    assert "MISSED" not in text
+    assert "stale boxes drawn: 0 of 90 checked, over 3 spans (target 0: met)" in text
+    bad = soak.summarize([_checked(0.5), _checked(1.0, stale=1, gone_by=1), _checked(2.5, status_error=0.08)], 0, 2.5)
+    text = soak.report_text(bad)
+    assert "stale boxes drawn: 1 of 90" in text
+    assert "9 of 10" not in text and "29 of 30, 1 'already gone by'" in text
+    assert "in 2 of 3 spans; worst recognition 8.0%" in text
+    assert text.count("MISSED") == 3
+
+
+def test_truth_is_left_out_of_a_soak_that_did_not_check() -> None:
+    r = soak.summarize([_sample(0.5, 900), _sample(2.5, 910)], 0, 2.5)
+    assert "truth" not in r
+    assert "stale boxes" not in soak.report_text(r)
