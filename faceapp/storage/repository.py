@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from faceapp.core.types import FaceSample, Person
 from faceapp.errors import BadInputError, DatabaseError, NameError_, UnknownPersonError
 from faceapp.paths import db_label, is_db_url
-from faceapp.storage import migrations, postgres
+from faceapp.storage import integrity, migrations, postgres
 from faceapp.storage.models import (
     EmbeddingRow,
     MetaRow,
@@ -418,7 +418,8 @@ class GalleryRepository:
 
         SQLite's own integrity and foreign-key checks for a file; for both backends: names whose keys collide,
         samples or embeddings whose owner is gone, samples without a vector of the gallery's model, and vectors of
-        one model with different lengths.
+        one model with different lengths; the same for the corrections, whose vectors must also be finite and as
+        long as their model's samples' (storage.integrity).
         """
         problems: list[str] = []
         with self._session() as s:
@@ -448,6 +449,7 @@ class GalleryRepository:
             for name, count in s.execute(sizes.group_by(EmbeddingRow.model)):
                 if count > 1:
                     problems.append(f"the {name} embeddings have {count} different lengths")
+            problems += integrity.negative_problems(s)
         return problems
 
     # -- embeddings ----------------------------------------------------------------------------------------------
