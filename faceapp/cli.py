@@ -118,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     q = people.add_parser("forget-sample", parents=[shared], help="remove a sample added to the wrong person")
     q.add_argument("name", help="the enrolled name")
     q.add_argument("sample_id", type=_item_id, metavar="SAMPLE_ID", help="the sample's id (see `people show`)")
+    q.add_argument(
+        "--remember-as-not",
+        action="store_true",
+        help="keep the face as a correction (this face is not NAME), so it is not named NAME again",
+    )
     q = people.add_parser("not", parents=[shared], help="record the face in IMAGE as not this person (a correction)")
     q.add_argument("name", help="the enrolled name")
     q.add_argument("image", type=Path, help="a photo of the face that is not them (the largest face is used)")
@@ -483,8 +488,14 @@ def _corrections(engine: Engine, args: argparse.Namespace) -> int:
     """faceapp people show | forget-sample | negatives | remove-negative (no model is loaded)."""
     person = engine.person(args.name)
     if args.action == "forget-sample":
-        engine.forget_sample(args.sample_id, person.id)
-        print(f"Removed sample {args.sample_id} of {person.name!r} and its embeddings.")
+        negative_id = engine.forget_sample(args.sample_id, person.id, remember_as_not=args.remember_as_not)
+        if negative_id is None:
+            print(f"Removed sample {args.sample_id} of {person.name!r} and its embeddings.")
+        else:
+            print(
+                f"Removed sample {args.sample_id} of {person.name!r} and recorded it as correction {negative_id}: "
+                f"that face is not {person.name!r}."
+            )
         _say_what_remains(engine)
         return EXIT_OK
     if args.action == "remove-negative":

@@ -325,13 +325,24 @@ class Engine:
             self._repo.remove_sample(sample_id)
             self.invalidate()
 
-    def forget_sample(self, sample_id: int, person: str | int | None = None) -> None:
-        """The user's "Wrong sample": remove a sample added to the wrong person (remove_sample by another name);
-        with `person`, BadInputError unless the sample is theirs."""
+    def forget_sample(
+        self, sample_id: int, person: str | int | None = None, remember_as_not: bool = False
+    ) -> int | None:
+        """The user's "Wrong sample": remove a sample added to the wrong person; with `person`, BadInputError unless
+        the sample is theirs.
+
+        With `remember_as_not` the face is kept as a correction of that person instead ("this face is not them",
+        its vectors of every model moving with it), so it is not named them again; returns the correction's id.
+        """
         with self._writing:
             if person is not None:
                 self._check_owner(person, sample_id, self._repo.samples_of, "sample")
-            self.remove_sample(sample_id)
+            if not remember_as_not:
+                self.remove_sample(sample_id)
+                return None
+            negative_id = self._repo.sample_to_negative(sample_id)
+            self.invalidate()
+            return negative_id
 
     def _check_owner(
         self, person: str | int, item_id: int, items: Callable[[int], list[StoredSample]], what: str

@@ -91,6 +91,31 @@ def test_removing_a_person_removes_their_corrections(tmp_path: Path) -> None:
     engine.close()
 
 
+def test_a_wrong_sample_remembered_as_not_her_keeps_the_stranger_from_being_named_again(tmp_path: Path) -> None:
+    db = tmp_path / "g.sqlite3"
+    engine = station(db)
+    ada = engine.enroll("Ada", [face_image(1), STRANGER]).person  # the stranger added to Ada by mistake
+    plain = engine.enroll("Eve", [face_image(7), STRANGER]).person  # the same mistake, only removed
+    wrong_ada, wrong_eve = engine.samples_of(ada.id)[1], engine.samples_of(plain.id)[1]
+    vector = engine.sample_embeddings(ada.id)[wrong_ada.id]
+
+    assert engine.forget_sample(wrong_eve.id, "Eve") is None
+    assert engine.negatives_of(plain.id) == []
+    negative = engine.forget_sample(wrong_ada.id, "Ada", remember_as_not=True)
+    assert [s.id for s in engine.samples_of(ada.id)] == [engine.samples_of(ada.id)[0].id]
+    [stored] = engine.negatives_of(ada.id)
+    assert stored.id == negative
+    np.testing.assert_array_equal(stored.sample.image, wrong_ada.sample.image)
+    np.testing.assert_array_equal(engine.negative_embeddings(ada.id)[stored.id], vector)
+    recognition, _ = engine.verify(STRANGER_AGAIN, "Ada", TAU)
+    assert recognition.match.refused  # not Ada: the remembered face refuses her for its look-alikes
+    assert labels(engine, STRANGER_AGAIN, ADA_AGAIN) == ["Unknown", "Ada"]
+
+    engine.remove_person("Ada")  # deleting the person deletes what was remembered about them
+    assert count_rows(db, "negatives") == count_rows(db, "negative_embeddings") == 0
+    engine.close()
+
+
 def _corrected(path: Path) -> Engine:
     engine = station(path)
     engine.enroll("Ada", [face_image(1), face_image(11)])
@@ -197,6 +222,30 @@ def test_the_cli_records_lists_and_removes_corrections_and_forgets_samples(
     assert main(["--db", str(db), "people", "not", "Ada", str(tmp_path / "missing.jpg")]) == 2
     assert "missing.jpg" in capsys.readouterr().err
     assert [s.id for s in station(db).samples_of(ada.id)] == [samples[1].id]
+
+
+def test_the_cli_forgets_a_sample_and_remembers_it_as_not_the_person(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "g.sqlite3"
+    engine = station(db)
+    ada = engine.enroll("Ada", [face_image(1), STRANGER]).person
+    wrong = engine.samples_of(ada.id)[1]
+    engine.close()
+
+    assert main(["--db", str(db), "people", "forget-sample", "ada", str(wrong.id), "--remember-as-not"]) == 0
+    out = capsys.readouterr().out
+    engine = station(db)
+    [negative] = engine.negatives_of(ada.id)
+    assert out.strip() == (
+        f"Removed sample {wrong.id} of 'Ada' and recorded it as correction {negative.id}: that face is not 'Ada'."
+    )
+    assert [s.id for s in engine.samples_of(ada.id)] != [wrong.id]
+    assert len(engine.samples_of(ada.id)) == 1
+    assert engine.verify(STRANGER_AGAIN, "Ada", TAU)[0].match.refused
+    engine.close()
+    assert main(["--db", str(db), "people", "negatives", "Ada"]) == 0
+    assert capsys.readouterr().out.startswith(f"{negative.id}\t")
 
 
 def test_a_correction_needs_an_enrolled_person(tmp_path: Path) -> None:

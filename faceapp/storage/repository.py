@@ -599,6 +599,23 @@ class GalleryRepository:
         s.flush()
         return [row.id for row, _ in rows]
 
+    def sample_to_negative(self, sample_id: int) -> int:
+        """Turn a sample into a correction of the same person ("Wrong sample", remembered): its crop and every
+        model's embedding move over in one transaction and the sample is gone; returns the correction's id."""
+        sample_id = as_id(sample_id)
+        with self._session(write=True) as s:
+            row = s.get(SampleRow, sample_id)
+            if row is None:
+                raise BadInputError(f"No sample with id {sample_id} is stored.")
+            columns = ("image", "box_x1", "box_y1", "box_x2", "box_y2", "landmarks", "det_score", "source")
+            negative = NegativeRow(person_id=row.person_id, **{c: getattr(row, c) for c in columns})
+            s.add(negative)
+            s.flush()
+            vectors = s.execute(select(EmbeddingRow.model, EmbeddingRow.vector).where(EmbeddingRow.sample_id == row.id))
+            s.add_all([NegativeEmbeddingRow(negative_id=negative.id, model=m, vector=v) for m, v in vectors])
+            s.execute(delete(SampleRow).where(SampleRow.id == sample_id))
+            return negative.id
+
     def remove_negative(self, negative_id: int) -> int:
         """Delete one correction and its embeddings; returns the person it was about."""
         negative_id = as_id(negative_id)

@@ -92,6 +92,27 @@ def test_a_removed_negative_leaves_no_bytes_behind(tmp_path: Path) -> None:
         assert other.tobytes() not in file_bytes(db)
 
 
+def test_a_wrong_sample_becomes_a_correction_with_every_models_vector(repo: GalleryRepository) -> None:
+    ada = repo.enroll("Ada", [(make_sample(1), unit(1)), (make_sample(2), unit(2))], "m")
+    wrong = repo.samples_of(ada.id)[1]
+    repo.store_embeddings("other", [(wrong.id, unit(9, dim=128))])
+
+    negative = repo.sample_to_negative(wrong.id)
+    assert [s.sample.source for s in repo.samples_of(ada.id)] == [make_sample(1).source]
+    [stored] = repo.negatives_of(ada.id)
+    assert stored.id == negative
+    np.testing.assert_array_equal(stored.sample.image, make_sample(2).image)
+    assert stored.sample.detection == make_sample(2).detection
+    assert stored.sample.source == make_sample(2).source
+    np.testing.assert_array_equal(repo.negative_embeddings(ada.id, "m")[negative], unit(2))
+    np.testing.assert_array_equal(repo.negative_embeddings(ada.id, "other")[negative], unit(9, dim=128))
+    assert repo.sample_embeddings(ada.id, "other") == {}
+    assert repo.list_people()[0].sample_count == 1
+    assert repo.integrity_problems() == []
+    with pytest.raises(BadInputError, match="No sample with id"):
+        repo.sample_to_negative(wrong.id)
+
+
 def _damage(db: Path, *statements: tuple[str, tuple[object, ...]]) -> None:
     """Write behind the repository's back, foreign keys off (as another program, or a bug, could)."""
     conn = sqlite3.connect(db)
