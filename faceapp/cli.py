@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from faceapp.errors import FaceAppError
 
 if TYPE_CHECKING:
+    from faceapp.archive import Moved
     from faceapp.core.types import MatchRule
     from faceapp.engine import Engine
 
@@ -539,16 +540,17 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         model = archive.archive_model(args.file)
         target = _engine_for_import(here, model, args)
         try:
-            people, samples = archive.import_archive(target, args.file)
+            moved = archive.import_archive(target, args.file)
         finally:
             target.close()
-        print(f"Imported {people} people with {samples} new sample(s) from {args.file} ({target.model}).")
+        _say_skipped(moved)
+        print(f"Imported {_moved(moved, 'new ')} from {args.file} ({target.model}).")
         return EXIT_OK
     engine = Engine(GalleryRepository(source, create=False), adopt_model=False)
     try:
         if args.action == "export":
-            people, samples = archive.export(engine, args.file, embeddings=not args.no_embeddings)
-            print(f"Exported {people} people with {samples} sample(s) to {args.file}.")
+            moved = archive.export(engine, args.file, embeddings=not args.no_embeddings)
+            print(f"Exported {_moved(moved)} to {args.file}.")
         elif args.action == "export-faces":
             from faceapp.face_folders import export_faces
 
@@ -563,13 +565,25 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         else:
             target = _engine_for_import(args.target, engine.stored_model, args)
             try:
-                people, samples = archive.load_into(target, archive.people_of(engine), engine.stored_model)
+                moved = archive.load_into(target, archive.people_of(engine), engine.stored_model)
             finally:
                 target.close()
-            print(f"Copied {people} people with {samples} sample(s) to {paths.db_label(args.target)}.")
+            _say_skipped(moved)
+            print(f"Copied {_moved(moved, 'new ')} to {paths.db_label(args.target)}.")
     finally:
         engine.close()
     return EXIT_OK
+
+
+def _moved(moved: Moved, new: str = "") -> str:
+    """'2 people with 3 sample(s) and 1 correction(s)', for the export / import / copy reports."""
+    return f"{moved.people} people with {moved.samples} {new}sample(s) and {moved.corrections} {new}correction(s)"
+
+
+def _say_skipped(moved: Moved) -> None:
+    """The people an import or copy skipped, and why, one note each."""
+    for line in moved.skipped:
+        print(f"note: {line}", file=sys.stderr)
 
 
 def _engine_for_import(db: str | Path, model: str | None, args: argparse.Namespace) -> Engine:

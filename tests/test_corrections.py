@@ -127,9 +127,9 @@ def _corrected(path: Path) -> Engine:
 def test_export_import_and_copy_carry_the_corrections(tmp_path: Path) -> None:
     source = _corrected(tmp_path / "source.sqlite3")
     file = tmp_path / "b.zip"
-    assert archive.export(source, file) == (2, 3)
+    assert archive.export(source, file) == archive.Moved(2, 3, 1)
     restored = station(tmp_path / "restored.sqlite3")
-    assert archive.import_archive(restored, file) == (2, 3)
+    assert archive.import_archive(restored, file) == archive.Moved(2, 3, 1)
     ada = restored.person("Ada")
     [negative] = restored.negatives_of(ada.id)
     [original] = source.negatives_of(source.person("Ada").id)
@@ -148,6 +148,69 @@ def test_export_import_and_copy_carry_the_corrections(tmp_path: Path) -> None:
         engine.close()
 
 
+def test_a_person_with_only_corrections_survives_export_and_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _corrected(tmp_path / "source.sqlite3")
+    ada = source.person("Ada")
+    for sample in source.samples_of(ada.id):  # every sample was wrong: all remembered as not Ada
+        source.forget_sample(sample.id, ada.id, remember_as_not=True)
+    assert source.person("Ada").sample_count == 0
+    assert len(source.negatives_of(ada.id)) == 3
+    file = tmp_path / "b.zip"
+    assert archive.export(source, file) == archive.Moved(2, 1, 3)
+
+    restored = station(tmp_path / "restored.sqlite3")
+    assert archive.import_archive(restored, file) == archive.Moved(2, 1, 3)
+    kept = restored.person("Ada")
+    assert kept.sample_count == 0
+    assert len(restored.negatives_of(kept.id)) == 3
+    assert restored.integrity_problems() == []
+    restored.close()
+
+    db = tmp_path / "cli.sqlite3"
+    station(db).close()
+    assert main(["--db", str(db), "gallery", "import", str(file)]) == 0
+    assert "Imported 2 people with 1 new sample(s) and 3 new correction(s)" in capsys.readouterr().out
+    source.close()
+
+
+def test_an_import_that_adds_only_corrections_counts_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = _corrected(tmp_path / "source.sqlite3")
+    first, later = tmp_path / "first.zip", tmp_path / "later.zip"
+    archive.export(source, first)
+    target = tmp_path / "target.sqlite3"
+    restored = station(target)
+    assert archive.import_archive(restored, first) == archive.Moved(2, 3, 1)
+    source.add_negative("Bob", crop_sample(source, STRANGER))  # type: ignore[arg-type]
+    archive.export(source, later)
+
+    assert archive.import_archive(restored, later) == archive.Moved(1, 0, 1)  # Bob's new correction, nothing else
+    assert len(restored.negatives_of(restored.person("Bob").id)) == 1
+    assert archive.import_archive(restored, later) == archive.Moved(0, 0, 0)  # the same again: nothing
+    restored.close()
+    assert main(["--db", str(target), "gallery", "import", str(later)]) == 0
+    assert "Imported 0 people with 0 new sample(s) and 0 new correction(s)" in capsys.readouterr().out
+    source.close()
+
+
+def test_an_archive_person_with_nothing_is_skipped_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _corrected(tmp_path / "source.sqlite3")
+    bob = source.person("Bob")
+    source.forget_sample(source.samples_of(bob.id)[0].id, bob.id)  # Bob keeps no sample and no correction
+    file = tmp_path / "b.zip"
+    assert archive.export(source, file) == archive.Moved(2, 2, 1)
+    source.close()
+    db = tmp_path / "target.sqlite3"
+    station(db).close()
+    assert main(["--db", str(db), "gallery", "import", str(file)]) == 0
+    captured = capsys.readouterr()
+    assert "note: 'Bob' was not added: no samples and no corrections to bring" in captured.err
+    assert "Imported 1 people with 2 new sample(s) and 1 new correction(s)" in captured.out
+
+
 def test_a_first_version_archive_without_negatives_still_imports(tmp_path: Path) -> None:
     source = _corrected(tmp_path / "source.sqlite3")
     file, old = tmp_path / "b.zip", tmp_path / "v1.zip"
@@ -164,7 +227,7 @@ def test_a_first_version_archive_without_negatives_still_imports(tmp_path: Path)
             if not item.filename.startswith("negatives/"):
                 v1.writestr(item, data)
     restored = station(tmp_path / "restored.sqlite3")
-    assert archive.import_archive(restored, old) == (2, 3)
+    assert archive.import_archive(restored, old) == archive.Moved(2, 3)
     assert restored.negatives_of(restored.person("Ada").id) == []
     assert labels(restored, STRANGER_AGAIN) == ["Ada"]
     source.close()

@@ -567,10 +567,13 @@ class GalleryRepository:
 
     # -- negatives: "this face is not the person" (corrections) --------------------------------------------------
 
-    def add_negatives(self, who: str | int, items: Sequence[tuple[FaceSample, np.ndarray]], model: str) -> list[int]:
+    def add_negatives(
+        self, who: str | int, items: Sequence[tuple[FaceSample, np.ndarray]], model: str, create: bool = False
+    ) -> list[int]:
         """Store faces that are not the person `who` (name or id) with their `model` embeddings; returns their ids.
 
-        All or nothing; ModelChangedError when the gallery's model is no longer `model`.
+        All or nothing; ModelChangedError when the gallery's model is no longer `model`. With `create`, a name no
+        one has is added as a person without samples (an archive's person who had only corrections).
         """
         if not items:
             raise BadInputError("No face was given to record as a correction.")
@@ -581,7 +584,15 @@ class GalleryRepository:
                     f"The gallery {self._label} now uses the {stored} model (switched at another station); "
                     f"this {model} correction was not stored."
                 )
-            person = self._require(s, who)
+            try:
+                person = self._require(s, who)
+            except UnknownPersonError:
+                if not (create and isinstance(who, str)):
+                    raise
+                clean = normalize_name(who)
+                person = PersonRow(name=clean, name_key=name_key(clean))
+                s.add(person)
+                s.flush()
             return self._insert_negatives(s, person.id, items, model)
 
     def _insert_negatives(
