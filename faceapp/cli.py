@@ -464,7 +464,7 @@ def cmd_people(args: argparse.Namespace) -> int:
             print(f"Renamed {args.old!r} to {person.name!r}.")
         else:
             removed = engine.remove_person(args.name)
-            print(f"Removed {args.name!r} with {removed} sample(s) and their embeddings.")
+            print(f"Removed {args.name!r} with {removed} sample(s), their corrections and their embeddings.")
             _say_what_remains(engine)
     finally:
         engine.close()

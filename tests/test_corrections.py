@@ -309,6 +309,9 @@ def test_the_cli_forgets_a_sample_and_remembers_it_as_not_the_person(
     engine.close()
     assert main(["--db", str(db), "people", "negatives", "Ada"]) == 0
     assert capsys.readouterr().out.startswith(f"{negative.id}\t")
+    assert main(["--db", str(db), "people", "remove", "Ada"]) == 0
+    assert "their corrections" in capsys.readouterr().out
+    assert count_rows(db, "negatives") == count_rows(db, "negative_embeddings") == 0
 
 
 def test_a_correction_needs_an_enrolled_person(tmp_path: Path) -> None:

@@ -303,7 +303,8 @@ class GalleryDialog(QDialog):
 
     def _on_delete_person(self) -> None:
         pid = self.person_id()
-        if pid is None or not self._confirm(f"Delete {self._name()} and all their samples? This cannot be undone."):
+        question = f"Delete {self._name()} with all their samples and corrections? This cannot be undone."
+        if pid is None or not self._confirm(question):
             return
 
         def work() -> bool:

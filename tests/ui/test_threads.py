@@ -103,6 +103,7 @@ def test_the_gallery_dialog_and_the_live_view_write_only_through_the_engine(
     assert window.snapshot.negative_count == 1
     dialog.buttons["delete_person"].click()
     qtbot.waitUntil(lambda: window.people == [], timeout=5000)  # each change reached the live view by itself
+    qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.negative_count == 0, timeout=5000)
     mine = spy.writes[writes:]
     assert [name for name, _, _ in mine] == ["enroll", "rename_person", "sample_to_negative", "remove_person"]
     assert {caller for _, caller, _ in mine} == {"faceapp.engine"}
