@@ -23,7 +23,7 @@ import numpy as np
 
 from faceapp.core.types import Detection, FaceSample
 from faceapp.engine import Engine
-from faceapp.errors import BadInputError
+from faceapp.errors import BadInputError, UnknownPersonError
 
 FORMAT = "faceapp-gallery"
 VERSION = 2  # the archive layout this faceapp writes and the newest it reads (2: per-person "negatives")
@@ -64,28 +64,47 @@ def people_of(engine: Engine, embeddings: bool = True) -> Iterator[PersonRecord]
         yield PersonRecord(person.name, [(s.sample, vectors.get(s.id)) for s in stored], negatives)
 
 
-def load_into(engine: Engine, records: Iterator[PersonRecord], model: str | None) -> tuple[int, int]:
-    """Add every record to the engine's gallery (their vectors are `model`'s); returns (people, samples) added.
+@dataclass(frozen=True)
+class Moved:
+    """What an export, import or copy moved: people, samples and corrections; for an import or copy also the people
+    it skipped, one line each saying why."""
 
-    Samples a person has already (the same face, engine.REPEAT_D) are not added again, so importing or copying the
-    same gallery twice adds nothing the second time.
+    people: int
+    samples: int
+    corrections: int = 0
+    skipped: tuple[str, ...] = ()
+
+
+def load_into(engine: Engine, records: Iterator[PersonRecord], model: str | None) -> Moved:
+    """Add every record to the engine's gallery (their vectors are `model`'s); returns what was added.
+
+    Samples and corrections a person has already (the same face, engine.REPEAT_D) are not added again, so importing
+    or copying the same gallery twice adds nothing the second time. A person with corrections but no samples is
+    added with their corrections; a new person with neither is skipped, and said so in `skipped`.
     """
-    people = samples = 0
+    people = samples = corrections = 0
+    skipped: list[str] = []
     for record in records:
-        if not record.samples:
+        if not record.samples and not record.negatives:
+            try:
+                engine.person(record.name)
+            except UnknownPersonError:
+                skipped.append(f"{record.name!r} was not added: no samples and no corrections to bring")
             continue
-        added = engine.import_samples(record.name, record.samples, model, record.negatives).added
-        if added:
-            people, samples = people + 1, samples + added
-    return people, samples
+        result = engine.import_samples(record.name, record.samples, model, record.negatives)
+        if result.added or result.corrections:
+            people += 1
+            samples, corrections = samples + result.added, corrections + result.corrections
+    return Moved(people, samples, corrections, tuple(skipped))
 
 
-def export(engine: Engine, path: Path, embeddings: bool = True) -> tuple[int, int]:
-    """Write the engine's gallery to the archive `path` (replaced only once complete); returns (people, samples)."""
+def export(engine: Engine, path: Path, embeddings: bool = True) -> Moved:
+    """Write the engine's gallery (everyone, also a person with only corrections or nothing) to the archive `path`
+    (replaced only once complete); returns what it holds."""
     people: list[dict[str, Any]] = []
     vectors: list[np.ndarray] = []
     partial = path.with_name(path.name + ".partial")
-    count = 0
+    count = corrections = 0
     try:
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
             for record in people_of(engine, embeddings):
@@ -97,6 +116,7 @@ def export(engine: Engine, path: Path, embeddings: bool = True) -> tuple[int, in
                 for k, (sample, vector) in enumerate(record.negatives):
                     crop = f"negatives/{len(people):07d}-{k:04d}.png"
                     negatives.append(_write_crop(archive, crop, record.name, sample, vector, vectors))
+                    corrections += 1
                 people.append({"name": record.name, "samples": entries, "negatives": negatives})
             if vectors:
                 buffer = io.BytesIO()
@@ -111,7 +131,7 @@ def export(engine: Engine, path: Path, embeddings: bool = True) -> tuple[int, in
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return len(people), count
+    return Moved(len(people), count, corrections)
 
 
 def _write_crop(
@@ -256,8 +276,8 @@ class Archive:
             yield PersonRecord(name, samples, negatives)
 
 
-def import_archive(engine: Engine, path: Path) -> tuple[int, int]:
-    """Read the archive `path` into the engine's gallery; returns (people, samples) added."""
+def import_archive(engine: Engine, path: Path) -> Moved:
+    """Read the archive `path` into the engine's gallery; returns what was added (and who was skipped, why)."""
     archive = Archive(path)
     try:
         return load_into(engine, archive.people(), archive.model)

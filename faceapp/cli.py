@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from faceapp.errors import FaceAppError
 
 if TYPE_CHECKING:
+    from faceapp.archive import Moved
     from faceapp.core.types import MatchRule
     from faceapp.engine import Engine
 
@@ -118,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     q = people.add_parser("forget-sample", parents=[shared], help="remove a sample added to the wrong person")
     q.add_argument("name", help="the enrolled name")
     q.add_argument("sample_id", type=_item_id, metavar="SAMPLE_ID", help="the sample's id (see `people show`)")
+    q.add_argument(
+        "--remember-as-not",
+        action="store_true",
+        help="keep the face as a correction (this face is not NAME), so it is not named NAME again",
+    )
     q = people.add_parser("not", parents=[shared], help="record the face in IMAGE as not this person (a correction)")
     q.add_argument("name", help="the enrolled name")
     q.add_argument("image", type=Path, help="a photo of the face that is not them (the largest face is used)")
@@ -458,7 +464,7 @@ def cmd_people(args: argparse.Namespace) -> int:
             print(f"Renamed {args.old!r} to {person.name!r}.")
         else:
             removed = engine.remove_person(args.name)
-            print(f"Removed {args.name!r} with {removed} sample(s) and their embeddings.")
+            print(f"Removed {args.name!r} with {removed} sample(s), their corrections and their embeddings.")
             _say_what_remains(engine)
     finally:
         engine.close()
@@ -483,8 +489,14 @@ def _corrections(engine: Engine, args: argparse.Namespace) -> int:
     """faceapp people show | forget-sample | negatives | remove-negative (no model is loaded)."""
     person = engine.person(args.name)
     if args.action == "forget-sample":
-        engine.forget_sample(args.sample_id, person.id)
-        print(f"Removed sample {args.sample_id} of {person.name!r} and its embeddings.")
+        negative_id = engine.forget_sample(args.sample_id, person.id, remember_as_not=args.remember_as_not)
+        if negative_id is None:
+            print(f"Removed sample {args.sample_id} of {person.name!r} and its embeddings.")
+        else:
+            print(
+                f"Removed sample {args.sample_id} of {person.name!r} and recorded it as correction {negative_id}: "
+                f"that face is not {person.name!r}."
+            )
         _say_what_remains(engine)
         return EXIT_OK
     if args.action == "remove-negative":
@@ -528,16 +540,17 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         model = archive.archive_model(args.file)
         target = _engine_for_import(here, model, args)
         try:
-            people, samples = archive.import_archive(target, args.file)
+            moved = archive.import_archive(target, args.file)
         finally:
             target.close()
-        print(f"Imported {people} people with {samples} new sample(s) from {args.file} ({target.model}).")
+        _say_skipped(moved)
+        print(f"Imported {_moved(moved, 'new ')} from {args.file} ({target.model}).")
         return EXIT_OK
     engine = Engine(GalleryRepository(source, create=False), adopt_model=False)
     try:
         if args.action == "export":
-            people, samples = archive.export(engine, args.file, embeddings=not args.no_embeddings)
-            print(f"Exported {people} people with {samples} sample(s) to {args.file}.")
+            moved = archive.export(engine, args.file, embeddings=not args.no_embeddings)
+            print(f"Exported {_moved(moved)} to {args.file}.")
         elif args.action == "export-faces":
             from faceapp.face_folders import export_faces
 
@@ -552,13 +565,25 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         else:
             target = _engine_for_import(args.target, engine.stored_model, args)
             try:
-                people, samples = archive.load_into(target, archive.people_of(engine), engine.stored_model)
+                moved = archive.load_into(target, archive.people_of(engine), engine.stored_model)
             finally:
                 target.close()
-            print(f"Copied {people} people with {samples} sample(s) to {paths.db_label(args.target)}.")
+            _say_skipped(moved)
+            print(f"Copied {_moved(moved, 'new ')} to {paths.db_label(args.target)}.")
     finally:
         engine.close()
     return EXIT_OK
+
+
+def _moved(moved: Moved, new: str = "") -> str:
+    """'2 people with 3 sample(s) and 1 correction(s)', for the export / import / copy reports."""
+    return f"{moved.people} people with {moved.samples} {new}sample(s) and {moved.corrections} {new}correction(s)"
+
+
+def _say_skipped(moved: Moved) -> None:
+    """The people an import or copy skipped, and why, one note each."""
+    for line in moved.skipped:
+        print(f"note: {line}", file=sys.stderr)
 
 
 def _engine_for_import(db: str | Path, model: str | None, args: argparse.Namespace) -> Engine:

@@ -65,6 +65,7 @@ class EnrollResult:
     added: int
     notes: tuple[str, ...] = ()
     skipped: int = 0
+    corrections: int = 0  # corrections ("not this person") added with the samples (an import)
 
 
 @dataclass(frozen=True)
@@ -325,13 +326,24 @@ class Engine:
             self._repo.remove_sample(sample_id)
             self.invalidate()
 
-    def forget_sample(self, sample_id: int, person: str | int | None = None) -> None:
-        """The user's "Wrong sample": remove a sample added to the wrong person (remove_sample by another name);
-        with `person`, BadInputError unless the sample is theirs."""
+    def forget_sample(
+        self, sample_id: int, person: str | int | None = None, remember_as_not: bool = False
+    ) -> int | None:
+        """The user's "Wrong sample": remove a sample added to the wrong person; with `person`, BadInputError unless
+        the sample is theirs.
+
+        With `remember_as_not` the face is kept as a correction of that person instead ("this face is not them",
+        its vectors of every model moving with it), so it is not named them again; returns the correction's id.
+        """
         with self._writing:
             if person is not None:
                 self._check_owner(person, sample_id, self._repo.samples_of, "sample")
-            self.remove_sample(sample_id)
+            if not remember_as_not:
+                self.remove_sample(sample_id)
+                return None
+            negative_id = self._repo.sample_to_negative(sample_id)
+            self.invalidate()
+            return negative_id
 
     def _check_owner(
         self, person: str | int, item_id: int, items: Callable[[int], list[StoredSample]], what: str
@@ -409,7 +421,7 @@ class Engine:
         negatives: Sequence[tuple[FaceSample, np.ndarray | None]] = (),
     ) -> EnrollResult:
         """Store samples (and corrections) brought from another gallery (an archive or a copy) for `name`, in one
-        transaction.
+        transaction; a person with corrections but no samples is added with just those.
 
         Their vectors are kept when they are this gallery's model's (`model` names theirs) and complete; otherwise
         every crop is embedded again with this gallery's model.
@@ -428,10 +440,11 @@ class Engine:
                 try:
                     if fresh:
                         person = self._repo.enroll(name, fresh, self.model, negatives=kept)
-                    else:  # every sample is there already (an import done before): only new corrections, if any
+                    elif kept:  # no new sample (an import done before, or a person who had only corrections)
+                        self._repo.add_negatives(name, kept, self.model, create=True)
                         person = self.person(name)
-                        if kept:
-                            self._repo.add_negatives(person.id, kept, self.model)
+                    else:
+                        person = self.person(name)
                     break
                 except ModelChangedError:  # another station switched models after we embedded: once more
                     stored = self._repo.model
@@ -440,7 +453,7 @@ class Engine:
                     self.model = stored
                     self._changed(GalleryChange.MODEL_ELSEWHERE)
             self.invalidate()
-            return EnrollResult(person, len(fresh), notes, len(notes))
+            return EnrollResult(person, len(fresh), notes, len(notes), len(kept))
 
     def _new_negatives(
         self, name: str, items: list[tuple[FaceSample, np.ndarray]]

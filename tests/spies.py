@@ -15,6 +15,7 @@ WRITES = (
     "remove_person",
     "enroll",
     "remove_sample",
+    "sample_to_negative",
     "store_embeddings",
     "add_negatives",
     "remove_negative",

@@ -52,10 +52,10 @@ def test_export_then_import_into_an_empty_gallery_gives_the_same_people_samples_
 ) -> None:
     source = _filled(tmp_path / "source.sqlite3")
     file = tmp_path / "backup.faceapp.zip"
-    assert archive.export(source, file) == (4, 10)
+    assert archive.export(source, file) == archive.Moved(4, 10)
     restored = station(empty_target)
     try:
-        assert archive.import_archive(restored, file) == (4, 10)
+        assert archive.import_archive(restored, file) == archive.Moved(4, 10)
         assert _people(restored) == _people(source)
         assert _answers(restored) == _answers(source)
         for person, twin in zip(source.people(), restored.people(), strict=True):
@@ -82,7 +82,7 @@ def test_an_import_into_a_gallery_of_another_model_reembeds_every_crop(tmp_path:
     archive.export(source, file)
     other = station(tmp_path / "other.sqlite3")
     other.switch_model("facenet-casia")
-    assert archive.import_archive(other, file) == (4, 10)
+    assert archive.import_archive(other, file) == archive.Moved(4, 10)
     assert other.embedding_models() == {"facenet-casia": 10}
     assert _people(other) == _people(source)
     assert [m[0] for m in _answers(other)] == [m[0] for m in _answers(source)]
@@ -125,7 +125,7 @@ def test_a_file_that_is_not_an_archive_is_refused_in_one_line(tmp_path: Path, co
 def test_copy_moves_a_gallery_between_backends_and_back(tmp_path: Path, pg_url: str) -> None:
     source = _filled(tmp_path / "source.sqlite3")
     on_server = station(pg_url)
-    assert archive.load_into(on_server, archive.people_of(source), source.model) == (4, 10)
+    assert archive.load_into(on_server, archive.people_of(source), source.model) == archive.Moved(4, 10)
     back = station(tmp_path / "back.sqlite3")
     archive.load_into(back, archive.people_of(on_server), on_server.model)
     assert _people(back) == _people(on_server) == _people(source)
@@ -224,11 +224,13 @@ def test_importing_the_same_archive_twice_adds_nothing_the_second_time(tmp_path:
     file = tmp_path / "backup.zip"
     archive.export(source, file)
     restored = station(tmp_path / "restored.sqlite3")
-    assert archive.import_archive(restored, file) == (4, 10)
-    assert archive.import_archive(restored, file) == (0, 0)
+    assert archive.import_archive(restored, file) == archive.Moved(4, 10)
+    assert archive.import_archive(restored, file) == archive.Moved(0, 0)
     assert _people(restored) == _people(source)
     restored.enroll("Extra", [face_image(77)])
-    assert archive.load_into(restored, archive.people_of(source), source.model) == (0, 0)  # a copy, the same
+    assert archive.load_into(restored, archive.people_of(source), source.model) == archive.Moved(
+        0, 0
+    )  # a copy, the same
     assert restored.embedding_models() == {restored.model: 11}
 
 
@@ -239,5 +241,5 @@ def test_an_import_adds_only_the_samples_a_person_lacks(tmp_path: Path) -> None:
     partial = station(tmp_path / "partial.sqlite3")
     partial.enroll(NAMES[3], [face_image(30), face_image(31)])  # two of the four in the archive
     partial.switch_model("facenet-casia")  # so the import re-embeds the crops instead of keeping the vectors
-    assert archive.import_archive(partial, file) == (4, 8)
+    assert archive.import_archive(partial, file) == archive.Moved(4, 8)
     assert _people(partial) == _people(source)

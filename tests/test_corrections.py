@@ -91,6 +91,31 @@ def test_removing_a_person_removes_their_corrections(tmp_path: Path) -> None:
     engine.close()
 
 
+def test_a_wrong_sample_remembered_as_not_her_keeps_the_stranger_from_being_named_again(tmp_path: Path) -> None:
+    db = tmp_path / "g.sqlite3"
+    engine = station(db)
+    ada = engine.enroll("Ada", [face_image(1), STRANGER]).person  # the stranger added to Ada by mistake
+    plain = engine.enroll("Eve", [face_image(7), STRANGER]).person  # the same mistake, only removed
+    wrong_ada, wrong_eve = engine.samples_of(ada.id)[1], engine.samples_of(plain.id)[1]
+    vector = engine.sample_embeddings(ada.id)[wrong_ada.id]
+
+    assert engine.forget_sample(wrong_eve.id, "Eve") is None
+    assert engine.negatives_of(plain.id) == []
+    negative = engine.forget_sample(wrong_ada.id, "Ada", remember_as_not=True)
+    assert [s.id for s in engine.samples_of(ada.id)] == [engine.samples_of(ada.id)[0].id]
+    [stored] = engine.negatives_of(ada.id)
+    assert stored.id == negative
+    np.testing.assert_array_equal(stored.sample.image, wrong_ada.sample.image)
+    np.testing.assert_array_equal(engine.negative_embeddings(ada.id)[stored.id], vector)
+    recognition, _ = engine.verify(STRANGER_AGAIN, "Ada", TAU)
+    assert recognition.match.refused  # not Ada: the remembered face refuses her for its look-alikes
+    assert labels(engine, STRANGER_AGAIN, ADA_AGAIN) == ["Unknown", "Ada"]
+
+    engine.remove_person("Ada")  # deleting the person deletes what was remembered about them
+    assert count_rows(db, "negatives") == count_rows(db, "negative_embeddings") == 0
+    engine.close()
+
+
 def _corrected(path: Path) -> Engine:
     engine = station(path)
     engine.enroll("Ada", [face_image(1), face_image(11)])
@@ -102,9 +127,9 @@ def _corrected(path: Path) -> Engine:
 def test_export_import_and_copy_carry_the_corrections(tmp_path: Path) -> None:
     source = _corrected(tmp_path / "source.sqlite3")
     file = tmp_path / "b.zip"
-    assert archive.export(source, file) == (2, 3)
+    assert archive.export(source, file) == archive.Moved(2, 3, 1)
     restored = station(tmp_path / "restored.sqlite3")
-    assert archive.import_archive(restored, file) == (2, 3)
+    assert archive.import_archive(restored, file) == archive.Moved(2, 3, 1)
     ada = restored.person("Ada")
     [negative] = restored.negatives_of(ada.id)
     [original] = source.negatives_of(source.person("Ada").id)
@@ -123,6 +148,69 @@ def test_export_import_and_copy_carry_the_corrections(tmp_path: Path) -> None:
         engine.close()
 
 
+def test_a_person_with_only_corrections_survives_export_and_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _corrected(tmp_path / "source.sqlite3")
+    ada = source.person("Ada")
+    for sample in source.samples_of(ada.id):  # every sample was wrong: all remembered as not Ada
+        source.forget_sample(sample.id, ada.id, remember_as_not=True)
+    assert source.person("Ada").sample_count == 0
+    assert len(source.negatives_of(ada.id)) == 3
+    file = tmp_path / "b.zip"
+    assert archive.export(source, file) == archive.Moved(2, 1, 3)
+
+    restored = station(tmp_path / "restored.sqlite3")
+    assert archive.import_archive(restored, file) == archive.Moved(2, 1, 3)
+    kept = restored.person("Ada")
+    assert kept.sample_count == 0
+    assert len(restored.negatives_of(kept.id)) == 3
+    assert restored.integrity_problems() == []
+    restored.close()
+
+    db = tmp_path / "cli.sqlite3"
+    station(db).close()
+    assert main(["--db", str(db), "gallery", "import", str(file)]) == 0
+    assert "Imported 2 people with 1 new sample(s) and 3 new correction(s)" in capsys.readouterr().out
+    source.close()
+
+
+def test_an_import_that_adds_only_corrections_counts_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = _corrected(tmp_path / "source.sqlite3")
+    first, later = tmp_path / "first.zip", tmp_path / "later.zip"
+    archive.export(source, first)
+    target = tmp_path / "target.sqlite3"
+    restored = station(target)
+    assert archive.import_archive(restored, first) == archive.Moved(2, 3, 1)
+    source.add_negative("Bob", crop_sample(source, STRANGER))  # type: ignore[arg-type]
+    archive.export(source, later)
+
+    assert archive.import_archive(restored, later) == archive.Moved(1, 0, 1)  # Bob's new correction, nothing else
+    assert len(restored.negatives_of(restored.person("Bob").id)) == 1
+    assert archive.import_archive(restored, later) == archive.Moved(0, 0, 0)  # the same again: nothing
+    restored.close()
+    assert main(["--db", str(target), "gallery", "import", str(later)]) == 0
+    assert "Imported 0 people with 0 new sample(s) and 0 new correction(s)" in capsys.readouterr().out
+    source.close()
+
+
+def test_an_archive_person_with_nothing_is_skipped_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _corrected(tmp_path / "source.sqlite3")
+    bob = source.person("Bob")
+    source.forget_sample(source.samples_of(bob.id)[0].id, bob.id)  # Bob keeps no sample and no correction
+    file = tmp_path / "b.zip"
+    assert archive.export(source, file) == archive.Moved(2, 2, 1)
+    source.close()
+    db = tmp_path / "target.sqlite3"
+    station(db).close()
+    assert main(["--db", str(db), "gallery", "import", str(file)]) == 0
+    captured = capsys.readouterr()
+    assert "note: 'Bob' was not added: no samples and no corrections to bring" in captured.err
+    assert "Imported 1 people with 2 new sample(s) and 1 new correction(s)" in captured.out
+
+
 def test_a_first_version_archive_without_negatives_still_imports(tmp_path: Path) -> None:
     source = _corrected(tmp_path / "source.sqlite3")
     file, old = tmp_path / "b.zip", tmp_path / "v1.zip"
@@ -139,7 +227,7 @@ def test_a_first_version_archive_without_negatives_still_imports(tmp_path: Path)
             if not item.filename.startswith("negatives/"):
                 v1.writestr(item, data)
     restored = station(tmp_path / "restored.sqlite3")
-    assert archive.import_archive(restored, old) == (2, 3)
+    assert archive.import_archive(restored, old) == archive.Moved(2, 3)
     assert restored.negatives_of(restored.person("Ada").id) == []
     assert labels(restored, STRANGER_AGAIN) == ["Ada"]
     source.close()
@@ -197,6 +285,33 @@ def test_the_cli_records_lists_and_removes_corrections_and_forgets_samples(
     assert main(["--db", str(db), "people", "not", "Ada", str(tmp_path / "missing.jpg")]) == 2
     assert "missing.jpg" in capsys.readouterr().err
     assert [s.id for s in station(db).samples_of(ada.id)] == [samples[1].id]
+
+
+def test_the_cli_forgets_a_sample_and_remembers_it_as_not_the_person(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "g.sqlite3"
+    engine = station(db)
+    ada = engine.enroll("Ada", [face_image(1), STRANGER]).person
+    wrong = engine.samples_of(ada.id)[1]
+    engine.close()
+
+    assert main(["--db", str(db), "people", "forget-sample", "ada", str(wrong.id), "--remember-as-not"]) == 0
+    out = capsys.readouterr().out
+    engine = station(db)
+    [negative] = engine.negatives_of(ada.id)
+    assert out.strip() == (
+        f"Removed sample {wrong.id} of 'Ada' and recorded it as correction {negative.id}: that face is not 'Ada'."
+    )
+    assert [s.id for s in engine.samples_of(ada.id)] != [wrong.id]
+    assert len(engine.samples_of(ada.id)) == 1
+    assert engine.verify(STRANGER_AGAIN, "Ada", TAU)[0].match.refused
+    engine.close()
+    assert main(["--db", str(db), "people", "negatives", "Ada"]) == 0
+    assert capsys.readouterr().out.startswith(f"{negative.id}\t")
+    assert main(["--db", str(db), "people", "remove", "Ada"]) == 0
+    assert "their corrections" in capsys.readouterr().out
+    assert count_rows(db, "negatives") == count_rows(db, "negative_embeddings") == 0
 
 
 def test_a_correction_needs_an_enrolled_person(tmp_path: Path) -> None:

@@ -8,9 +8,12 @@ known probes); the other half, and every one-photo person, are strangers (all th
 Every probe is identified with the app's GallerySnapshot.identify under the model's default tau and margin. Then,
 for each stranger identity with a photo given a name, the first such photo (in LFW's order) is recorded as a negative
 of the person it was named as ("Not X"), as the live view's menu does. Everything is identified again with the
-corrected snapshot, and the benchmark counts: strangers named on that stranger's OTHER photos and on the other
-strangers' photos (before -> after; the negatives' own photos are left out of both), and the known probes named
-right before that turn Unknown or get another name after (the known faces lost to the corrections).
+corrected snapshot, and the benchmark counts strangers named before -> after, each pair over one and the same set of
+photos: every stranger photo (the negatives' own photos included: named before, which is why they were picked), and
+the held-out ones, which leave the negatives' own photos out of both counts (the headline figures: a correction is
+no test of itself); the held-out ones are split into that stranger's OTHER photos and the other strangers' photos.
+It also counts the known probes named right before that turn Unknown or get another name after (the known faces
+lost to the corrections).
 """
 
 from __future__ import annotations
@@ -121,7 +124,8 @@ def measure(
     s_next, _ = named_next_person(after, strangers, rule)
     k_next, k_who_next = named_next_person(after, known, rule)
 
-    probe = np.ones(len(stranger_ids), bool)
+    everyone = np.ones(len(stranger_ids), bool)
+    probe = everyone.copy()
     probe[used_rows] = False  # the negatives' own photos are no test of anything
     corrected = np.isin(stranger_ids, stranger_ids[used_rows]) & probe
     others = ~np.isin(stranger_ids, stranger_ids[used_rows])
@@ -138,7 +142,9 @@ def measure(
         "stranger_images": len(stranger_ids),
         "stranger_identities": len(set(stranger_ids.tolist())),
         "corrections": len(used),
-        "strangers_before": rate(probe, s_named),
+        "all_strangers_before": rate(everyone, s_named),  # every stranger photo, before and after
+        "all_strangers_after": rate(everyone, s_after),
+        "strangers_before": rate(probe, s_named),  # the held-out photos (not used as corrections), before and after
         "strangers_after": rate(probe, s_after),
         "corrected_others_before": rate(corrected, s_named),
         "corrected_others_after": rate(corrected, s_after),
@@ -153,6 +159,7 @@ def measure(
         "known_wrong_before": int((k_named & (k_who != known_ids)).sum()),
         "known_wrong_after": int((k_after & (k_who_after != known_ids)).sum()),
         "next_person_variant": {
+            "all_strangers_after": rate(everyone, s_next),
             "strangers_after": rate(probe, s_next),
             "corrected_others_after": rate(corrected, s_next),
             "other_strangers_after": rate(others, s_next),
@@ -223,7 +230,10 @@ def text(r: dict[str, Any]) -> str:
             f"gallery {r['gallery_people']} people (one photo each), {r['known_probes']} known probes, "
             f"{r['stranger_images']} stranger photos of {r['stranger_identities']} people",
             f"corrections recorded: {r['corrections']} (one per wrongly named stranger)",
-            f"strangers named, all:               {_pct(r['strangers_before'])} -> {_pct(r['strangers_after'])}",
+            f"strangers named, every photo:       {_pct(r['all_strangers_before'])} -> "
+            f"{_pct(r['all_strangers_after'])}",
+            f"strangers named, held out:          {_pct(r['strangers_before'])} -> {_pct(r['strangers_after'])} "
+            "(the corrections' own photos left out of both)",
             f"  the corrected strangers' others:  {_pct(r['corrected_others_before'])} -> "
             f"{_pct(r['corrected_others_after'])}",
             f"  the other strangers:              {_pct(r['other_strangers_before'])} -> "

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from faceapp.core.types import FaceSample, Person
 from faceapp.errors import BadInputError, DatabaseError, NameError_, UnknownPersonError
 from faceapp.paths import db_label, is_db_url
-from faceapp.storage import migrations, postgres
+from faceapp.storage import integrity, migrations, postgres
 from faceapp.storage.models import (
     EmbeddingRow,
     MetaRow,
@@ -418,7 +418,8 @@ class GalleryRepository:
 
         SQLite's own integrity and foreign-key checks for a file; for both backends: names whose keys collide,
         samples or embeddings whose owner is gone, samples without a vector of the gallery's model, and vectors of
-        one model with different lengths.
+        one model with different lengths; the same for the corrections, whose vectors must also be finite and as
+        long as their model's samples' (storage.integrity).
         """
         problems: list[str] = []
         with self._session() as s:
@@ -448,6 +449,7 @@ class GalleryRepository:
             for name, count in s.execute(sizes.group_by(EmbeddingRow.model)):
                 if count > 1:
                     problems.append(f"the {name} embeddings have {count} different lengths")
+            problems += integrity.negative_problems(s)
         return problems
 
     # -- embeddings ----------------------------------------------------------------------------------------------
@@ -565,10 +567,13 @@ class GalleryRepository:
 
     # -- negatives: "this face is not the person" (corrections) --------------------------------------------------
 
-    def add_negatives(self, who: str | int, items: Sequence[tuple[FaceSample, np.ndarray]], model: str) -> list[int]:
+    def add_negatives(
+        self, who: str | int, items: Sequence[tuple[FaceSample, np.ndarray]], model: str, create: bool = False
+    ) -> list[int]:
         """Store faces that are not the person `who` (name or id) with their `model` embeddings; returns their ids.
 
-        All or nothing; ModelChangedError when the gallery's model is no longer `model`.
+        All or nothing; ModelChangedError when the gallery's model is no longer `model`. With `create`, a name no
+        one has is added as a person without samples (an archive's person who had only corrections).
         """
         if not items:
             raise BadInputError("No face was given to record as a correction.")
@@ -579,7 +584,15 @@ class GalleryRepository:
                     f"The gallery {self._label} now uses the {stored} model (switched at another station); "
                     f"this {model} correction was not stored."
                 )
-            person = self._require(s, who)
+            try:
+                person = self._require(s, who)
+            except UnknownPersonError:
+                if not (create and isinstance(who, str)):
+                    raise
+                clean = normalize_name(who)
+                person = PersonRow(name=clean, name_key=name_key(clean))
+                s.add(person)
+                s.flush()
             return self._insert_negatives(s, person.id, items, model)
 
     def _insert_negatives(
@@ -596,6 +609,23 @@ class GalleryRepository:
         s.add_all([NegativeEmbeddingRow(negative_id=row.id, model=model, vector=blob) for row, blob in rows])
         s.flush()
         return [row.id for row, _ in rows]
+
+    def sample_to_negative(self, sample_id: int) -> int:
+        """Turn a sample into a correction of the same person ("Wrong sample", remembered): its crop and every
+        model's embedding move over in one transaction and the sample is gone; returns the correction's id."""
+        sample_id = as_id(sample_id)
+        with self._session(write=True) as s:
+            row = s.get(SampleRow, sample_id)
+            if row is None:
+                raise BadInputError(f"No sample with id {sample_id} is stored.")
+            columns = ("image", "box_x1", "box_y1", "box_x2", "box_y2", "landmarks", "det_score", "source")
+            negative = NegativeRow(person_id=row.person_id, **{c: getattr(row, c) for c in columns})
+            s.add(negative)
+            s.flush()
+            vectors = s.execute(select(EmbeddingRow.model, EmbeddingRow.vector).where(EmbeddingRow.sample_id == row.id))
+            s.add_all([NegativeEmbeddingRow(negative_id=negative.id, model=m, vector=v) for m, v in vectors])
+            s.execute(delete(SampleRow).where(SampleRow.id == sample_id))
+            return negative.id
 
     def remove_negative(self, negative_id: int) -> int:
         """Delete one correction and its embeddings; returns the person it was about."""

@@ -72,6 +72,27 @@ def icon_of(image: np.ndarray | None) -> QIcon:
     return QIcon() if image is None else QIcon(QPixmap.fromImage(to_qimage(image)))
 
 
+REMEMBER, ONLY_REMOVE = "remember", "only-remove"
+
+
+def ask_wrong_sample(parent: QWidget, name: str) -> str | None:
+    """Ask what "Wrong sample" does: REMEMBER (the default: the face becomes a correction, "this face is not
+    <name>"), ONLY_REMOVE, or None (cancelled). GUI thread; modal."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Wrong sample", f"This sample is not {name}?", parent=parent)
+    box.setInformativeText(
+        f"Remembering it as not {name} also keeps this face, and faces like it, from being named {name} again "
+        "(it is listed under the corrections, where it can be removed). Only removing deletes it and nothing more."
+    )
+    remember = box.addButton(f"Remove and remember as not {name}", QMessageBox.ButtonRole.AcceptRole)
+    only = box.addButton("Only remove", QMessageBox.ButtonRole.DestructiveRole)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(remember)
+    box.setEscapeButton(cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    return REMEMBER if clicked is remember else ONLY_REMOVE if clicked is only else None
+
+
 class GalleryDialog(QDialog):
     """Browse and edit the gallery through the engine. Thread affinity: GUI thread.
 
@@ -136,7 +157,9 @@ class GalleryDialog(QDialog):
             button.clicked.connect(slot)
             self.buttons[key] = button
         box.addButton(QDialogButtonBox.StandardButton.Close).clicked.connect(self.accept)
-        self.buttons["delete_sample"].setToolTip("Remove the selected sample: it is not this person")
+        self.buttons["delete_sample"].setToolTip(
+            "Remove the selected sample: it is not this person (and remember that face as not them)"
+        )
         self.buttons["remove_negative"].setToolTip("Forget the selected correction: that face may be this person")
         grid.addWidget(box, 7, 0, 1, 2)
         grid.setColumnStretch(1, 2)
@@ -280,7 +303,8 @@ class GalleryDialog(QDialog):
 
     def _on_delete_person(self) -> None:
         pid = self.person_id()
-        if pid is None or not self._confirm(f"Delete {self._name()} and all their samples? This cannot be undone."):
+        question = f"Delete {self._name()} with all their samples and corrections? This cannot be undone."
+        if pid is None or not self._confirm(question):
             return
 
         def work() -> bool:
@@ -300,19 +324,22 @@ class GalleryDialog(QDialog):
             )
 
     def _on_delete_sample(self) -> None:
-        """The "Wrong sample" button: remove the selected sample (it is not this person), after asking."""
+        """The "Wrong sample" button: remove the selected sample (it is not this person), after asking whether to
+        remember the face as not them (the default) so that it is not named them again."""
         item = self.samples.currentItem()
         pid = self.person_id()
         name = self._name()
         if item is None or pid is None:
             return
-        if not self._confirm(f"Remove this sample from {name}? Use this for a face that is not {name}."):
+        choice = ask_wrong_sample(self, name)
+        if choice is None:
             return
         sample_id = int(item.data(ID_ROLE))
+        remember = choice == REMEMBER
 
         def work() -> bool:
-            self.engine.forget_sample(sample_id, pid)
-            return self.engine.purge_pending  # read on the runner, right after the deletion
+            self.engine.forget_sample(sample_id, pid, remember_as_not=remember)
+            return not remember and self.engine.purge_pending  # read on the runner, right after the deletion
 
         self._write("delete-sample", work, pid, self._say_if_purge_pending)
 

@@ -39,6 +39,12 @@ def test_one_correction_per_wrongly_named_stranger_and_what_it_costs() -> None:
     assert r["corrected_others_before"]["images"] == 2
     assert (r["other_strangers_before"]["images"], r["other_strangers_before"]["named"]) == (1, 0)
     assert (r["strangers_before"]["named"], r["strangers_after"]["named"]) == (2, 0)
+    # Every before / after pair is over one set of photos: all five, or the three held out (not corrections).
+    assert r["all_strangers_before"] == {"images": 5, "named": 4, "rate": 0.8}
+    assert r["all_strangers_after"] == {"images": 5, "named": 0, "rate": 0.0}
+    for part in ("all_strangers", "strangers", "corrected_others", "other_strangers"):
+        assert r[f"{part}_before"]["images"] == r[f"{part}_after"]["images"]
+    assert r["strangers_before"]["images"] == 3
     assert r["negatives_named_after"] == r["negatives_same_name_after"] == 0
     assert (r["known_right_before"], r["known_right_after"]) == (3, 2)
     assert (r["known_lost_unknown"], r["known_lost_renamed"]) == (1, 0)  # Ada's look-alike photo of herself

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,65 @@ def test_a_removed_negative_leaves_no_bytes_behind(tmp_path: Path) -> None:
         repo.add_negatives(ada.id, [(make_sample(3), other)], "m")
         repo.remove_person(ada.id)
         assert other.tobytes() not in file_bytes(db)
+
+
+def test_a_wrong_sample_becomes_a_correction_with_every_models_vector(repo: GalleryRepository) -> None:
+    ada = repo.enroll("Ada", [(make_sample(1), unit(1)), (make_sample(2), unit(2))], "m")
+    wrong = repo.samples_of(ada.id)[1]
+    repo.store_embeddings("other", [(wrong.id, unit(9, dim=128))])
+
+    negative = repo.sample_to_negative(wrong.id)
+    assert [s.sample.source for s in repo.samples_of(ada.id)] == [make_sample(1).source]
+    [stored] = repo.negatives_of(ada.id)
+    assert stored.id == negative
+    np.testing.assert_array_equal(stored.sample.image, make_sample(2).image)
+    assert stored.sample.detection == make_sample(2).detection
+    assert stored.sample.source == make_sample(2).source
+    np.testing.assert_array_equal(repo.negative_embeddings(ada.id, "m")[negative], unit(2))
+    np.testing.assert_array_equal(repo.negative_embeddings(ada.id, "other")[negative], unit(9, dim=128))
+    assert repo.sample_embeddings(ada.id, "other") == {}
+    assert repo.list_people()[0].sample_count == 1
+    assert repo.integrity_problems() == []
+    with pytest.raises(BadInputError, match="No sample with id"):
+        repo.sample_to_negative(wrong.id)
+
+
+def _damage(db: Path, *statements: tuple[str, tuple[object, ...]]) -> None:
+    """Write behind the repository's back, foreign keys off (as another program, or a bug, could)."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA foreign_keys = OFF")
+        for sql, values in statements:
+            conn.execute(sql, values)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_the_check_finds_corrections_of_the_wrong_width_not_finite_or_orphaned(
+    sqlite_repo: GalleryRepository, db_path: Path
+) -> None:
+    ada = sqlite_repo.enroll("Ada", [(make_sample(1), unit(1))], "m")
+    first, second, third = sqlite_repo.add_negatives(
+        ada.id, [(make_sample(2), unit(2)), (make_sample(3), unit(3)), (make_sample(4), unit(4))], "m"
+    )
+    assert sqlite_repo.integrity_problems() == []
+    nan = unit(3).copy()
+    nan[7] = np.nan
+    update = "UPDATE negative_embeddings SET vector = ? WHERE negative_id = ?"
+    _damage(
+        db_path,
+        (update, (unit(2, dim=16).tobytes(), first)),  # 16 numbers under a 512-number model
+        (update, (nan.astype("<f4").tobytes(), second)),
+        ("UPDATE negatives SET person_id = 999 WHERE id = ?", (third,)),
+        (
+            "INSERT INTO negative_embeddings (negative_id, model, vector) VALUES (?, ?, ?)",
+            (777, "m", unit(5).tobytes()),
+        ),
+    )
+    problems = sqlite_repo.integrity_problems()
+    assert "1 correction(s) belong to nobody" in problems
+    assert "1 correction embedding(s) belong to no correction" in problems
+    assert "the m correction embeddings have 2 different lengths" in problems
+    assert "1 m correction embedding(s) are not 512 numbers long like its samples'" in problems
+    assert "1 m correction embedding(s) hold values that are not finite" in problems

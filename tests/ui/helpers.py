@@ -1,9 +1,12 @@
-"""UI test helpers (fixtures are in conftest.py): waiting for recognition, and the synthetic clip's detector."""
+"""UI test helpers (fixtures are in conftest.py): waiting for recognition, the synthetic clip's detector, and
+answers to the dialogs' questions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from faceapp.ui.main_window import MainWindow
@@ -62,3 +65,20 @@ def answer_photo_dialog(name: str | None, seen: list[object] | None = None, trie
     from PySide6.QtCore import Qt
 
     QTimer.singleShot(50, answer)
+
+
+def answer_wrong_sample(
+    monkeypatch: pytest.MonkeyPatch, button: str | None, asked: list[tuple[str, list[str], str]]
+) -> None:
+    """Answer the "Wrong sample" question as a user would, without a modal loop (a failed check would hang it):
+    note its text, buttons and default, then click `button` (None: the default, as Return does)."""
+
+    def click(box: QMessageBox) -> int:
+        default = box.defaultButton()
+        asked.append((box.text(), sorted(b.text() for b in box.buttons()), default.text() if default else ""))
+        chosen = default if button is None else next(b for b in box.buttons() if b.text() == button)
+        assert chosen is not None
+        chosen.click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", click)

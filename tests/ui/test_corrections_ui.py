@@ -19,7 +19,7 @@ from faceapp.core.types import FaceSample
 from faceapp.ui import flows
 from faceapp.ui.main_window import MainWindow
 from tests.fakes import dlib_like
-from tests.ui.helpers import WindowFactory, synthetic_detector, wait_for_faces
+from tests.ui.helpers import WindowFactory, answer_wrong_sample, synthetic_detector, wait_for_faces
 
 
 def look_alike(window: MainWindow) -> FaceSample:
@@ -139,11 +139,14 @@ def test_wrong_sample_and_remove_correction_in_the_gallery(
     assert not dialog.person_hint.isVisible()
     assert dialog.samples.count() == 2
 
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    asked: list[tuple[str, list[str], str]] = []
+    answer_wrong_sample(monkeypatch, "Only remove", asked)
     dialog.samples.setCurrentRow(1)
     assert dialog.buttons["delete_sample"].text() == "Wrong sample..."
     qtbot.mouseClick(dialog.buttons["delete_sample"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(engine.samples_of(ada)) == 1, timeout=5000)
+    assert asked[0][0] == "This sample is not Ada?"
+    assert [n.sample.source for n in engine.negatives_of(ada)] == ["not her"]  # only removed: nothing remembered
     assert [s.sample.source for s in engine.samples_of(ada)] == ["look-alike"]
     qtbot.waitUntil(lambda: dialog.people.item(0).text() == "Ada\n1 sample: add a few more", timeout=5000)
     dialog.show()
@@ -157,6 +160,54 @@ def test_wrong_sample_and_remove_correction_in_the_gallery(
     qtbot.waitUntil(lambda: engine.negatives_of(ada) == [], timeout=5000)
     qtbot.waitUntil(lambda: dialog.negatives.count() == 0, timeout=5000)
     qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.negative_count == 0, timeout=5000)
+
+
+def test_wrong_sample_remembers_the_face_as_not_her_by_default(
+    qtbot: QtBot, make_window: WindowFactory, synthetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window, ada = named_window(qtbot, make_window, synthetic)
+    engine = window.engine
+    assert engine is not None
+    result = window.view.result
+    assert result is not None
+    assert result.image is not None
+    crop, moved = sample_crop(result.image, result.faces[0].detection)
+    engine.enroll_samples("Ada", [FaceSample(np.ascontiguousarray(crop[:, ::-1]), moved, "mirrored")])
+    [wrong, _] = engine.samples_of(ada)
+    vector = engine.sample_embeddings(ada)[wrong.id]
+    dialog = flows.gallery_dialog(window)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.samples.count() == 2, timeout=5000)
+    assert dialog.negatives.count() == 0
+
+    asked: list[tuple[str, list[str], str]] = []
+    answer_wrong_sample(monkeypatch, None, asked)
+    no = QMessageBox.StandardButton.No  # a plain yes / no question would be the old one: declined, and noted
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: (asked.append(("question", [], "")), no)[1])
+    dialog.samples.setCurrentRow(0)  # the look-alike: "not Ada" after all
+    dialog.buttons["delete_sample"].setFocus()
+    qtbot.keyClick(dialog.buttons["delete_sample"], Qt.Key.Key_Space)
+    assert asked == [
+        (
+            "This sample is not Ada?",
+            ["Cancel", "Only remove", "Remove and remember as not Ada"],
+            "Remove and remember as not Ada",
+        )
+    ]
+    qtbot.waitUntil(lambda: len(engine.negatives_of(ada)) == 1, timeout=5000)
+    assert [s.sample.source for s in engine.samples_of(ada)] == ["mirrored"]
+    assert [n.sample.source for n in engine.negatives_of(ada)] == ["look-alike"]
+    qtbot.waitUntil(lambda: dialog.negatives.count() == 1 and dialog.samples.count() == 1, timeout=5000)
+    assert dialog.negatives_title.text() == "Faces recorded as not Ada (corrections): 1"
+    qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.negative_count == 1, timeout=5000)
+    [match] = window.snapshot.identify(vector[None, :], window.rule())  # type: ignore[union-attr]
+    assert match.refused  # that face is not named Ada again
+
+    answer_wrong_sample(monkeypatch, "Cancel", asked)
+    dialog.samples.setCurrentRow(0)
+    qtbot.mouseClick(dialog.buttons["delete_sample"], Qt.MouseButton.LeftButton)
+    assert len(asked) == 2
+    assert [s.sample.source for s in engine.samples_of(ada)] == ["mirrored"]
 
 
 def _live_result(claimed: int | None) -> FrameResult:

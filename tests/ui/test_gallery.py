@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from faceapp.ui import flows
 from tests.fakes import dlib_like
-from tests.ui.helpers import WindowFactory, answer_photo_dialog
+from tests.ui.helpers import WindowFactory, answer_photo_dialog, answer_wrong_sample
 
 
 def answer(monkeypatch: pytest.MonkeyPatch, yes: bool) -> None:
@@ -45,13 +45,16 @@ def test_gallery_rename_and_deletions_ask_first_and_reach_the_live_view(
     dialog.people.setCurrentRow([dialog.people.item(i).text().split("\n")[0] for i in range(2)].index("Barack O'Bama"))
     qtbot.waitUntil(lambda: dialog.samples.count() == 2, timeout=5000)
     dialog.samples.setCurrentRow(0)
-    answer(monkeypatch, yes=False)
+    asked: list[tuple[str, list[str], str]] = []
+    answer_wrong_sample(monkeypatch, "Cancel", asked)
     dialog.buttons["delete_sample"].click()
     qtbot.wait(200)
     assert len(engine.samples_of(person.id)) == 2  # declined: nothing deleted
-    answer(monkeypatch, yes=True)
+    answer_wrong_sample(monkeypatch, "Only remove", asked)
     dialog.buttons["delete_sample"].click()
     qtbot.waitUntil(lambda: len(engine.samples_of(person.id)) == 1, timeout=5000)
+    assert engine.negatives_of(person.id) == []  # only removed
+    answer(monkeypatch, yes=True)
     qtbot.waitUntil(lambda: dialog.person_id() == person.id and dialog.samples.count() == 1, timeout=5000)
 
     dialog.buttons["delete_person"].click()

@@ -21,7 +21,7 @@ from faceapp.ui.guided_dialog import GuidedDialog
 from faceapp.ui.main_window import MainWindow
 from tests.fakes import dlib_like
 from tests.spies import SpyRepository
-from tests.ui.helpers import WindowFactory, synthetic_detector, wait_for_faces
+from tests.ui.helpers import WindowFactory, answer_wrong_sample, synthetic_detector, wait_for_faces
 
 
 def spy_of(window: MainWindow) -> SpyRepository:
@@ -96,13 +96,16 @@ def test_the_gallery_dialog_and_the_live_view_write_only_through_the_engine(
     qtbot.waitUntil(lambda: [p.name for p in window.people] == ["Someone Else"], timeout=5000)
     qtbot.waitUntil(lambda: dialog.loads > loads and dialog.samples.count() == 1, timeout=5000)  # reloaded
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
+    answer_wrong_sample(monkeypatch, None, [])  # the default: remembered as not them
     dialog.samples.setCurrentRow(0)
     dialog.buttons["delete_sample"].click()
     qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.sample_count == 0, timeout=5000)
+    assert window.snapshot.negative_count == 1
     dialog.buttons["delete_person"].click()
     qtbot.waitUntil(lambda: window.people == [], timeout=5000)  # each change reached the live view by itself
+    qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.negative_count == 0, timeout=5000)
     mine = spy.writes[writes:]
-    assert [name for name, _, _ in mine] == ["enroll", "rename_person", "remove_sample", "remove_person"]
+    assert [name for name, _, _ in mine] == ["enroll", "rename_person", "sample_to_negative", "remove_person"]
     assert {caller for _, caller, _ in mine} == {"faceapp.engine"}
     assert all(thread is not gui for _, _, thread in mine)
 
