@@ -56,12 +56,15 @@ def _width_problems(s: Session) -> list[str]:
 
 
 def _non_finite(s: Session) -> list[str]:
-    """Correction vectors holding NaN or infinity (or a length no float32 vector has), counted per model."""
+    """Correction vectors holding NaN or infinity (or a length no float32 vector has, or no bytes), per model."""
     bad: dict[str, int] = {}
     query = select(NegativeEmbeddingRow.model, NegativeEmbeddingRow.vector).order_by(
         NegativeEmbeddingRow.negative_id, NegativeEmbeddingRow.model
     )
     for model, blob in s.execute(query.execution_options(yield_per=CHUNK)):
+        if not isinstance(blob, bytes | bytearray | memoryview):  # text another program wrote: not a vector
+            bad[model] = bad.get(model, 0) + 1
+            continue
         data = bytes(blob)
         if len(data) % 4 or not np.isfinite(np.frombuffer(data, "<f4")).all():
             bad[model] = bad.get(model, 0) + 1

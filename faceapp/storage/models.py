@@ -196,8 +196,16 @@ def person_by_key(s: Session, clean_name: str) -> PersonRow | None:
 
 
 def embedding_dim(s: Session, model: str) -> int | None:
-    """The length of the stored `model` embeddings, or None when there are none."""
+    """The length of the stored `model` embeddings (the samples', else the corrections'), or None when there are none.
+
+    Corrections count too: both are matched against each other, so a gallery must never hold two widths of one model
+    (a person with only corrections may be the first of a model to be stored, from an archive).
+    """
     size = s.scalar(select(func.length(EmbeddingRow.vector)).where(EmbeddingRow.model == model).limit(1))
+    if size is None:
+        size = s.scalar(
+            select(func.length(NegativeEmbeddingRow.vector)).where(NegativeEmbeddingRow.model == model).limit(1)
+        )
     return None if size is None else int(size) // 4
 
 

@@ -92,14 +92,15 @@ def _checked(t: float, stale: float = 0.0, gone_by: float = 0.0, status_error: f
 
 def test_truth_spans_add_up_and_any_stale_box_or_lost_click_is_a_miss() -> None:
     good = soak.summarize([_checked(0.5), _checked(1.0), _checked(2.5)], 0, 2.5)
-    assert good["truth"]["drawn_boxes"] == 90 and good["truth"]["spans"] == 3
+    assert good["truth"]["drawn_boxes"] == 90
+    assert good["truth"]["spans"] == 3
     text = soak.report_text(good)
     assert "MISSED" not in text
     assert "stale boxes drawn: 0 of 90 checked, over 3 spans (target 0: met)" in text
     bad = soak.summarize([_checked(0.5), _checked(1.0, stale=1, gone_by=1), _checked(2.5, status_error=0.08)], 0, 2.5)
     text = soak.report_text(bad)
     assert "stale boxes drawn: 1 of 90" in text
-    assert "9 of 10" not in text and "29 of 30, 1 'already gone by'" in text
+    assert "29 of 30, 1 'already gone by'" in text
     assert "in 2 of 3 spans; worst recognition 8.0%" in text
     assert text.count("MISSED") == 3
 

@@ -152,3 +152,22 @@ def test_the_check_finds_corrections_of_the_wrong_width_not_finite_or_orphaned(
     assert "the m correction embeddings have 2 different lengths" in problems
     assert "1 m correction embedding(s) are not 512 numbers long like its samples'" in problems
     assert "1 m correction embedding(s) hold values that are not finite" in problems
+
+
+def test_corrections_set_the_width_when_they_are_a_models_first_vectors(repo: GalleryRepository) -> None:
+    """A person with only corrections (from an archive) can be the first of a model stored: samples must then match
+    their width, or the gallery would hold two widths of one model and every match would fail (review finding)."""
+    repo.add_negatives("Ada", [(make_sample(1), unit(1, dim=16))], "m", create=True)
+    with pytest.raises(BadInputError, match="has 512 numbers"):
+        repo.enroll("Ada", [(make_sample(2), unit(2))], "m")
+    with pytest.raises(BadInputError, match="has 512 numbers"):
+        repo.add_negatives("Bob", [(make_sample(3), unit(3))], "m", create=True)
+    repo.enroll("Ada", [(make_sample(2), unit(2, dim=16))], "m")
+    assert repo.integrity_problems() == []
+
+
+def test_the_check_reports_a_correction_vector_stored_as_text(sqlite_repo: GalleryRepository, db_path: Path) -> None:
+    ada = sqlite_repo.enroll("Ada", [(make_sample(1), unit(1))], "m")
+    (first,) = sqlite_repo.add_negatives(ada.id, [(make_sample(2), unit(2))], "m")
+    _damage(db_path, ("UPDATE negative_embeddings SET vector = 'abcdefgh' WHERE negative_id = ?", (first,)))
+    assert "1 m correction embedding(s) hold values that are not finite" in sqlite_repo.integrity_problems()
