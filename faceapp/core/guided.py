@@ -345,6 +345,9 @@ class GuidedWorker(threading.Thread):
     Thread affinity: started and stopped by the GUI thread; `remove` and `keep_one` leave a request that the worker
     applies before its next frame, so the session is only ever touched by this thread. Ends when the capture is done
     or on stop(); `on_update` gets a GuidedUpdate after every frame and a last one when it ends.
+
+    `ready(timeout)` says whether whoever else uses the analyzer (the live recognition worker) has let go of it: the
+    worker touches the analyzer only once it is True, waiting at most `ready_timeout_s` (then it ends with an error).
     """
 
     def __init__(
@@ -356,8 +359,11 @@ class GuidedWorker(threading.Thread):
         on_error: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         seed: tuple[np.ndarray, Detection] | None = None,
+        ready: Callable[[float], bool] | None = None,
+        ready_timeout_s: float = 30.0,
     ) -> None:
         super().__init__(name="faceapp-guided", daemon=True)
+        self.ready, self.ready_timeout_s = ready, ready_timeout_s
         self.seed = seed  # the clicked face and its frame: embedded first, followed, and offered as a sample
         self.mailbox = mailbox
         self.analyzer = analyzer
@@ -383,7 +389,9 @@ class GuidedWorker(threading.Thread):
         """The capture loop."""
         last = Verdict(False, "starting")
         try:
-            self.capture.tick(self.clock())
+            if not self._wait_ready():
+                return
+            self.capture.tick(self.clock())  # the capture's time starts once the analyzer is this worker's
             if self.seed is not None:
                 last = self._offer_seed(*self.seed)
             while not self._stop_event.is_set() and not self.capture.done:
@@ -403,6 +411,21 @@ class GuidedWorker(threading.Thread):
         finally:
             self._apply_requests()
             self.on_update(GuidedUpdate(None, (), replace(last, taken=False), self.capture.state()))
+
+    def _wait_ready(self) -> bool:
+        """Until `ready` (True), stop (False) or the timeout (False, reported)."""
+        if self.ready is None:
+            return True
+        deadline = time.monotonic() + self.ready_timeout_s
+        while not self._stop_event.is_set():
+            if self.ready(0.1):
+                return not self._stop_event.is_set()  # a stop while waiting is a cancel: the analyzer is not used
+            if time.monotonic() >= deadline:
+                self.on_error(
+                    f"The capture could not start: live recognition did not pause within {self.ready_timeout_s:.0f} s."
+                )
+                return False
+        return False
 
     def _offer_seed(self, image: np.ndarray, detection: Detection) -> Verdict:
         faces = self.analyzer.embed(image, [detection])
