@@ -99,6 +99,19 @@ class LiveSession:
                 self.worker.gate.pause()
         self.worker.start()
 
+    def stop_recognition(self, timeout: float = 0.8) -> bool:
+        """Stop the recognition worker only (the capture goes on); start_recognition starts a new one. True when it
+        ended within `timeout`."""
+        worker, self.worker = self.worker, None
+        if worker is None:
+            return True
+        worker.stop()  # closes its mailbox: the next worker gets a new one
+        self.mailbox = LatestFrameMailbox()
+        worker.join(timeout)
+        if worker.is_alive():
+            log.warning("the recognition worker is still running after %.1f s", timeout)
+        return not worker.is_alive()
+
     def set_gallery(self, gallery: GallerySnapshot) -> None:
         """Swap in a new gallery snapshot (after an enrollment or deletion commits)."""
         if self.worker is not None:
