@@ -205,6 +205,72 @@ def lfw_figures(
     return out
 
 
+def wall_capture(path: Path, analyzer: FaceAnalyzer, tau: float, lean: bool, timeout_s: float) -> dict[str, Any]:
+    """The dialog's capture in real time on this machine: the app's capture thread plays the clip at its own rate into
+    a mailbox and the app's GuidedWorker (lean or not) analyses the newest frame whenever it is free, until 5 samples
+    or `timeout_s` of wall time; when each sample was taken, in wall seconds from the start."""
+    from faceapp.core.guided import GuidedWorker
+    from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox
+
+    source = FrameSource(str(path))
+    source.open()
+    mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
+    session = GuidedCapture(tau, wanted=5, timeout_s=timeout_s)
+    reasons: Counter[str] = Counter()
+    player = CaptureThread(source, mailbox.put, loop=True, realtime=True)
+    worker = GuidedWorker(mailbox, analyzer, session, lambda u: reasons.update([u.verdict.reason]), lean=lean)
+    cpu = time.process_time()
+    player.start()
+    worker.start()
+    worker.join(timeout_s + 120)
+    cpu = time.process_time() - cpu
+    player.stop()
+    player.join(2.0)
+    start = session.start or 0.0
+    times = sorted(s.t - start for s in session.samples)
+    reasons.pop("starting", None)  # the worker's last word, not a frame
+    return {
+        "lean": lean,
+        "samples": len(times),
+        "sample_times_s": times,
+        "seconds_to_5": times[-1] if len(times) >= 5 else None,
+        "samples_within_10s": sum(t <= 10.0 for t in times),
+        "elapsed_s": session.elapsed,
+        "analyses": worker.analyses,
+        "embedded": worker.embedded,
+        "s_per_analysis": session.elapsed / max(worker.analyses, 1),
+        "process_cpu_s": cpu,
+        "bins": [s.bin for s in session.samples],
+        "verdicts": dict(reasons),
+    }
+
+
+def wall_figures(data: Path, analyzer: FaceAnalyzer, tau: float, runs: int, timeout_s: float) -> dict[str, Any]:
+    """wall_capture on each clip, the full and the lean analysis in turn (`runs` times each), side by side."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    analyzer.analyze(np.zeros((240, 320, 3), np.uint8))  # the models load before the clock runs
+    for name in CLIPS:
+        path = data / "video" / name
+        if not path.is_file():
+            raise BadInputError(f"{path} is missing (the shared clips are needed).")
+        out[name] = [wall_capture(path, analyzer, tau, lean, timeout_s) for _ in range(runs) for lean in (False, True)]
+    return out
+
+
+def wall_report(wall: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The wall-time runs as text lines."""
+    lines = ["wall time (the app's capture thread and GuidedWorker, in real time on this machine):"]
+    for name, runs in wall.items():
+        for r in runs:
+            to5 = f"{r['seconds_to_5']:.1f} s to 5 samples" if r["seconds_to_5"] is not None else "no 5 samples"
+            lines.append(
+                f"  {name} {'lean' if r['lean'] else 'full'}: {r['samples']} samples, {to5}, "
+                f"{r['samples_within_10s']} within 10 s; {r['analyses']} analyses ({r['embedded']} embedded) in "
+                f"{r['elapsed_s']:.1f} s, {r['s_per_analysis']:.2f} s each; bins {', '.join(r['bins'])}"
+            )
+    return lines
+
+
 def report(result: dict[str, Any]) -> list[str]:
     """The figures as text lines."""
     lines = [
@@ -261,20 +327,33 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-clips", action="store_true", help="LFW only")
     parser.add_argument("--no-cache", action="store_true", help="embed the LFW images again and keep nothing")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument(
+        "--wall",
+        type=int,
+        default=0,
+        metavar="RUNS",
+        help="also (even with --no-clips) run the guided capture in real time on each clip, full and lean analysis "
+        "in turn, RUNS times each",
+    )
+    parser.add_argument("--wall-timeout", type=float, default=60.0, help="wall seconds a real-time capture may take")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.min_images <= POOL:
         raise BadInputError(f"--rate must be positive and --min-images above {POOL}.")
+    if args.wall < 0 or args.wall_timeout <= 0:
+        raise BadInputError("--wall must be 0 or more runs and --wall-timeout a positive number of seconds.")
     embedder = create_embedder(args.model)
     rule = MatchRule(embedder.info.default_threshold, embedder.info.default_margin)
     analyzer = FaceAnalyzer(Detector(DetectorConfig(min_face_size=40, scale=0.5)), embedder)
     result: dict[str, Any] = {"model": embedder.name, "tau": rule.threshold, "margin": rule.margin, "rate": args.rate}
     if not args.no_clips:
         result["clips"] = clip_figures(args.data, analyzer, embedder.name, rule, args.rate)
+    if args.wall > 0:
+        result["wall"] = wall_figures(args.data, analyzer, rule.threshold, args.wall, args.wall_timeout)
     if not args.no_lfw:
         result["lfw"] = lfw_figures(
             args.data, embedder, rule, args.min_images, args.people, args.strangers, not args.no_cache, args.probes
         )
-    for line in report(result):
+    for line in report(result) + (wall_report(result["wall"]) if "wall" in result else []):
         print(line)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2, default=str))
