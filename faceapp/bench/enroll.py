@@ -205,7 +205,9 @@ def lfw_figures(
     return out
 
 
-def wall_capture(path: Path, analyzer: FaceAnalyzer, tau: float, lean: bool, timeout_s: float) -> dict[str, Any]:
+def wall_capture(
+    path: Path, analyzer: FaceAnalyzer, tau: float, lean: bool, timeout_s: float, threads: int | None = 1
+) -> dict[str, Any]:
     """The dialog's capture in real time on this machine: the app's capture thread plays the clip at its own rate into
     a mailbox and the app's GuidedWorker (lean or not) analyses the newest frame whenever it is free, until 5 samples
     or `timeout_s` of wall time; when each sample was taken, in wall seconds from the start."""
@@ -218,7 +220,9 @@ def wall_capture(path: Path, analyzer: FaceAnalyzer, tau: float, lean: bool, tim
     session = GuidedCapture(tau, wanted=5, timeout_s=timeout_s)
     reasons: Counter[str] = Counter()
     player = CaptureThread(source, mailbox.put, loop=True, realtime=True)
-    worker = GuidedWorker(mailbox, analyzer, session, lambda u: reasons.update([u.verdict.reason]), lean=lean)
+    worker = GuidedWorker(
+        mailbox, analyzer, session, lambda u: reasons.update([u.verdict.reason]), lean=lean, threads=threads
+    )
     cpu = time.process_time()
     player.start()
     worker.start()
@@ -231,6 +235,7 @@ def wall_capture(path: Path, analyzer: FaceAnalyzer, tau: float, lean: bool, tim
     reasons.pop("starting", None)  # the worker's last word, not a frame
     return {
         "lean": lean,
+        "threads": threads,
         "samples": len(times),
         "sample_times_s": times,
         "seconds_to_5": times[-1] if len(times) >= 5 else None,
@@ -246,14 +251,26 @@ def wall_capture(path: Path, analyzer: FaceAnalyzer, tau: float, lean: bool, tim
 
 
 def wall_figures(data: Path, analyzer: FaceAnalyzer, tau: float, runs: int, timeout_s: float) -> dict[str, Any]:
-    """wall_capture on each clip, the full and the lean analysis in turn (`runs` times each), side by side."""
+    """wall_capture on each clip, side by side `runs` times: the worker as it was (full analysis, torch's default
+    threads), full analysis on one torch thread, and lean on one thread (the app's worker now)."""
+    import threading
+
     out: dict[str, list[dict[str, Any]]] = {}
-    analyzer.analyze(np.zeros((240, 320, 3), np.uint8))  # the models load before the clock runs
+    # The models load before the clock runs, on a thread of their own as in the app (the main thread's first torch
+    # call would set up OpenMP differently for the threads that follow).
+    warm = threading.Thread(target=analyzer.analyze, args=(np.zeros((240, 320, 3), np.uint8),))
+    warm.start()
+    warm.join()
+    variants = ((False, None), (False, 1), (True, 1))
     for name in CLIPS:
         path = data / "video" / name
         if not path.is_file():
             raise BadInputError(f"{path} is missing (the shared clips are needed).")
-        out[name] = [wall_capture(path, analyzer, tau, lean, timeout_s) for _ in range(runs) for lean in (False, True)]
+        out[name] = [
+            wall_capture(path, analyzer, tau, lean, timeout_s, threads)
+            for _ in range(runs)
+            for lean, threads in variants
+        ]
     return out
 
 
@@ -264,7 +281,8 @@ def wall_report(wall: dict[str, list[dict[str, Any]]]) -> list[str]:
         for r in runs:
             to5 = f"{r['seconds_to_5']:.1f} s to 5 samples" if r["seconds_to_5"] is not None else "no 5 samples"
             lines.append(
-                f"  {name} {'lean' if r['lean'] else 'full'}: {r['samples']} samples, {to5}, "
+                f"  {name} {'lean' if r['lean'] else 'full'}, {r['threads'] or 'default'} thread(s): "
+                f"{r['samples']} samples, {to5}, "
                 f"{r['samples_within_10s']} within 10 s; {r['analyses']} analyses ({r['embedded']} embedded) in "
                 f"{r['elapsed_s']:.1f} s, {r['s_per_analysis']:.2f} s each; bins {', '.join(r['bins'])}"
             )

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from faceapp.core.align import sample_crop
-from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.analyzer import FaceAnalyzer, own_threads
 from faceapp.core.quality import sharpness
 from faceapp.core.types import Detection, Face, FaceSample
 from faceapp.core.video import Frame, LatestFrameMailbox
@@ -385,6 +385,10 @@ class GuidedWorker(threading.Thread):
     need no embedding first (GuidedCapture.screen), and only the largest face embedded; lean=False detects at the
     detector's scale and embeds every face (analyzer.analyze), as before (kept for the benchmark's comparison).
 
+    `threads`: torch's threads in this worker's thread (None: torch's default). One, as the staged pipeline's stages
+    run: on the shared 2-core machine under load an analysis took 9x as long with torch's default two OpenMP threads
+    (docs/benchmarks.md, "Guided enrollment").
+
     `ready(timeout)` says whether whoever else uses the analyzer (the live recognition worker) has let go of it: the
     worker touches the analyzer only once it is True, waiting at most `ready_timeout_s` (then it ends with an error).
     """
@@ -401,10 +405,12 @@ class GuidedWorker(threading.Thread):
         ready: Callable[[float], bool] | None = None,
         ready_timeout_s: float = 30.0,
         lean: bool = True,
+        threads: int | None = 1,
     ) -> None:
         super().__init__(name="faceapp-guided", daemon=True)
         self.ready, self.ready_timeout_s = ready, ready_timeout_s
         self.lean = lean
+        self.threads = threads
         self.analyses = 0  # frames analysed
         self.embedded = 0  # ... of which a face was embedded
         self.seed = seed  # the clicked face and its frame: embedded first, followed, and offered as a sample
@@ -431,6 +437,8 @@ class GuidedWorker(threading.Thread):
     def run(self) -> None:
         """The capture loop."""
         last = Verdict(False, "starting")
+        if self.threads is not None:
+            own_threads(self.threads)
         try:
             if not self._wait_ready():
                 return

@@ -16,7 +16,6 @@ and no OpenMP threads spinning against each other (issue 12: 13-17x the CPU time
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.analyzer import FaceAnalyzer, own_threads
 from faceapp.core.evidence import TrackSink
 from faceapp.core.live import FrameResult, LiveFace, default_rule
 from faceapp.core.matching import GallerySnapshot
@@ -39,13 +38,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 DETECT_EVERY_S = 0.1  # while faces are tracked: a face that walks in is found within this and one pass
-
-
-def own_threads(count: int = 1) -> None:
-    """Run torch on `count` threads in the calling thread (a no-op until torch is imported: nothing runs it yet)."""
-    torch: Any = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(count)
 
 
 @dataclass(frozen=True)

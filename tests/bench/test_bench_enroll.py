@@ -46,5 +46,5 @@ def test_the_wall_capture_runs_the_app_worker_on_the_clip_in_real_time(tmp_path:
         assert row["analyses"] >= 5
         assert row["samples_within_10s"] == 5
     lines = enroll.wall_report({"clip": list(rows.values())})
-    assert lines[1].startswith("  clip full: 5 samples")
-    assert lines[2].startswith("  clip lean: 5 samples")
+    assert lines[1].startswith("  clip full, 1 thread(s): 5 samples")
+    assert lines[2].startswith("  clip lean, 1 thread(s): 5 samples")

@@ -356,3 +356,28 @@ def test_coarse_detections_find_the_faces_mtcnn_finds_at_its_own_scale(shared_da
             assert np.max(np.abs(np.subtract(a.box, b.box))) < tolerance, name
             assert np.max(np.abs(a.landmarks - b.landmarks)) < tolerance, name
             assert abs(pose_of(a.landmarks).yaw - pose_of(b.landmarks).yaw) < 0.05, name
+
+
+def test_the_worker_runs_torch_on_one_thread() -> None:
+    torch = pytest.importorskip("torch")
+    setter = threading.Thread(target=lambda: torch.set_num_threads(3))  # new threads start from the last value set
+    setter.start()
+    setter.join()
+    seen: list[int] = []
+
+    class Counting(FakeAnalyzer):
+        def detect(self, image: np.ndarray) -> list[Detection]:
+            seen.append(torch.get_num_threads())
+            return super().detect(image)
+
+    mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
+    updates: list[GuidedUpdate] = []
+    worker = GuidedWorker(mailbox, Counting([[face()]]), GuidedCapture(TAU, timeout_s=60), updates.append)
+    worker.start()
+    mailbox.put(Frame(0, 0.0, SHARP))
+    deadline = time.monotonic() + 2
+    while not updates and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.stop()
+    worker.join(2.0)
+    assert seen == [1]
