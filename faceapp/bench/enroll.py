@@ -9,6 +9,9 @@ enrolled). Talking-head clips are only a proxy for a cooperative person turning 
 LFW: for people with at least `--min-images` images, the first 10 images are the "capture": the same selector chooses
 up to 5 of them (fed as frames one second apart), against the first image alone and the first five images; the
 next `--probes` images of the person are probes; people with one image are the strangers (open set).
+
+Wall time (`--wall RUNS`): the app's capture thread plays each clip in real time and the app's GuidedWorker analyses
+the newest frame whenever it is free; the worker as it was, full analysis on one torch thread, and the lean analysis.
 """
 
 from __future__ import annotations
