@@ -47,3 +47,59 @@ def _spy(name: str) -> Any:
 
 for _name in WRITES:
     setattr(SpyRepository, _name, _spy(_name))
+
+
+class OneAtATime:
+    """A resource that serves one thread at a time (the shared analyzer): records every thread that enters it, in
+    order, and every overlap, as (the thread inside, the thread that came in).
+
+    `use(linger)`: the thread inside stays up to `linger` seconds, leaving early when another thread comes in, so an
+    overlap the code allows shows up in a test instead of depending on luck. `block` holds whoever enters until
+    `release` is set (at most 10 s), to keep a thread inside while the test acts.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.inside: list[threading.Thread] = []
+        self.entries: list[str] = []
+        self.overlaps: list[tuple[str, str]] = []
+        self.block = False
+        self.release = threading.Event()
+
+    def enter(self) -> None:
+        """The calling thread comes in."""
+        me = threading.current_thread()
+        with self._cond:
+            self.overlaps.extend((t.name, me.name) for t in self.inside if t is not me)
+            self.inside.append(me)
+            self.entries.append(me.name)
+            self._cond.notify_all()
+
+    def leave(self) -> None:
+        """The calling thread goes out."""
+        with self._cond:
+            self.inside.remove(threading.current_thread())
+
+    def use(self, linger: float = 0.0) -> Any:
+        """A context manager: enter, stay (linger, block), leave."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def inside() -> Any:
+            self.enter()
+            try:
+                if self.block:
+                    self.release.wait(10.0)
+                if linger:
+                    with self._cond:
+                        self._cond.wait_for(lambda: len(self.inside) > 1, linger)
+                yield
+            finally:
+                self.leave()
+
+        return inside()
+
+    def holder(self) -> list[str]:
+        """The names of the threads inside now."""
+        with self._cond:
+            return [t.name for t in self.inside]

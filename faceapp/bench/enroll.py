@@ -9,6 +9,9 @@ enrolled). Talking-head clips are only a proxy for a cooperative person turning 
 LFW: for people with at least `--min-images` images, the first 10 images are the "capture": the same selector chooses
 up to 5 of them (fed as frames one second apart), against the first image alone and the first five images; the
 next `--probes` images of the person are probes; people with one image are the strangers (open set).
+
+Wall time (`--wall RUNS`): the app's capture thread plays each clip in real time and the app's GuidedWorker analyses
+the newest frame whenever it is free; the worker as it was, full analysis on one torch thread, and the lean analysis.
 """
 
 from __future__ import annotations
@@ -205,6 +208,90 @@ def lfw_figures(
     return out
 
 
+def wall_capture(
+    path: Path, analyzer: FaceAnalyzer, tau: float, lean: bool, timeout_s: float, threads: int | None = 1
+) -> dict[str, Any]:
+    """The dialog's capture in real time on this machine: the app's capture thread plays the clip at its own rate into
+    a mailbox and the app's GuidedWorker (lean or not) analyses the newest frame whenever it is free, until 5 samples
+    or `timeout_s` of wall time; when each sample was taken, in wall seconds from the start."""
+    from faceapp.core.guided import GuidedWorker
+    from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox
+
+    source = FrameSource(str(path))
+    source.open()
+    mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
+    session = GuidedCapture(tau, wanted=5, timeout_s=timeout_s)
+    reasons: Counter[str] = Counter()
+    player = CaptureThread(source, mailbox.put, loop=True, realtime=True)
+    worker = GuidedWorker(
+        mailbox, analyzer, session, lambda u: reasons.update([u.verdict.reason]), lean=lean, threads=threads
+    )
+    cpu = time.process_time()
+    player.start()
+    worker.start()
+    worker.join(timeout_s + 120)
+    cpu = time.process_time() - cpu
+    player.stop()
+    player.join(2.0)
+    start = session.start or 0.0
+    times = sorted(s.t - start for s in session.samples)
+    reasons.pop("starting", None)  # the worker's last word, not a frame
+    return {
+        "lean": lean,
+        "threads": threads,
+        "samples": len(times),
+        "sample_times_s": times,
+        "seconds_to_5": times[-1] if len(times) >= 5 else None,
+        "samples_within_10s": sum(t <= 10.0 for t in times),
+        "elapsed_s": session.elapsed,
+        "analyses": worker.analyses,
+        "embedded": worker.embedded,
+        "s_per_analysis": session.elapsed / max(worker.analyses, 1),
+        "process_cpu_s": cpu,
+        "bins": [s.bin for s in session.samples],
+        "verdicts": dict(reasons),
+    }
+
+
+def wall_figures(data: Path, analyzer: FaceAnalyzer, tau: float, runs: int, timeout_s: float) -> dict[str, Any]:
+    """wall_capture on each clip, side by side `runs` times: the worker as it was (full analysis, torch's default
+    threads), full analysis on one torch thread, and lean on one thread (the app's worker now)."""
+    import threading
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    # The models load before the clock runs, on a thread of their own as in the app (the main thread's first torch
+    # call would set up OpenMP differently for the threads that follow).
+    warm = threading.Thread(target=analyzer.analyze, args=(np.zeros((240, 320, 3), np.uint8),))
+    warm.start()
+    warm.join()
+    variants = ((False, None), (False, 1), (True, 1))
+    for name in CLIPS:
+        path = data / "video" / name
+        if not path.is_file():
+            raise BadInputError(f"{path} is missing (the shared clips are needed).")
+        out[name] = [
+            wall_capture(path, analyzer, tau, lean, timeout_s, threads)
+            for _ in range(runs)
+            for lean, threads in variants
+        ]
+    return out
+
+
+def wall_report(wall: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The wall-time runs as text lines."""
+    lines = ["wall time (the app's capture thread and GuidedWorker, in real time on this machine):"]
+    for name, runs in wall.items():
+        for r in runs:
+            to5 = f"{r['seconds_to_5']:.1f} s to 5 samples" if r["seconds_to_5"] is not None else "no 5 samples"
+            lines.append(
+                f"  {name} {'lean' if r['lean'] else 'full'}, {r['threads'] or 'default'} thread(s): "
+                f"{r['samples']} samples, {to5}, "
+                f"{r['samples_within_10s']} within 10 s; {r['analyses']} analyses ({r['embedded']} embedded) in "
+                f"{r['elapsed_s']:.1f} s, {r['s_per_analysis']:.2f} s each; bins {', '.join(r['bins'])}"
+            )
+    return lines
+
+
 def report(result: dict[str, Any]) -> list[str]:
     """The figures as text lines."""
     lines = [
@@ -261,20 +348,33 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-clips", action="store_true", help="LFW only")
     parser.add_argument("--no-cache", action="store_true", help="embed the LFW images again and keep nothing")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument(
+        "--wall",
+        type=int,
+        default=0,
+        metavar="RUNS",
+        help="also (even with --no-clips) run the guided capture in real time on each clip, full and lean analysis "
+        "in turn, RUNS times each",
+    )
+    parser.add_argument("--wall-timeout", type=float, default=60.0, help="wall seconds a real-time capture may take")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.min_images <= POOL:
         raise BadInputError(f"--rate must be positive and --min-images above {POOL}.")
+    if args.wall < 0 or args.wall_timeout <= 0:
+        raise BadInputError("--wall must be 0 or more runs and --wall-timeout a positive number of seconds.")
     embedder = create_embedder(args.model)
     rule = MatchRule(embedder.info.default_threshold, embedder.info.default_margin)
     analyzer = FaceAnalyzer(Detector(DetectorConfig(min_face_size=40, scale=0.5)), embedder)
     result: dict[str, Any] = {"model": embedder.name, "tau": rule.threshold, "margin": rule.margin, "rate": args.rate}
     if not args.no_clips:
         result["clips"] = clip_figures(args.data, analyzer, embedder.name, rule, args.rate)
+    if args.wall > 0:
+        result["wall"] = wall_figures(args.data, analyzer, rule.threshold, args.wall, args.wall_timeout)
     if not args.no_lfw:
         result["lfw"] = lfw_figures(
             args.data, embedder, rule, args.min_images, args.people, args.strangers, not args.no_cache, args.probes
         )
-    for line in report(result):
+    for line in report(result) + (wall_report(result["wall"]) if "wall" in result else []):
         print(line)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2, default=str))

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import numpy as np
 
 from faceapp.core.detect import Detector
 from faceapp.core.embedders.base import Embedder
 from faceapp.core.types import Detection, Face
+
+
+def own_threads(count: int = 1) -> None:
+    """Run torch on `count` threads in the calling thread (a no-op until torch is imported: nothing runs it yet)."""
+    torch: Any = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(count)
 
 
 class FaceAnalyzer:

@@ -20,11 +20,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+import cv2
 import numpy as np
 
 from faceapp.core.align import sample_crop
-from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.analyzer import FaceAnalyzer, own_threads
 from faceapp.core.quality import sharpness
 from faceapp.core.types import Detection, Face, FaceSample
 from faceapp.core.video import Frame, LatestFrameMailbox
@@ -244,22 +246,32 @@ class GuidedCapture:
         self._followed = True
 
     # -- offers --------------------------------------------------------------------------------------------------
-    def offer(self, image: np.ndarray, faces: Sequence[Face], t: float) -> Verdict:
-        """Judge the faces found in one frame at time `t` (seconds, any origin) and keep the face when it is good."""
+    def screen(self, image: np.ndarray, detections: Sequence[Detection], t: float) -> Verdict | None:
+        """The verdict on a frame at time `t` that needs no embedding (over, no face, two faces, a quality gate), or
+        None when the largest face must be embedded and offered: a worker then embeds that face alone."""
         self.tick(t)
         if self.done:
             return Verdict(False, "the capture is over")
-        if not faces:
+        if not detections:
             return Verdict(False, "no face in view")
-        faces = sorted(faces, key=lambda f: f.detection.size, reverse=True)
-        face = faces[0]
-        det = face.detection
-        if len(faces) > 1 and faces[1].detection.size >= self.limits.second_face * det.size:
+        dets = sorted(detections, key=lambda d: d.size, reverse=True)
+        det = dets[0]
+        if len(dets) > 1 and dets[1].size >= self.limits.second_face * det.size:
             return Verdict(False, "two faces: only the person enrolling may be in view", det)
         pose = pose_of(det.landmarks)
         gate = self._gate(image, det, pose)
         if gate:
             return Verdict(False, gate, det, pose)
+        return None
+
+    def offer(self, image: np.ndarray, faces: Sequence[Face], t: float) -> Verdict:
+        """Judge the faces found in one frame at time `t` (seconds, any origin) and keep the face when it is good."""
+        refused = self.screen(image, [f.detection for f in faces], t)
+        if refused is not None:
+            return refused
+        face = max(faces, key=lambda f: f.detection.size)
+        det = face.detection
+        pose = pose_of(det.landmarks)
         where = pose_bin(pose, self.limits)
         who = self._identity(face.embedding)
         if who:
@@ -329,6 +341,29 @@ class GuidedCapture:
         return Sample(sid, FaceSample(crop, moved, "guided capture"), face.embedding, pose, where, quality, t)
 
 
+SMALLEST_FOUND = 20  # px: the smallest face MTCNN is asked for (core.detect), in the image it is given
+
+
+def coarse_detections(detector: Any, image: np.ndarray, min_size: float) -> list[Detection]:
+    """The faces in `image` when only faces of at least `min_size` px matter (the capture refuses smaller ones): found
+    on a copy shrunk so that such a face is still SMALLEST_FOUND px where the detector looks, which costs a fraction of
+    a pass at the detector's own scale; in `image`'s pixels. When the copy shows no face, or the detector does not
+    say its scale, the detector's own pass decides (so a face too small still gets its "come closer")."""
+    scale_of = getattr(detector, "detection_scale", None)
+    factor = 1.0 if scale_of is None else min(1.0, SMALLEST_FOUND / (min_size * float(scale_of(image.shape))))
+    if factor > 0.9:
+        return list(detector.detect(image))
+    small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    found = list(detector.detect(small))
+    if not found:
+        return list(detector.detect(image))
+    back = 1.0 / factor
+    return [
+        Detection((d.box[0] * back, d.box[1] * back, d.box[2] * back, d.box[3] * back), d.score, d.landmarks * back)
+        for d in found
+    ]
+
+
 @dataclass(frozen=True)
 class GuidedUpdate:
     """What the guided worker reports after each frame: the frame, the faces found, the verdict and the state."""
@@ -345,6 +380,17 @@ class GuidedWorker(threading.Thread):
     Thread affinity: started and stopped by the GUI thread; `remove` and `keep_one` leave a request that the worker
     applies before its next frame, so the session is only ever touched by this thread. Ends when the capture is done
     or on stop(); `on_update` gets a GuidedUpdate after every frame and a last one when it ends.
+
+    `lean` (the default) analyses a frame for less: faces found on a smaller copy (coarse_detections), the gates that
+    need no embedding first (GuidedCapture.screen), and only the largest face embedded; lean=False detects at the
+    detector's scale and embeds every face (analyzer.analyze), as before (kept for the benchmark's comparison).
+
+    `threads`: torch's threads in this worker's thread (None: torch's default). One, as the staged pipeline's stages
+    run: on the shared 2-core machine under load an analysis took 9x as long with torch's default two OpenMP threads
+    (docs/benchmarks.md, "Guided enrollment").
+
+    `ready(timeout)` says whether whoever else uses the analyzer (the live recognition worker) has let go of it: the
+    worker touches the analyzer only once it is True, waiting at most `ready_timeout_s` (then it ends with an error).
     """
 
     def __init__(
@@ -356,8 +402,17 @@ class GuidedWorker(threading.Thread):
         on_error: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         seed: tuple[np.ndarray, Detection] | None = None,
+        ready: Callable[[float], bool] | None = None,
+        ready_timeout_s: float = 30.0,
+        lean: bool = True,
+        threads: int | None = 1,
     ) -> None:
         super().__init__(name="faceapp-guided", daemon=True)
+        self.ready, self.ready_timeout_s = ready, ready_timeout_s
+        self.lean = lean
+        self.threads = threads
+        self.analyses = 0  # frames analysed
+        self.embedded = 0  # ... of which a face was embedded
         self.seed = seed  # the clicked face and its frame: embedded first, followed, and offered as a sample
         self.mailbox = mailbox
         self.analyzer = analyzer
@@ -382,8 +437,12 @@ class GuidedWorker(threading.Thread):
     def run(self) -> None:
         """The capture loop."""
         last = Verdict(False, "starting")
+        if self.threads is not None:
+            own_threads(self.threads)
         try:
-            self.capture.tick(self.clock())
+            if not self._wait_ready():
+                return
+            self.capture.tick(self.clock())  # the capture's time starts once the analyzer is this worker's
             if self.seed is not None:
                 last = self._offer_seed(*self.seed)
             while not self._stop_event.is_set() and not self.capture.done:
@@ -392,10 +451,7 @@ class GuidedWorker(threading.Thread):
                 if frame is None or self._stop_event.is_set():
                     self.capture.tick(self.clock())
                     continue
-                faces = self.analyzer.analyze(frame.image)
-                self._apply_requests()
-                last = self.capture.offer(frame.image, faces, self.clock())
-                dets = tuple(f.detection for f in faces)
+                dets, last = self._judge(frame.image)
                 self.on_update(GuidedUpdate(frame, dets, last, self.capture.state()))
         except Exception as exc:  # the dialog shows it and keeps what was taken
             log.exception("guided capture failed")
@@ -403,6 +459,39 @@ class GuidedWorker(threading.Thread):
         finally:
             self._apply_requests()
             self.on_update(GuidedUpdate(None, (), replace(last, taken=False), self.capture.state()))
+
+    def _judge(self, image: np.ndarray) -> tuple[tuple[Detection, ...], Verdict]:
+        """Analyse one frame (lean or in full) and offer it to the capture: the faces found and the verdict."""
+        self.analyses += 1
+        if not self.lean:
+            faces = self.analyzer.analyze(image)
+            self.embedded += bool(faces)
+            self._apply_requests()
+            return tuple(f.detection for f in faces), self.capture.offer(image, faces, self.clock())
+        dets = coarse_detections(self.analyzer.detector, image, self.capture.limits.min_size)
+        self._apply_requests()
+        refused = self.capture.screen(image, dets, self.clock())
+        if refused is not None:
+            return tuple(dets), refused
+        largest = max(dets, key=lambda d: d.size)
+        faces = self.analyzer.embed(image, [largest])
+        self.embedded += 1
+        return tuple(dets), self.capture.offer(image, faces, self.clock())
+
+    def _wait_ready(self) -> bool:
+        """Until `ready` (True), stop (False) or the timeout (False, reported)."""
+        if self.ready is None:
+            return True
+        deadline = time.monotonic() + self.ready_timeout_s
+        while not self._stop_event.is_set():
+            if self.ready(0.1):
+                return not self._stop_event.is_set()  # a stop while waiting is a cancel: the analyzer is not used
+            if time.monotonic() >= deadline:
+                self.on_error(
+                    f"The capture could not start: live recognition did not pause within {self.ready_timeout_s:.0f} s."
+                )
+                return False
+        return False
 
     def _offer_seed(self, image: np.ndarray, detection: Detection) -> Verdict:
         faces = self.analyzer.embed(image, [detection])

@@ -18,7 +18,7 @@ from faceapp.core.evidence import TrackSink
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.track_evidence import Certainty, EvidenceBook, EvidenceRules, Verdict, face_quality
 from faceapp.core.types import Detection, MatchRule
-from faceapp.core.video import Frame, LatestFrameMailbox, iou
+from faceapp.core.video import Frame, LatestFrameMailbox, PauseGate, iou
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +233,7 @@ class RecognitionWorker(threading.Thread):
         self.on_result = on_result
         self.on_error = on_error or (lambda message: None)
         self._stop_event = threading.Event()
+        self.gate = PauseGate()  # another thread borrows the analyzer between two frames (a guided capture)
         self._last_scene: int | None = None  # the previous frame's scene, to end tracks at a cut
         self._rule = default_rule(analyzer)
         self._pending_rule: MatchRule | None = None
@@ -274,8 +275,9 @@ class RecognitionWorker(threading.Thread):
     def run(self) -> None:
         """The recognition loop (the worker's thread); the tracks still open end when it stops."""
         while not self._stop_event.is_set():
+            self.gate.hold(self._stop_event)  # outside the analyzer: a pause is acknowledged here, and only here
             frame = self.mailbox.get(timeout=0.1)
-            if frame is None or self._stop_event.is_set():
+            if frame is None or self._stop_event.is_set() or self.gate.requested:
                 continue
             try:
                 self.on_result(self.process(frame))

@@ -16,7 +16,6 @@ and no OpenMP threads spinning against each other (issue 12: 13-17x the CPU time
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,27 +24,20 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from faceapp.core.analyzer import FaceAnalyzer
+from faceapp.core.analyzer import FaceAnalyzer, own_threads
 from faceapp.core.evidence import TrackSink
 from faceapp.core.live import FrameResult, LiveFace, default_rule
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.track_evidence import EvidenceBook, face_quality
 from faceapp.core.tracking import Track, TrackSet
 from faceapp.core.types import Detection, MatchRule
-from faceapp.core.video import Frame, LatestFrameMailbox
+from faceapp.core.video import Frame, LatestFrameMailbox, PauseGate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
 DETECT_EVERY_S = 0.1  # while faces are tracked: a face that walks in is found within this and one pass
-
-
-def own_threads(count: int = 1) -> None:
-    """Run torch on `count` threads in the calling thread (a no-op until torch is imported: nothing runs it yet)."""
-    torch: Any = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(count)
 
 
 @dataclass(frozen=True)
@@ -81,6 +73,8 @@ class _Stage(threading.Thread, Generic[T]):
         self._done: list[_Done[T]] = []
         self._lock = threading.Lock()
         self._busy = False
+        self._idle = threading.Event()  # set while no job is waiting or running
+        self._idle.set()
         self._stop_event = threading.Event()
 
     @property
@@ -88,9 +82,14 @@ class _Stage(threading.Thread, Generic[T]):
         """No job waiting or running."""
         return not self._busy
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Until no job is waiting or running (True), or `timeout` seconds (False)."""
+        return self._idle.wait(timeout)
+
     def submit(self, job: T) -> None:
         """Tracking thread: hand a job over (only when idle, so none is ever replaced)."""
         self._busy = True
+        self._idle.clear()
         self.inbox.put(job)
 
     def collect(self) -> list[_Done[T]]:
@@ -122,6 +121,7 @@ class _Stage(threading.Thread, Generic[T]):
             with self._lock:
                 self._done.append(done)
             self._busy = False
+            self._idle.set()
 
 
 def _detect(job: _DetectJob) -> list[Detection]:
@@ -167,6 +167,7 @@ class PipelineWorker(threading.Thread):
         self._pending_analyzer: tuple[FaceAnalyzer, GallerySnapshot] | None = None
         self._pending_gallery: GallerySnapshot | None = None
         self._stop_event = threading.Event()
+        self.gate = PauseGate()  # another thread borrows the analyzer between two frames (a guided capture)
         self._detector = _Stage[_DetectJob]("faceapp-detect", _detect, self.on_error)
         self._embedder = _Stage[_EmbedJob]("faceapp-embed", _embed, self.on_error)
         self._rule = default_rule(analyzer)
@@ -235,8 +236,11 @@ class PipelineWorker(threading.Thread):
         self._embedder.start()
         try:
             while not self._stop_event.is_set():
+                if self.gate.requested:
+                    self._settle()
+                self.gate.hold(self._stop_event)  # no frame in hand, both stages idle: the analyzer is free
                 frame = self.mailbox.get(timeout=0.1)
-                if frame is None or self._stop_event.is_set():
+                if frame is None or self._stop_event.is_set() or self.gate.requested:
                     continue
                 try:
                     self.on_result(self.process(frame))
@@ -250,6 +254,13 @@ class PipelineWorker(threading.Thread):
             self._embedder.join(0.5)
             self._book.sink = self._sink
             self._book.end_all(self._gallery.model)  # the tracks still open end with the worker
+
+    def _settle(self) -> None:
+        """Before a pause is acknowledged: until both stages have finished the jobs they hold (their outputs wait to be
+        collected after the pause), or stop."""
+        stages = [s for s in (self._detector, self._embedder) if s.ident is not None]
+        while not self._stop_event.is_set() and not all(s.wait_idle(0.1) for s in stages):
+            pass
 
     def _apply_pending(self) -> None:
         with self._pending_lock:

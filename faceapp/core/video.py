@@ -69,6 +69,59 @@ class LatestFrameMailbox(Generic[T]):
             self._cond.notify_all()
 
 
+class PauseGate:
+    """Lends what a worker thread uses (the shared analyzer, which serves one thread at a time) to another thread, with
+    acknowledgement. Thread affinity: `hold` on the worker's thread, between two frames; the rest from any thread.
+
+    `pause` asks the worker to stop at its next `hold`; `wait_paused` returns True once it is held there (its frame in
+    hand finished, the analyzer left) or is no longer running; `resume` lets it go on. Pauses nest: the worker goes
+    on once each pause is resumed.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pauses = 0
+        self._held = False
+
+    @property
+    def requested(self) -> bool:
+        """Whether a pause is asked for (the worker then takes no new frame)."""
+        return self._pauses > 0
+
+    def pause(self) -> None:
+        """Ask the worker to stop between frames (wait_paused says when it has)."""
+        with self._cond:
+            self._pauses += 1
+
+    def resume(self) -> None:
+        """Undo one pause; the worker goes on when none is left."""
+        with self._cond:
+            self._pauses = max(0, self._pauses - 1)
+            self._cond.notify_all()
+
+    def wait_paused(self, timeout: float, alive: Callable[[], bool]) -> bool:
+        """Until the worker is held (True), is not `alive` (True: it holds nothing), or `timeout` seconds (False)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._held and alive():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))  # also polls `alive`: a worker that ends does not notify
+            return True
+
+    def hold(self, stop: threading.Event) -> None:
+        """The worker's thread, between frames: while a pause is asked for, acknowledge it and wait (or until stop)."""
+        with self._cond:
+            if not self._pauses:
+                return
+            self._held = True
+            self._cond.notify_all()
+            while self._pauses and not stop.is_set():
+                self._cond.wait(0.1)
+            self._held = False
+
+
 def parse_source(spec: str | int) -> str | int:
     """A camera index for "0", "1", ...; a file path otherwise."""
     if isinstance(spec, int):

@@ -127,18 +127,25 @@ def run_guided(window: Window, dialog: GuidedDialog | None) -> None:
 
 
 class GuidedRun:
-    """A running guided capture: its worker and the session's frame tap (paused live recognition meanwhile)."""
+    """A running guided capture: its worker and the session's frame tap (live recognition paused meanwhile).
+
+    The hand-over of the shared analyzer (it serves one thread at a time) is a handshake both ways: the guided worker
+    touches it only once the live worker has acknowledged its pause (`LiveSession.wait_paused`: its frame in hand
+    finished), and the live worker goes on only once the guided worker has ended (joined, then untapped).
+    """
 
     def __init__(self, session: LiveSession, worker: Any, mailbox: Any) -> None:
         self.session, self.worker, self.mailbox = session, worker, mailbox
 
     def stop(self) -> None:
-        """Stop the worker, and give the frames back to live recognition once it has left the analyzer (the two
-        workers share it, and it serves one thread at a time); the wait is on a thread of its own, not the GUI's."""
+        """Stop the worker, and give the frames back to live recognition once it has left the analyzer; the wait is
+        on a thread of its own, not the GUI's. A worker stuck in the analyzer keeps recognition paused (never two
+        threads in it)."""
         self.worker.stop()
 
         def hand_back() -> None:
-            self.worker.join(30.0)
+            while self.worker.is_alive():
+                self.worker.join(1.0)
             self.session.untap(self.mailbox)
 
         threading.Thread(target=hand_back, name="faceapp-guided-stop", daemon=True).start()
@@ -166,7 +173,9 @@ def guided_dialog(window: Window, name: str | None, seed: tuple[np.ndarray, Live
         first = (seed[0], seed[1].detection) if seed is not None else None
         mailbox = window.session.tap()
         try:
-            worker = GuidedWorker(mailbox, analyzer, capture, on_update, on_error, seed=first)
+            worker = GuidedWorker(
+                mailbox, analyzer, capture, on_update, on_error, seed=first, ready=window.session.wait_paused
+            )
             worker.start()
         except BaseException:
             window.session.untap(mailbox)

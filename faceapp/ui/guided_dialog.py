@@ -238,7 +238,12 @@ class GuidedDialog(QDialog):
         if not self._started:
             self._started = True
             self.capturing = True
-            self._handle = self._start(self._relay.update_ready.emit, self._relay.failed.emit)
+            try:
+                self._handle = self._start(self._relay.update_ready.emit, self._relay.failed.emit)
+            except Exception as exc:  # the start undid itself (recognition goes on): say so in one line
+                self.capturing = False
+                self.error_label.setText(f"The capture could not start: {exc}")
+                self.instruction.setText("No capture: Cancel and try again.")
             self._refresh_controls()
             self.name.setFocus()
 

@@ -7,11 +7,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QToolBar, QVBoxLayout, QWidget
 
 from faceapp import settings as settings_io
 from faceapp.core.analyzer import FaceAnalyzer
@@ -25,7 +26,7 @@ from faceapp.core.video import Frame, SourceEvent, SourceStatus
 from faceapp.engine import Engine, GalleryChange
 from faceapp.errors import CameraError, FaceAppError
 from faceapp.settings import Settings
-from faceapp.ui import flows, menus
+from faceapp.ui import flows, gallery_files, menus
 from faceapp.ui.bridge import BackgroundTask, GalleryRunner, PipelineBridge, user_message
 from faceapp.ui.menus import Entry, build_menus
 from faceapp.ui.review_panel import ReviewPanel, runner_actions
@@ -180,6 +181,13 @@ class MainWindow(QMainWindow):
                     enroll_person,
                     add_samples,
                     Entry("gallery", "&Gallery...", self._on_open_gallery, fallback="Ctrl+G"),
+                    Entry(
+                        "open_gallery",
+                        "&Open gallery...",
+                        lambda: gallery_files.choose_gallery(self),
+                        None,
+                        "Ctrl+Shift+G",
+                    ),
                     Entry("review", "Who &is this?...", self._on_open_review, fallback="Ctrl+U"),
                     None,
                     verify,
@@ -247,7 +255,10 @@ class MainWindow(QMainWindow):
             detector.detect(np.zeros((240, 320, 3), np.uint8))
             return FaceAnalyzer(detector, embedder), engine.snapshot(), engine.people()
 
-        self.run_task("load-models", work, self._on_models_loaded, self._on_models_failed)
+        def current(slot: Callable[[Any], None]) -> Callable[[Any], None]:
+            return lambda value: slot(value) if engine is self.engine else None  # not after a gallery switch
+
+        self.run_task("load-models", work, current(self._on_models_loaded), current(self._on_models_failed))
 
     def run_task(self, name: str, work: flows.Work, on_done: flows.Slot, on_failed: flows.FailSlot) -> BackgroundTask:
         """Run `work` on a background thread with results delivered to GUI-thread slots."""
@@ -291,47 +302,41 @@ class MainWindow(QMainWindow):
         )
 
     def _gallery_actions(self) -> list[tuple[str, Callable[[], None]]]:
-        return [("Open another gallery...", self._on_choose_gallery), ("New gallery...", self._on_new_gallery)]
+        return [
+            ("Open another gallery...", lambda: gallery_files.choose_gallery(self)),
+            ("New gallery...", lambda: gallery_files.new_gallery(self)),
+        ]
 
-    def _on_choose_gallery(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a gallery", "", "faceapp gallery (*.sqlite3 *.db);;All (*)")
-        if path:
-            self.use_gallery(Path(path))
-
-    def _on_new_gallery(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "New gallery", "gallery.sqlite3", "faceapp gallery (*.sqlite3)")
-        if path:
-            self.use_gallery(Path(path))
-
-    def use_gallery(self, path: Path) -> None:
-        """With no gallery open: open (or create) the one at `path` in the background, then start recognition on it.
-
-        It becomes the start-up gallery; a failure says why in the banner, which keeps offering another file.
-        """
-        if self.engine is not None:
+    def switch_gallery(self, engine: Engine, path: Path) -> None:
+        """A gallery opened (gallery_files): drop the old one's names from the view, flush its review and close it
+        (on the runner, after its queued work), then start recognition on `engine`; `path` is the start-up gallery."""
+        if self._closing:
+            engine.close()
             return
-        path = path.expanduser().resolve()
-        detector = create_detector(self.settings.detector)
-        self.status.set_model("opening the gallery...")
+        old, owned = self.engine, self._owns_engine
+        if old is not None:
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            self.session.stop_recognition()  # no frame is named from the old gallery (its last tracks go to its review)
+            self._review_upkeep()  # ... whose unknown faces are stored (N days) before it closes
+            self.verify.switch.setChecked(False)  # its claimed person's id means nobody (or someone else) here
+            self.analyzer, self.snapshot, self.people = None, None, []
+            self.view.show_result(None)
+            self.recent_results.clear()
+            if owned:
+                self.runner.submit("close-gallery", lambda task: old.close(), lambda _: None, log.warning)
+        self.engine, self._owns_engine = engine, True
+        self._unsubscribe = engine.subscribe(self.bridge.post_gallery_changed)
+        self.banner.clear("gallery")
+        self._open_review(engine)
+        self.settings = replace(self.settings, db_path=str(path))
+        self.save_settings()
+        self.status.showMessage(f"Opened the gallery {path}.", 6000)
+        self.load_models()
 
-        def opened(engine: Engine) -> None:
-            if self._closing:
-                engine.close()
-                return
-            self.engine, self._owns_engine = engine, True
-            self._unsubscribe = engine.subscribe(self.bridge.post_gallery_changed)
-            self.banner.clear("gallery")
-            self._open_review(engine)
-            self.settings = replace(self.settings, db_path=str(path))
-            self.save_settings()
-            self.load_models()
-
-        def failed(message: str) -> None:
-            self.status.set_model("none (no gallery open)")
-            text = f"The gallery {path} cannot be opened: {message} Recognition is off; the video still plays."
-            self.banner.show_message(text, "error", self._gallery_actions(), "gallery")
-
-        self.run_task("open-gallery", lambda task: Engine.open(path, None, detector=detector), opened, failed)
+    def gallery_failed(self, message: str) -> None:
+        """A gallery could not be opened (gallery_files): one line in the banner, which offers another file."""
+        self.banner.show_message(message, "error", self._gallery_actions(), "gallery")
 
     def refresh_gallery(self) -> None:
         """Load a fresh snapshot and the people on the gallery runner; the worker gets it on its next frame."""

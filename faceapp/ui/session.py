@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 
 from faceapp.core.analyzer import FaceAnalyzer
@@ -33,7 +34,8 @@ class LiveSession:
         self.worker: RecognitionWorker | PipelineWorker | None = None
         self.claim: int | None = None  # verify mode's claimed person, kept across workers
         self.taps: list[LatestFrameMailbox[Frame]] = []  # more readers of the newest frame (a guided capture)
-        self.paused = False  # the recognition worker gets no frames (it idles) while a guided capture runs
+        self.paused = False  # the recognition worker is held between frames (it idles) while a guided capture runs
+        self._tap_lock = threading.Lock()  # untap runs on the guided capture's hand-back thread
         self.rule: MatchRule | None = None  # the rule tracks are named under (None: the model's default), likewise
         self.track_sink: TrackSink | None = None  # who hears of ended tracks (the unknown-faces review), likewise
         self.captured = 0
@@ -91,7 +93,23 @@ class LiveSession:
         if self.rule is not None:
             self.worker.set_rule(self.rule)
         self.worker.set_track_sink(self.track_sink)
+        with self._tap_lock:
+            if self.paused:  # a guided capture holds the analyzer: the new worker waits for it too
+                self.worker.gate.pause()
         self.worker.start()
+
+    def stop_recognition(self, timeout: float = 0.8) -> bool:
+        """Stop the recognition worker only (the capture goes on); start_recognition starts a new one. True when it
+        ended within `timeout`."""
+        worker, self.worker = self.worker, None
+        if worker is None:
+            return True
+        worker.stop()  # closes its mailbox: the next worker gets a new one
+        self.mailbox = LatestFrameMailbox()
+        worker.join(timeout)
+        if worker.is_alive():
+            log.warning("the recognition worker is still running after %.1f s", timeout)
+        return not worker.is_alive()
 
     def set_gallery(self, gallery: GallerySnapshot) -> None:
         """Swap in a new gallery snapshot (after an enrollment or deletion commits)."""
@@ -145,19 +163,38 @@ class LiveSession:
             self.mailbox.put(frame)
 
     def tap(self, pause: bool = True) -> LatestFrameMailbox[Frame]:
-        """A mailbox of its own that gets every new frame from now on (guided enrollment's), and with `pause` the
-        recognition worker gets none until untap: on a small machine the capture has the CPU to itself."""
+        """A mailbox of its own that gets every new frame from now on (guided enrollment's). With `pause` the
+        recognition worker is asked to stop between two frames until the last untap: it shares the analyzer with the
+        tap's reader, which must `wait_paused` before using it (and on a small machine the capture has the CPU)."""
         mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
-        self.taps = [*self.taps, mailbox]
-        self.paused = self.paused or pause
+        with self._tap_lock:
+            self.taps = [*self.taps, mailbox]
+            if pause and not self.paused:
+                self.paused = True
+                if self.worker is not None:
+                    self.worker.gate.pause()
         return mailbox
 
+    def wait_paused(self, timeout: float) -> bool:
+        """Any thread: True once the recognition worker has acknowledged the pause (it finished its frame in hand and
+        left the analyzer, and takes no frame until untap) or is not running; False after `timeout` seconds."""
+        with self._tap_lock:
+            worker, paused = self.worker, self.paused
+        if worker is None:
+            return paused
+        return paused and worker.gate.wait_paused(timeout, worker.is_alive)
+
     def untap(self, mailbox: LatestFrameMailbox[Frame]) -> None:
-        """Stop feeding `mailbox`; the recognition worker gets frames again once no tap is left."""
-        self.taps = [t for t in self.taps if t is not mailbox]
+        """Any thread: stop feeding `mailbox`; once no tap is left the recognition worker goes on. Call it only once
+        the tap's reader has left the analyzer."""
         mailbox.close()
-        if not self.taps:
+        with self._tap_lock:
+            self.taps = [t for t in self.taps if t is not mailbox]
+            if self.taps or not self.paused:
+                return
             self.paused = False
+            if self.worker is not None:
+                self.worker.gate.resume()
 
     def _on_result(self, result: FrameResult, generation: int) -> None:
         """Worker thread: pass the result on."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from faceapp.bench import enroll, main
@@ -23,3 +25,26 @@ def test_the_simulated_capture_ends_at_five_samples_and_reports_when() -> None:
 def test_bad_options_get_a_one_line_message(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["enroll", "--data", "/nonexistent", "--min-images", "3"]) == 2
     assert "--min-images above 10" in capsys.readouterr().err
+    assert main(["enroll", "--data", "/nonexistent", "--wall", "-1"]) == 2
+    assert "--wall must be 0 or more" in capsys.readouterr().err
+
+
+def test_the_wall_capture_runs_the_app_worker_on_the_clip_in_real_time(tmp_path: Path) -> None:
+    from faceapp.core.analyzer import FaceAnalyzer
+    from tests.fakes import synthetic_video
+    from tests.ui.test_guided import BoxEmbedder, TurningDetector
+
+    clip = synthetic_video(tmp_path / "clip.avi", frames=50)
+    analyzer = FaceAnalyzer(TurningDetector(), BoxEmbedder())  # type: ignore[arg-type]
+    rows = {lean: enroll.wall_capture(clip, analyzer, 0.178, lean, timeout_s=10.0) for lean in (False, True)}
+    for lean, row in rows.items():
+        assert row["lean"] is lean
+        assert row["samples"] == 5
+        assert sorted(row["bins"]) == ["down", "frontal", "left", "right", "up"]
+        assert row["seconds_to_5"] == max(row["sample_times_s"])
+        assert 0 < row["seconds_to_5"] < 5  # a frame every 40 ms of wall time, the fake analyses at once
+        assert row["analyses"] >= 5
+        assert row["samples_within_10s"] == 5
+    lines = enroll.wall_report({"clip": list(rows.values())})
+    assert lines[1].startswith("  clip full, 1 thread(s): 5 samples")
+    assert lines[2].startswith("  clip lean, 1 thread(s): 5 samples")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -179,15 +180,28 @@ def test_keep_one_and_remove() -> None:
 
 
 class FakeAnalyzer:
-    """Returns the faces of a script, one entry per frame, and records the thread it ran on."""
+    """Finds the faces of a script, one entry per frame (its own detector), embeds them as scripted, and records the
+    thread of every call and how many faces it embedded."""
 
     def __init__(self, script: list[list[Face]]) -> None:
         self.script = script
         self.threads: list[threading.Thread] = []
+        self.detector = self
+        self.current: list[Face] = []
+        self.embedded = 0
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        self.threads.append(threading.current_thread())
+        self.current = self.script.pop(0) if self.script else []
+        return [f.detection for f in self.current]
+
+    def embed(self, image: np.ndarray, detections: list[Detection], keep_chips: bool = False) -> list[Face]:
+        self.threads.append(threading.current_thread())
+        self.embedded += len(detections)
+        return [next(f for f in self.current if f.detection is d) for d in detections]
 
     def analyze(self, image: np.ndarray, keep_chips: bool = False) -> list[Face]:
-        self.threads.append(threading.current_thread())
-        return self.script.pop(0) if self.script else []
+        return self.embed(image, self.detect(image))
 
 
 def test_the_worker_runs_the_capture_off_the_calling_thread_until_done() -> None:
@@ -236,6 +250,8 @@ class SeedAnalyzer(FakeAnalyzer):
     """Also embeds a given detection (the clicked face) as BASE."""
 
     def embed(self, image: np.ndarray, detections: list[Detection], keep_chips: bool = False) -> list[Face]:
+        if any(f.detection is d for f in self.current for d in detections):
+            return super().embed(image, detections)
         self.threads.append(threading.current_thread())
         return [Face(d, BASE) for d in detections]
 
@@ -261,3 +277,107 @@ def test_a_seeded_worker_follows_the_clicked_face_even_before_a_sample() -> None
     assert updates[1].verdict.reason == "not the same person as the first sample"  # another face, frontal
     assert [u.verdict.taken for u in updates[2:4]] == [True, True]
     assert updates[-1].state.done
+
+
+def test_the_lean_worker_embeds_only_the_largest_face_and_none_for_a_frame_a_gate_refuses() -> None:
+    small = (100, 100, 150, 150)  # 50 px: under the 80 px gate
+    embedded: dict[bool, int] = {}
+    verdicts: dict[bool, list[str]] = {}
+    for lean in (True, False):
+        analyzer = FakeAnalyzer([[face(box=small)], [face(), face(OTHER, box=small)]])
+        mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
+        updates: list[GuidedUpdate] = []
+        worker = GuidedWorker(mailbox, analyzer, GuidedCapture(TAU, timeout_s=60), updates.append, lean=lean)
+        worker.start()
+        for i in range(2):
+            mailbox.put(Frame(i, 0.0, SHARP))
+            deadline = time.monotonic() + 2
+            while len(updates) < i + 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        worker.stop()
+        worker.join(2.0)
+        assert not worker.is_alive()
+        embedded[lean] = analyzer.embedded
+        verdicts[lean] = [u.verdict.reason for u in updates[:2]]
+        assert len(updates[1].detections) == 2  # the dialog still sees every face found
+    assert verdicts[True] == verdicts[False] == ["too small: come closer (50 px, 80 wanted)", "taken"]
+    assert embedded == {True: 1, False: 3}
+
+
+class ScaledDetector:
+    """Says it looks at images at half size; finds one face at a fixed place of whatever image it is given (none in
+    an image under `blind_below` px), and records the sizes it was given."""
+
+    def __init__(self, blind_below: int = 0) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+        self.blind_below = blind_below
+
+    def detection_scale(self, shape: tuple[int, ...]) -> float:
+        return 0.5
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        self.shapes.append(image.shape[:2])
+        if image.shape[0] < self.blind_below:
+            return []
+        box = (10.0, 20.0, 60.0, 70.0)
+        return [Detection(box, 0.99, landmarks(box))]
+
+
+def test_coarse_detections_look_at_a_smaller_copy_and_answer_in_the_image_pixels() -> None:
+    from faceapp.core.guided import coarse_detections
+
+    detector = ScaledDetector()
+    found = coarse_detections(detector, SHARP, min_size=80)  # 80 px at the detector's 0.5 is 40: a copy at 0.5
+    assert detector.shapes == [(200, 200)]
+    assert found[0].box == (20.0, 40.0, 120.0, 140.0)
+    np.testing.assert_allclose(found[0].landmarks, landmarks((10.0, 20.0, 60.0, 70.0)) * 2)
+    blind = ScaledDetector(blind_below=300)  # nothing on the copy: the detector's own pass decides
+    assert coarse_detections(blind, SHARP, min_size=80)[0].box == (10.0, 20.0, 60.0, 70.0)
+    assert blind.shapes == [(200, 200), (400, 400)]
+    plain = FakeAnalyzer([[face()]])  # a detector that does not say its scale: its own pass
+    assert len(coarse_detections(plain, SHARP, min_size=80)) == 1
+
+
+def test_coarse_detections_find_the_faces_mtcnn_finds_at_its_own_scale(shared_data: Path) -> None:
+    from faceapp.core.detect import Detector, DetectorConfig
+    from faceapp.core.guided import coarse_detections
+    from faceapp.core.image_io import load_image
+
+    detector = Detector(DetectorConfig(min_face_size=40, scale=0.5))  # the live view's
+    examples = shared_data / "photos" / "face_recognition_examples"
+    for name in ("obama/obama.jpg", "_multi_face/obama_and_biden.jpg"):
+        image = load_image(examples / name)
+        full = [d for d in detector.detect(image) if d.size >= 80]
+        coarse = coarse_detections(detector, image, 80)
+        assert full, name
+        assert len(coarse) == len(full), name
+        for a, b in zip(sorted(full, key=lambda d: d.box), sorted(coarse, key=lambda d: d.box), strict=True):
+            tolerance = 0.08 * a.size  # boxes and landmarks within 8% of the face's size
+            assert np.max(np.abs(np.subtract(a.box, b.box))) < tolerance, name
+            assert np.max(np.abs(a.landmarks - b.landmarks)) < tolerance, name
+            assert abs(pose_of(a.landmarks).yaw - pose_of(b.landmarks).yaw) < 0.05, name
+
+
+def test_the_worker_runs_torch_on_one_thread() -> None:
+    torch = pytest.importorskip("torch")
+    setter = threading.Thread(target=lambda: torch.set_num_threads(3))  # new threads start from the last value set
+    setter.start()
+    setter.join()
+    seen: list[int] = []
+
+    class Counting(FakeAnalyzer):
+        def detect(self, image: np.ndarray) -> list[Detection]:
+            seen.append(torch.get_num_threads())
+            return super().detect(image)
+
+    mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
+    updates: list[GuidedUpdate] = []
+    worker = GuidedWorker(mailbox, Counting([[face()]]), GuidedCapture(TAU, timeout_s=60), updates.append)
+    worker.start()
+    mailbox.put(Frame(0, 0.0, SHARP))
+    deadline = time.monotonic() + 2
+    while not updates and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.stop()
+    worker.join(2.0)
+    assert seen == [1]

@@ -21,6 +21,7 @@ from faceapp.ui.guided_dialog import GuidedDialog
 from faceapp.ui.main_window import MainWindow
 from tests.core.test_guided import landmarks
 from tests.fakes import SYNTHETIC_FACE, FakeDetector, FakeEmbedder
+from tests.spies import OneAtATime
 from tests.ui.helpers import WindowFactory, wait_for_faces
 
 # The synthetic "face" looks straight, then left, right, up, down, one pose per detection call.
@@ -225,3 +226,98 @@ def active_window(qtbot: QtBot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
     qtbot.waitUntil(lambda: window.analyzer is not None, timeout=10000)
     wait_for_faces(qtbot, window)
+
+
+class SharedDetector(TurningDetector):
+    """The turning face, found inside `guard` (the analyzer serves one thread at a time). The recognition worker
+    lingers there (up to `linger` s, less if another thread comes in), so an overlap the code allows does happen."""
+
+    def __init__(self, guard: OneAtATime, linger: float = 0.4) -> None:
+        super().__init__()
+        self.guard, self.linger = guard, linger
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        live = threading.current_thread().name == "faceapp-recognition"
+        with self.guard.use(self.linger if live else 0.0):
+            return super().detect(image)
+
+
+class SharedEmbedder(BoxEmbedder):
+    """BoxEmbedder inside `guard`."""
+
+    def __init__(self, guard: OneAtATime) -> None:
+        super().__init__()
+        self.guard = guard
+
+    def embed_chips(self, chips: np.ndarray) -> np.ndarray:
+        with self.guard.use():
+            return super().embed_chips(chips)
+
+
+def recognition_goes_on(qtbot: QtBot, window: MainWindow) -> None:
+    qtbot.waitUntil(lambda: not window.session.paused and not window.session.taps, timeout=5000)
+    before = window.session.recognized
+    qtbot.waitUntil(lambda: window.session.recognized >= before + 2, timeout=8000)
+
+
+def test_the_guided_capture_never_shares_the_analyzer_with_live_recognition(
+    qtbot: QtBot, make_window: WindowFactory, synthetic: Path
+) -> None:
+    guard = OneAtATime()
+    window = make_window(synthetic, SharedEmbedder(guard), live=SharedDetector(guard))
+    seen = when_guided(qtbot, lambda d: d.reject(), lambda d: not d.capturing and bool(d.samples))
+    click_face(qtbot, window)  # the live worker is (nearly always) inside the detector, a frame in hand
+    assert seen, "the guided dialog did not open, or never finished its capture"
+    assert len(seen[0].samples) == 5
+    recognition_goes_on(qtbot, window)
+    assert guard.overlaps == []
+    guided = [i for i, name in enumerate(guard.entries) if name == "faceapp-guided"]
+    assert guided
+    between = guard.entries[guided[0] : guided[-1] + 1]
+    assert set(between) == {"faceapp-guided"}  # the live worker waited for the guided one to leave
+    assert guard.entries[-1] == "faceapp-recognition"  # and then went on
+
+
+def test_a_capture_cancelled_before_live_recognition_paused_leaves_it_running(
+    qtbot: QtBot, make_window: WindowFactory, synthetic: Path
+) -> None:
+    guard = OneAtATime()
+    window = make_window(synthetic, SharedEmbedder(guard), live=SharedDetector(guard, linger=0.0))
+    wait_for_faces(qtbot, window)
+    guard.block = True  # the live worker's next frame stays inside the analyzer until released
+    qtbot.waitUntil(lambda: "faceapp-recognition" in guard.holder(), timeout=5000)
+    entered = len(guard.entries)
+    try:
+        seen = when_guided(qtbot, lambda d: d.reject(), lambda d: True)
+        click_face(qtbot, window)
+        assert seen, "the guided dialog did not open"
+    finally:
+        guard.block = False
+        guard.release.set()
+    recognition_goes_on(qtbot, window)
+    assert "faceapp-guided" not in guard.entries[entered:]  # it never got the analyzer
+    assert guard.overlaps == []
+
+
+def test_a_capture_that_fails_to_start_says_so_and_leaves_recognition_running(
+    qtbot: QtBot, make_window: WindowFactory, synthetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faceapp.core import guided
+
+    def fail(self: object) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(guided.GuidedWorker, "start", fail)
+    window = guided_window(make_window, synthetic)
+    messages: list[str] = []
+
+    def read_and_cancel(dialog: GuidedDialog) -> None:
+        messages.append(dialog.error_label.text())
+        assert not dialog.capturing
+        dialog.reject()
+
+    seen = when_guided(qtbot, read_and_cancel, lambda d: bool(d.error_label.text()))
+    click_face(qtbot, window)
+    assert seen, "the guided dialog did not show the failure"
+    assert messages == ["The capture could not start: can't start new thread"]
+    recognition_goes_on(qtbot, window)
