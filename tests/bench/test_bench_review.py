@@ -54,3 +54,18 @@ def test_well_separated_people_are_grouped_purely_and_named_in_one_click_each() 
     merged_everything = review.evaluate(faces.astype(np.float32), owners, threshold=4.0, named=20)
     assert merged_everything["groups"] == 1
     assert merged_everything["purity"] == pytest.approx(1 / 30)
+
+
+def test_folding_as_the_store_does_keeps_every_track_in_one_group() -> None:
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(10, 64))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    owners = np.repeat(np.arange(10), 6)
+    faces = centres[owners] + rng.normal(scale=0.01, size=(60, 64))
+    faces /= np.linalg.norm(faces, axis=1, keepdims=True)
+    plain = review.evaluate(faces.astype(np.float32), owners, threshold=0.3, named=5)
+    folded = review.evaluate(faces.astype(np.float32), owners, threshold=0.3, named=5, fold=0.1)
+    assert plain["candidates"] == plain["tracks"]
+    assert folded["candidates"] == 10  # one per person: their tracks are all within the fold distance
+    assert folded["faces"] == plain["faces"] == 60
+    assert (folded["purity"], folded["completeness"], folded["groups"]) == (1.0, 1.0, 10)
