@@ -292,9 +292,9 @@ class ReviewPanel(QDialog):
         self.dialog.open()
 
     def _on_merge_chosen(self, group: Group, other: object) -> None:
-        if not isinstance(other, tuple):
+        if not isinstance(other, tuple | list):  # the ids given to the combo box (Qt may hand a list back)
             return
-        self.ops.merge(group.ids, other, self._on_merged, self._on_failed)
+        self.ops.merge(group.ids, tuple(int(i) for i in other), self._on_merged, self._on_failed)
 
     def _on_merged(self, merged: Group) -> None:
         self.status.setText(f"Merged: one group seen {merged.times_seen} times.")
