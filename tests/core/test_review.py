@@ -268,15 +268,17 @@ def pooled(seed: int, side: int) -> FaceSample:
     return replace(PHOTOS[key], image=PHOTOS[key].image.copy())
 
 
-def stream(track_id: int, centre: np.ndarray, side: int, seen: float, frames: int = 3) -> TrackSummary:
-    """An Unknown track of `frames` photo-like crops near the identity `centre`."""
+def stream(
+    track_id: int, centre: np.ndarray, side: int, seen: float, frames: int = 3, spread: float = 0.003
+) -> TrackSummary:
+    """An Unknown track of `frames` photo-like crops near `centre` (by default as near as the same frames again)."""
     return TrackSummary(
         track_id=track_id,
         first_seen=seen,
         last_seen=seen + 1,
         person_id=None,
         model=MODEL,
-        embeddings=np.stack([near(centre, 7919 * track_id + i) for i in range(frames)]),
+        embeddings=np.stack([near(centre, 7919 * track_id + i, spread) for i in range(frames)]),
         samples=tuple(pooled(track_id * 10 + i, side) for i in range(frames)),
         qualities=tuple(float(np.random.default_rng(track_id * 10 + i).uniform(0.2, 0.9)) for i in range(frames)),
     )
