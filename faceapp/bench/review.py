@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from faceapp.bench.embed_cache import PIPELINE_VERSION, batch_detector, embed_dataset
+from faceapp.bench.embed_cache import PIPELINE_VERSION, EmbedCache, batch_detector, cache_path, embed_dataset, file_key
 from faceapp.bench.identify import list_people, read_people
 from faceapp.bench.lfw import lfw_root
 from faceapp.core import catalog
@@ -129,13 +129,27 @@ def evaluate(
     return result
 
 
-def load(data: Path, model: str, people_file: str, min_images: int, max_people: int | None, use_cache: bool) -> Any:
-    """Embeddings (cached) and person numbers of the chosen people's photos; the embedder's info too."""
+def load(
+    data: Path,
+    model: str,
+    people_file: str,
+    min_images: int,
+    max_people: int | None,
+    use_cache: bool,
+    cached_only: bool = False,
+) -> Any:
+    """Embeddings (cached) and person numbers of the chosen people's photos; the embedder's info too.
+
+    `cached_only`: only the people all of whose photos the model's cache holds already (nothing is embedded).
+    """
     from faceapp.core.embedders.registry import create_embedder
 
     root = lfw_root(data)
     wanted = read_people(root / people_file if not Path(people_file).is_absolute() else Path(people_file))
     people = {n: imgs for n, imgs in list_people(root).items() if n in wanted and len(imgs) >= min_images}
+    if cached_only:
+        held = EmbedCache.open(cache_path("lfw", model), model, catalog.spec(model).dim).index
+        people = {n: imgs for n, imgs in people.items() if all(file_key(p, root) in held for p in imgs)}
     chosen = sorted(people)[:max_people] if max_people else sorted(people)
     if len(chosen) < 2:
         raise BadInputError(f"{people_file}: fewer than 2 people with {min_images} or more photos.")
@@ -155,7 +169,7 @@ def _progress(message: str) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The suite: one factor (the app's GROUP_FACTOR unless --factor), or a sweep of factors."""
     root, embedded, owners, info = load(
-        args.data, args.model, args.people, args.min_images, args.max_people, not args.no_cache
+        args.data, args.model, args.people, args.min_images, args.max_people, not args.no_cache, args.cached_only
     )
     tau = catalog.spec(info.name).default_threshold
     factors = SWEEP if args.sweep else (args.factor if args.factor is not None else GROUP_FACTOR,)
@@ -173,6 +187,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "people_file": args.people,
         "min_images": args.min_images,
         "max_people": args.max_people,
+        "cached_only": args.cached_only,
         "track_max": args.track_max,
         "seed": args.seed,
         "tau": tau,
@@ -213,6 +228,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--track-max", type=int, default=3, help="photos per track: 1 to this (3)")
     parser.add_argument("--named", type=int, default=20, help="N: people the user names (20)")
     parser.add_argument("--factor", type=float, help=f"group at factor x tau (default: the app's {GROUP_FACTOR})")
+    parser.add_argument(
+        "--cached-only", action="store_true", help="only people whose photos are all in the embed cache (no embedding)"
+    )
     parser.add_argument(
         "--fold-factor",
         type=float,
