@@ -24,13 +24,19 @@ def open_store(engine: Engine) -> ReviewStore:
     expired = store.open()
     if expired:
         print(f"Deleted {expired} unknown face(s) past the retention setting.", file=sys.stderr)
+    if store.unloaded:
+        print(
+            f"{store.unloaded} older unknown face(s) are not listed (beyond what the review holds in memory); "
+            "they are deleted when they expire.",
+            file=sys.stderr,
+        )
     return store
 
 
 def describe(group: Group) -> str:
     """One line of `review list`."""
     seen = time.strftime("%Y-%m-%d %H:%M", time.localtime(group.last_seen))
-    return f"{group.id}\t{group.model}\tseen {group.times_seen} time(s)\tlast {seen}\t{len(group.samples)} crop(s)"
+    return f"{group.id}\t{group.model}\tseen {group.times_seen} time(s)\tlast {seen}\t{group.crop_count} crop(s)"
 
 
 def run(args: argparse.Namespace, engine: Engine) -> int:
@@ -56,10 +62,10 @@ def run(args: argparse.Namespace, engine: Engine) -> int:
             store.remove(group)
             print(f"Named group {group.id}: {result.added} sample(s) added to {result.person.name!r}.")
         elif args.action == "merge":
-            merged = store.merge(args.group, args.other)
+            merged = store.merge(store.group(args.group).ids, store.group(args.other).ids)
             print(f"Merged groups {args.group} and {args.other} into group {merged.id} ({merged.times_seen} tracks).")
         else:
-            gone = store.forget(args.group)
+            gone = store.forget(store.group(args.group).ids)
             print(f"Forgot group {args.group}: {gone} track(s), their face crops and embeddings deleted.")
     finally:
         engine.close()

@@ -23,7 +23,7 @@ def seed(db: Path, directions: list[int], model: str = "dlib-resnet") -> list[in
         now = time.time() - 60
         return CandidateRepository(repo).save_candidates(
             [
-                Candidate(i, model, now, now + i, unit(d, 128), (make_sample(i, 120, 100),), (0.8,))
+                Candidate.of(i, model, now, now + i, unit(d, 128), [make_sample(i, 120, 100)], [0.8])
                 for i, d in enumerate(directions)
             ]
         )
@@ -105,7 +105,8 @@ def test_gallery_export_and_copy_leave_the_candidates_behind(
     seed(db, [1])
     with GalleryRepository(db) as repo:
         repo.enroll("Ada", [(make_sample(7), unit(7, 128))], "dlib-resnet")
-        crop = CandidateRepository(repo).load_candidates()[0].samples[0]
+        stored = CandidateRepository(repo).load_candidates()[0]
+        crop, kept = stored.samples[0], stored.crops[0].data
     archive, copy = tmp_path / "out.zip", tmp_path / "copy.sqlite3"
     assert main(["--db", str(db), "gallery", "export", str(archive)]) == 0
     assert main(["--db", str(db), "gallery", "copy", str(db), str(copy)]) == 0
@@ -116,6 +117,7 @@ def test_gallery_export_and_copy_leave_the_candidates_behind(
         names = zf.namelist()
         blobs = b"".join(zf.read(n) for n in names)
     assert encode_sample(crop)["image"][:100] not in blobs
+    assert kept[-200:] not in blobs  # nor the bytes the review keeps
     assert encode_sample(make_sample(7))["image"][:100] in blobs  # the person's sample is there
     assert count_rows(copy, "review_candidates") == 0
     assert count_rows(copy, "samples") == 1

@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from faceapp.bench.embed_cache import PIPELINE_VERSION, batch_detector, embed_dataset
+from faceapp.bench.embed_cache import PIPELINE_VERSION, EmbedCache, batch_detector, cache_path, embed_dataset, file_key
 from faceapp.bench.identify import list_people, read_people
 from faceapp.bench.lfw import lfw_root
 from faceapp.core import catalog
-from faceapp.core.grouping import GROUP_FACTOR, average_link, track_mean
+from faceapp.core.grouping import FOLD_FACTOR, GROUP_FACTOR, average_link, fold_tracks, track_mean
 from faceapp.errors import BadInputError
 
 DRAWS = 200
@@ -100,15 +100,28 @@ def clicks(majority: list[int], people: np.ndarray, faces_of: dict[int, int], na
 
 
 def evaluate(
-    embeddings: np.ndarray, owners: np.ndarray, threshold: float, track_max: int = 3, seed: int = 0, named: int = 20
+    embeddings: np.ndarray,
+    owners: np.ndarray,
+    threshold: float,
+    track_max: int = 3,
+    seed: int = 0,
+    named: int = 20,
+    fold: float = 0.0,
 ) -> dict[str, Any]:
-    """Feed the faces as tracks, group them with the app's average link at `threshold`, and score the groups."""
+    """Feed the faces as tracks, fold and group them as the app's store does, and score the groups.
+
+    `fold`: the distance under which a track is folded into a kept candidate (0: none); `threshold`: average link's.
+    """
     tracks = make_tracks(owners, track_max, seed)
     vectors = np.stack([track_mean(embeddings[t]) for t in tracks])
     track_owner = np.array([owners[t[0]] for t in tracks])
     track_faces = np.array([len(t) for t in tracks])
-    groups = average_link(vectors, threshold)
+    members, means = fold_tracks(vectors, fold)
+    kept = average_link(means, threshold, weights=[len(m) for m in members])
+    groups = [sorted(t for c in g for t in members[c]) for g in kept]
     result = scores(groups, track_owner, track_faces)
+    result["candidates"] = len(members)
+    result["fold"] = fold
     people = np.unique(owners)
     faces_of = {int(p): int((owners == p).sum()) for p in people}
     result["clicks"] = clicks(result.pop("majority"), people, faces_of, named, seed)
@@ -116,13 +129,27 @@ def evaluate(
     return result
 
 
-def load(data: Path, model: str, people_file: str, min_images: int, max_people: int | None, use_cache: bool) -> Any:
-    """Embeddings (cached) and person numbers of the chosen people's photos; the embedder's info too."""
+def load(
+    data: Path,
+    model: str,
+    people_file: str,
+    min_images: int,
+    max_people: int | None,
+    use_cache: bool,
+    cached_only: bool = False,
+) -> Any:
+    """Embeddings (cached) and person numbers of the chosen people's photos; the embedder's info too.
+
+    `cached_only`: only the people all of whose photos the model's cache holds already (nothing is embedded).
+    """
     from faceapp.core.embedders.registry import create_embedder
 
     root = lfw_root(data)
     wanted = read_people(root / people_file if not Path(people_file).is_absolute() else Path(people_file))
     people = {n: imgs for n, imgs in list_people(root).items() if n in wanted and len(imgs) >= min_images}
+    if cached_only:
+        held = EmbedCache.open(cache_path("lfw", model), model, catalog.spec(model).dim).index
+        people = {n: imgs for n, imgs in people.items() if all(file_key(p, root) in held for p in imgs)}
     chosen = sorted(people)[:max_people] if max_people else sorted(people)
     if len(chosen) < 2:
         raise BadInputError(f"{people_file}: fewer than 2 people with {min_images} or more photos.")
@@ -142,13 +169,14 @@ def _progress(message: str) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The suite: one factor (the app's GROUP_FACTOR unless --factor), or a sweep of factors."""
     root, embedded, owners, info = load(
-        args.data, args.model, args.people, args.min_images, args.max_people, not args.no_cache
+        args.data, args.model, args.people, args.min_images, args.max_people, not args.no_cache, args.cached_only
     )
     tau = catalog.spec(info.name).default_threshold
     factors = SWEEP if args.sweep else (args.factor if args.factor is not None else GROUP_FACTOR,)
+    fold = (FOLD_FACTOR if args.fold_factor is None else args.fold_factor) * tau
     rows = []
     for factor in factors:
-        row = evaluate(embedded.embeddings, owners, factor * tau, args.track_max, args.seed, args.named)
+        row = evaluate(embedded.embeddings, owners, factor * tau, args.track_max, args.seed, args.named, fold)
         row["factor"] = factor
         rows.append(row)
     return {
@@ -159,6 +187,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "people_file": args.people,
         "min_images": args.min_images,
         "max_people": args.max_people,
+        "cached_only": args.cached_only,
         "track_max": args.track_max,
         "seed": args.seed,
         "tau": tau,
@@ -173,7 +202,8 @@ def text(result: dict[str, Any]) -> str:
     first = result["rows"][0]
     lines = [
         f"Unknown-face review on LFW {result['people_file']}, {result['model']} (tau {result['tau']:g}): "
-        f"{first['people']} people, {first['faces']} photos in {first['tracks']} tracks of 1-{result['track_max']}",
+        f"{first['people']} people, {first['faces']} photos in {first['tracks']} tracks of 1-{result['track_max']}, "
+        f"{first['candidates']} candidates after folding at d <= {first['fold']:.3f}",
         f"{'factor':>6} {'d max':>6} {'purity':>7} {'complete':>8} {'groups':>6} {'mixed':>5} "
         f"{'clicks/' + str(first['clicks']['named']):>9} {'p95':>5} {'most seen':>9} {'unnameable':>10}",
     ]
@@ -198,6 +228,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--track-max", type=int, default=3, help="photos per track: 1 to this (3)")
     parser.add_argument("--named", type=int, default=20, help="N: people the user names (20)")
     parser.add_argument("--factor", type=float, help=f"group at factor x tau (default: the app's {GROUP_FACTOR})")
+    parser.add_argument(
+        "--cached-only", action="store_true", help="only people whose photos are all in the embed cache (no embedding)"
+    )
+    parser.add_argument(
+        "--fold-factor",
+        type=float,
+        help=f"fold a track into a candidate within this x tau (the app's {FOLD_FACTOR}; 0: none)",
+    )
     parser.add_argument("--sweep", action="store_true", help=f"try the factors {', '.join(map(str, SWEEP))}")
     parser.add_argument("--seed", type=int, default=0, help="track cuts and draws (0)")
     parser.add_argument("--out", type=Path, help="write the result as JSON here")

@@ -1,6 +1,8 @@
 """The unknown-faces review's candidates in the gallery database (retention "N days"): core.review's backend.
 
-Two tables beside the gallery's (review_candidates, review_crops; migrations step "_add_review"). They are not the
+Two tables beside the gallery's (review_candidates, review_crops; migrations step "_add_review"); a crop's image is
+kept as the review holds it (a small JPEG, core.review.compact; PNG in rows written before), decoded by cv2 either
+way. They are not the
 gallery: `faceapp gallery export` and `gallery copy` never carry them, other stations are not told when they change,
 and deleting one really deletes it (SQLite's secure_delete overwrites its pages, and the WAL is emptied after).
 """
@@ -12,9 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from faceapp.core.review import Candidate
-from faceapp.core.types import FaceSample
-from faceapp.storage.models import CandidateCropRow, CandidateRow, decode_sample, encode_sample, vector_bytes
+from faceapp.core.review import Candidate, Crop, thumbnail_of
+from faceapp.core.types import Detection, FaceSample
+from faceapp.errors import BadInputError, DatabaseError
+from faceapp.storage.models import CandidateCropRow, CandidateRow, encode_sample, vector_bytes
 from faceapp.storage.repository import GalleryRepository
 
 
@@ -30,8 +33,7 @@ class CandidateRepository:
         rows: list[tuple[CandidateRow, list[CandidateCropRow]]] = []
         for c in candidates:  # check and encode everything before writing anything
             crops = [
-                CandidateCropRow(rank=rank, quality=float(q), **encode_sample(sample))
-                for rank, (sample, q) in enumerate(zip(c.samples, c.qualities, strict=True))
+                CandidateCropRow(rank=rank, quality=crop.quality, **_columns(crop)) for rank, crop in enumerate(c.crops)
             ]
             blob = vector_bytes(c.embedding, None, c.model)
             row = CandidateRow(
@@ -48,18 +50,25 @@ class CandidateRepository:
             s.flush()
             return [row.id for row, _ in rows]
 
-    def load_candidates(self) -> list[Candidate]:
-        """Every stored candidate, oldest first; `id` and `stored_id` are its row id."""
+    def load_candidates(self, newest: int | None = None) -> list[Candidate]:
+        """The `newest` stored candidates by last seen (every one when None), oldest first; `id` is the row id.
+
+        Crops stay encoded as stored (only the best is decoded, for the thumbnail).
+        """
         with self._repo._session() as s:
+            query = select(CandidateRow).order_by(CandidateRow.last_seen.desc(), CandidateRow.id.desc())
+            rows = list(s.scalars(query if newest is None else query.limit(newest)))
             crops: dict[int, list[CandidateCropRow]] = {}
-            for crop in s.scalars(
-                select(CandidateCropRow).order_by(CandidateCropRow.candidate_id, CandidateCropRow.rank)
-            ):
-                crops.setdefault(crop.candidate_id, []).append(crop)
+            ids = [row.id for row in rows]
+            for start in range(0, len(ids), 500):  # IN lists of a bounded length
+                chunk = ids[start : start + 500]
+                found = select(CandidateCropRow).where(CandidateCropRow.candidate_id.in_(chunk))
+                for crop in s.scalars(found.order_by(CandidateCropRow.candidate_id, CandidateCropRow.rank)):
+                    crops.setdefault(crop.candidate_id, []).append(crop)
             out = []
-            for row in s.scalars(select(CandidateRow).order_by(CandidateRow.id)):
-                mine = crops.get(row.id, [])
-                if not mine:
+            for row in reversed(rows):
+                kept = tuple(self._crop(crop) for crop in crops.get(row.id, []))
+                if not kept:
                     continue  # a candidate without crops cannot be shown or named
                 out.append(
                     Candidate(
@@ -68,8 +77,8 @@ class CandidateRepository:
                         first_seen=row.first_seen,
                         last_seen=row.last_seen,
                         embedding=np.frombuffer(row.embedding, dtype="<f4").astype(np.float32),
-                        samples=tuple(self._sample(crop) for crop in mine),
-                        qualities=tuple(crop.quality for crop in mine),
+                        crops=kept,
+                        thumbnail=self._thumbnail(row.id, kept[0]),
                         link=row.link,
                         stored_id=row.id,
                     )
@@ -111,5 +120,25 @@ class CandidateRepository:
             crops = s.scalar(select(func.count()).select_from(CandidateCropRow)) or 0
             return int(candidates), int(crops)
 
-    def _sample(self, crop: CandidateCropRow) -> FaceSample:
-        return decode_sample(crop, self._repo.label)  # type: ignore[arg-type]  # the same columns as SampleRow
+    def _crop(self, row: CandidateCropRow) -> Crop:
+        if len(row.landmarks) != 80:
+            raise DatabaseError(f"{self._repo.label} is damaged (review crop {row.id} cannot be read).")
+        landmarks = np.frombuffer(row.landmarks, dtype="<f8").astype(np.float64).reshape(5, 2)
+        detection = Detection((row.box_x1, row.box_y1, row.box_x2, row.box_y2), row.det_score, landmarks)
+        return Crop(bytes(row.image), detection, float(row.quality), row.source)
+
+    def _thumbnail(self, candidate_id: int, crop: Crop) -> np.ndarray:
+        try:
+            return thumbnail_of(crop)
+        except BadInputError as e:
+            raise DatabaseError(
+                f"{self._repo.label} is damaged (review candidate {candidate_id} cannot be read)."
+            ) from e
+
+
+def _columns(crop: Crop) -> dict[str, object]:
+    """A kept crop's review_crops columns: its encoded bytes as they are, and the face's box and landmarks."""
+    marker = FaceSample(np.zeros((1, 1, 3), np.uint8), crop.detection, crop.source)  # checks box and landmarks
+    columns = encode_sample(marker)
+    columns["image"] = crop.data
+    return columns

@@ -562,14 +562,24 @@ class MainWindow(QMainWindow):
         flows.open_gallery(self)
 
     def _open_review(self, engine: Engine | None) -> None:
-        """Give the review the gallery's database, and load (and expire) its stored candidates on the runner."""
+        """Give the review the gallery's database, and load (and expire) its stored candidates on the runner.
+
+        The faces kept before (with no gallery open) move to the new gallery's review rather than being dropped; a
+        review that can write its own (a database, N days) writes them there first. Later tracks follow the sink.
+        """
         self.session.set_track_sink(self.review.add_track)
         if engine is None:
             return
-        self.review = ReviewStore(self.review.retention, engine.review_backend())
+        old = self.review
+        self.review = ReviewStore(old.retention, engine.review_backend())
         self.session.set_track_sink(self.review.add_track)
+        old.hand_over(self.review)  # a track the worker hands the old store from now on goes on to the new one
         review = self.review
+        if old.has_backend:
+            self.runner.submit("review-upkeep", lambda task: old.flush(), lambda _: None, log.warning)
         self.runner.submit("review-open", lambda task: review.open(), lambda _: None, self.show_error)
+        if self.review_panel is not None and self.review_panel.isVisible():
+            self._on_open_review()  # the panel shown follows the new gallery's review
 
     def _review_upkeep(self) -> None:
         """On the runner: store new candidates (retention N days) and delete expired ones."""

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from faceapp.ui.bridge import GalleryRunner
 
 Done = Callable[[Any], None]
+Ids = tuple[int, ...]
 Failed = Callable[[str], None]
 THUMB = 64  # pixels per crop in a group's strip
 POLL_MS = 1500  # how often the panel asks whether the store changed (a counter read, no work)
@@ -49,17 +50,19 @@ class ReviewActions:
     """What the panel can ask for; each runs off the GUI thread and calls `done` or `failed` back on it."""
 
     load: Callable[[Done, Failed], object]  # done(list[Group])
-    name: Callable[[int, str, Done, Failed], object]  # done(EnrollResult)
-    merge: Callable[[int, int, Done, Failed], object]  # done(Group)
-    forget: Callable[[int, Done, Failed], object]  # done(int: tracks deleted)
+    # The candidate ids the panel showed as one group (Group.ids): the action touches exactly those faces, however
+    # the groups were recomputed since, and fails in one line when some are gone.
+    name: Callable[[Ids, str, Done, Failed], object]  # done(EnrollResult)
+    merge: Callable[[Ids, Ids, Done, Failed], object]  # done(Group)
+    forget: Callable[[Ids, Done, Failed], object]  # done(int: tracks deleted)
     version: Callable[[], int]  # the store's change counter (cheap, any thread)
 
 
 def runner_actions(runner: GalleryRunner, engine: Engine, store: ReviewStore) -> ReviewActions:
     """The actions on the gallery runner: grouping, enrolling (embedding the crops) and deleting all run there."""
 
-    def name(group_id: int, person: str) -> EnrollResult:
-        group = store.group(group_id)
+    def name(ids: Ids, person: str) -> EnrollResult:
+        group = store.pick(ids)
         result = engine.enroll_samples(person, group.samples)
         store.remove(group)  # its crops are the person's samples now
         return result
@@ -239,7 +242,7 @@ class ReviewPanel(QDialog):
         for group in groups:
             item = QListWidgetItem(QIcon(strip(group.thumbnails)), describe(group, self.model))
             item.setData(Qt.ItemDataRole.UserRole, group.id)
-            item.setToolTip(f"{len(group.samples)} face crop(s) from {group.times_seen} appearance(s)")
+            item.setToolTip(f"{group.crop_count} face crop(s) from {group.times_seen} appearance(s)")
             self.list.addItem(item)
         ids = [g.id for g in groups]
         self.list.setCurrentRow(ids.index(keep) if keep in ids else (0 if groups else -1))
@@ -267,7 +270,7 @@ class ReviewPanel(QDialog):
             self.status.setText("No name given: nothing was enrolled.")
             return
         self.status.setText(f"Enrolling {name}...")
-        self.ops.name(group.id, name, self._on_enrolled, self._on_failed)
+        self.ops.name(group.ids, name, self._on_enrolled, self._on_failed)
 
     def _on_enrolled(self, result: EnrollResult) -> None:
         self.status.setText(f"{result.person.name}: {result.added} sample(s) added; the group is now in the gallery.")
@@ -279,7 +282,7 @@ class ReviewPanel(QDialog):
         if group is None:
             return
         others = [
-            (f"{describe(g, self.model)}", g.id) for g in self.groups if g.id != group.id and g.model == group.model
+            (f"{describe(g, self.model)}", g.ids) for g in self.groups if g.id != group.id and g.model == group.model
         ]
         if not others:
             self.status.setText("There is no other group to merge this one with.")
@@ -289,9 +292,9 @@ class ReviewPanel(QDialog):
         self.dialog.open()
 
     def _on_merge_chosen(self, group: Group, other: object) -> None:
-        if not isinstance(other, int):
+        if not isinstance(other, tuple | list):  # the ids given to the combo box (Qt may hand a list back)
             return
-        self.ops.merge(group.id, other, self._on_merged, self._on_failed)
+        self.ops.merge(group.ids, tuple(int(i) for i in other), self._on_merged, self._on_failed)
 
     def _on_merged(self, merged: Group) -> None:
         self.status.setText(f"Merged: one group seen {merged.times_seen} times.")
@@ -302,7 +305,7 @@ class ReviewPanel(QDialog):
         group = self.selected()
         if group is None:
             return
-        self.ops.forget(group.id, self._on_forgotten, self._on_failed)
+        self.ops.forget(group.ids, self._on_forgotten, self._on_failed)
 
     def _on_forgotten(self, gone: int) -> None:
         self.status.setText(f"Forgotten: {gone} appearance(s) deleted, with their face crops and embeddings.")

@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     panel.dialog.combo.setEditText("Barack Obama")
     wait_until(app, lambda: False, 0.5)
     panel.dialog.grab().save(str(out / "review_name.png"))
-    print(f"{panel.list.count()} groups from {len(store)} tracks: {[g.times_seen for g in panel.groups]}")
+    seen = [g.times_seen for g in panel.groups]
+    print(f"{panel.list.count()} groups from {sum(seen)} tracks ({len(store)} candidates): {seen}")
     panel.dialog.reject()
     panel.close()
     runner.stop()

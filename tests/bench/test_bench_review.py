@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,55 @@ def test_well_separated_people_are_grouped_purely_and_named_in_one_click_each() 
     merged_everything = review.evaluate(faces.astype(np.float32), owners, threshold=4.0, named=20)
     assert merged_everything["groups"] == 1
     assert merged_everything["purity"] == pytest.approx(1 / 30)
+
+
+def test_folding_as_the_store_does_keeps_every_track_in_one_group() -> None:
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(10, 64))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    owners = np.repeat(np.arange(10), 6)
+    faces = centres[owners] + rng.normal(scale=0.01, size=(60, 64))
+    faces /= np.linalg.norm(faces, axis=1, keepdims=True)
+    plain = review.evaluate(faces.astype(np.float32), owners, threshold=0.3, named=5)
+    folded = review.evaluate(faces.astype(np.float32), owners, threshold=0.3, named=5, fold=0.1)
+    assert plain["candidates"] == plain["tracks"]
+    assert folded["candidates"] == 10  # one per person: their tracks are all within the fold distance
+    assert folded["faces"] == plain["faces"] == 60
+    assert (folded["purity"], folded["completeness"], folded["groups"]) == (1.0, 1.0, 10)
+
+
+def test_cached_only_takes_the_people_whose_photos_are_all_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faceapp.bench import embed_cache
+    from faceapp.core.embedders import registry
+    from faceapp.core.types import Detection
+    from tests.bench.bench_fakes import make_lfw
+
+    lfw = make_lfw(tmp_path)
+    (lfw / "people.txt").write_text("3\nAnn_A\t3\nBob_B\t3\nCid_C\t2\n")
+    cache = embed_cache.EmbedCache.open(embed_cache.cache_path("lfw", "dlib-resnet"), "dlib-resnet", 128)
+    held = [*(lfw / "Ann_A").iterdir(), *(lfw / "Bob_B").iterdir(), *sorted((lfw / "Cid_C").iterdir())[:1]]
+    for path in held:
+        cache.add(
+            embed_cache.file_key(path, lfw),
+            np.ones(128) / np.sqrt(128),
+            1,
+            Detection((0, 0, 1, 1), 1.0, np.zeros((5, 2))),
+        )
+    cache.save()
+    asked: list[list[Path]] = []
+
+    def embed(dataset: str, files: list[Path], *rest: object) -> object:
+        asked.append(list(files))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(registry, "create_embedder", lambda name: None)
+    monkeypatch.setattr(review, "embed_dataset", embed)
+    monkeypatch.setattr(review, "batch_detector", lambda: None)
+    with pytest.raises(RuntimeError, match="stop here"):
+        review.load(tmp_path, "dlib-resnet", "people.txt", 2, None, True, cached_only=True)
+    assert [p.parent.name for p in asked[0]] == ["Ann_A"] * 3 + ["Bob_B"] * 3  # Cid_C is cached only in part
+    with pytest.raises(RuntimeError, match="stop here"):
+        review.load(tmp_path, "dlib-resnet", "people.txt", 2, None, True)
+    assert sorted({p.parent.name for p in asked[1]}) == ["Ann_A", "Bob_B", "Cid_C"]

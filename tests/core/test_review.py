@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from faceapp.core import review
 from faceapp.core.evidence import TrackSummary
 from faceapp.core.grouping import average_link, track_mean
 from faceapp.core.review import (
@@ -21,6 +24,12 @@ from faceapp.core.review import (
 from faceapp.core.types import Detection, FaceSample
 
 MODEL = "dlib-resnet"
+
+
+@pytest.fixture
+def no_fold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every track its own candidate (the tests of grouping, merging and retention count candidates)."""
+    monkeypatch.setattr(review, "FOLD_FACTOR", 0.0, raising=False)
 
 
 def person(seed: int, dim: int = 128) -> np.ndarray:
@@ -100,6 +109,7 @@ def test_only_unknown_tracks_are_kept_with_their_best_crops() -> None:
     assert [s.source for s in candidate.samples] == ["track-14", "track-13", "track-12"]
 
 
+@pytest.mark.usefixtures("no_fold")
 def test_groups_show_times_seen_last_seen_and_thumbnails() -> None:
     store = ReviewStore()
     for track, (who, seen) in enumerate([(1, 100.0), (2, 200.0), (1, 300.0), (1, 50.0)], start=1):
@@ -111,23 +121,24 @@ def test_groups_show_times_seen_last_seen_and_thumbnails() -> None:
     assert len(first.samples) == 6
 
 
+@pytest.mark.usefixtures("no_fold")
 def test_merge_joins_two_groups_for_good_and_forget_deletes() -> None:
     store = ReviewStore()
     store.add_track(summary(1, who=1))
     store.add_track(summary(2, who=2))
     store.add_track(summary(3, who=3))
-    ids = sorted(g.id for g in store.groups())
-    merged = store.merge(ids[0], ids[1])
+    shown = sorted(store.groups(), key=lambda g: g.id)
+    merged = store.merge(shown[0].ids, shown[1].ids)
     assert merged.times_seen == 2
     assert len(store.groups()) == 2
     store.add_track(summary(4, who=2))  # new tracks of either person join the merged group
     assert sorted(g.times_seen for g in store.groups()) == [1, 3]
-    assert store.forget(ids[2]) == 1
+    assert store.forget(shown[2].ids) == 1
     assert [g.times_seen for g in store.groups()] == [3]
-    with pytest.raises(ReviewError, match="No unknown-face group"):
-        store.forget(ids[2])
+    with pytest.raises(ReviewError, match="no longer kept"):
+        store.forget(shown[2].ids)
     with pytest.raises(ReviewError, match="itself"):
-        store.merge(ids[0], ids[0])
+        store.merge(merged.ids, merged.ids)
 
 
 def test_models_are_grouped_apart() -> None:
@@ -136,8 +147,8 @@ def test_models_are_grouped_apart() -> None:
     store.add_track(summary(2, who=1, model="sface"))
     groups = store.groups()
     assert sorted(g.model for g in groups) == ["dlib-resnet", "sface"]
-    with pytest.raises(ReviewError, match="seen with"):
-        store.merge(groups[0].id, groups[1].id)
+    with pytest.raises(ReviewError, match="different models"):
+        store.merge(groups[0].ids, groups[1].ids)
 
 
 def test_retention_off_keeps_nothing_and_switching_off_forgets_everything() -> None:
@@ -154,6 +165,7 @@ def test_retention_off_keeps_nothing_and_switching_off_forgets_everything() -> N
         Retention("days", 0)
 
 
+@pytest.mark.usefixtures("no_fold")
 def test_add_track_is_safe_from_many_threads() -> None:
     store = ReviewStore()
 
@@ -186,17 +198,14 @@ class MemoryBackend:
             self.next += 1
         return out
 
-    def load_candidates(self) -> list[Candidate]:
-        from dataclasses import replace
-
-        return [replace(c, id=i, stored_id=i) for i, c in self.rows.items()]
+    def load_candidates(self, newest: int | None = None) -> list[Candidate]:
+        rows = sorted(self.rows.items(), key=lambda r: (r[1].last_seen, r[0]))[-newest if newest else 0 :]
+        return [replace(c, id=i, stored_id=i) for i, c in rows]
 
     def delete_candidates(self, stored_ids: list[int]) -> int:
         return sum(self.rows.pop(i, None) is not None for i in stored_ids)
 
     def link_candidates(self, stored_ids: list[int], link: int) -> None:
-        from dataclasses import replace
-
         for i in stored_ids:
             self.rows[i] = replace(self.rows[i], link=link)
 
@@ -205,6 +214,7 @@ class MemoryBackend:
         return self.delete_candidates(old)
 
 
+@pytest.mark.usefixtures("no_fold")
 def test_days_retention_persists_expires_and_forgets_in_the_backend() -> None:
     backend = MemoryBackend()
     store = ReviewStore(Retention("days", 2), backend)
@@ -217,7 +227,7 @@ def test_days_retention_persists_expires_and_forgets_in_the_backend() -> None:
     assert reopened.open(now=1000.0 + 86400 * 4) == 1  # the first is 4 days old: deleted on open
     assert len(backend.rows) == 1
     (group,) = reopened.groups()
-    reopened.forget(group.id)
+    reopened.forget(group.ids)
     assert backend.rows == {}
 
 
@@ -233,17 +243,303 @@ def test_session_retention_never_writes_and_clears_what_an_earlier_setting_store
     assert len(store) == 1
 
 
-def test_memory_is_bounded_and_the_oldest_go_first_from_the_backend_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    from faceapp.core import review
+# -- memory: compact crops, folding, a byte budget (a looping clip grew the window by 46 MiB in 3 minutes) ---------
 
-    monkeypatch.setattr(review, "MAX_CANDIDATES", 3)
-    backend = MemoryBackend()
-    store = ReviewStore(Retention("days", 2), backend)
-    for i in range(3):
-        store.add_track(summary(i + 1, who=i, seen=1000.0 + i))
-    store.flush()
-    store.add_track(summary(4, who=4, seen=2000.0))
+
+def photo(seed: int, side: int) -> FaceSample:
+    """A photo-like crop (smooth shading and a little sensor noise) of side x side, its face box half of it."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:side, 0:side] / side
+    base = 90 + 80 * np.sin(3 * x + seed) * np.cos(2 * y) + rng.normal(scale=6, size=(side, side))
+    image = np.clip(np.stack([base, base * 0.8, base * 0.7], axis=-1), 0, 255).astype(np.uint8)
+    q = side / 4
+    marks = np.array([[1.6 * q, 1.7 * q], [2.4 * q, 1.7 * q], [2 * q, 2.1 * q], [1.7 * q, 2.5 * q], [2.3 * q, 2.5 * q]])
+    return FaceSample(image, Detection((q, q, 3 * q, 3 * q), 0.9, marks), f"frame-{seed}")
+
+
+PHOTOS: dict[tuple[int, int], FaceSample] = {}
+
+
+def pooled(seed: int, side: int) -> FaceSample:
+    """One of 40 photo-like crops per size (drawn once), in pixels of its own as a live track's crop would be."""
+    key = (seed % 40, side)
+    if key not in PHOTOS:
+        PHOTOS[key] = photo(*key)
+    return replace(PHOTOS[key], image=PHOTOS[key].image.copy())
+
+
+def stream(
+    track_id: int, centre: np.ndarray, side: int, seen: float, frames: int = 3, spread: float = 0.003
+) -> TrackSummary:
+    """An Unknown track of `frames` photo-like crops near `centre` (by default as near as the same frames again)."""
+    return TrackSummary(
+        track_id=track_id,
+        first_seen=seen,
+        last_seen=seen + 1,
+        person_id=None,
+        model=MODEL,
+        embeddings=np.stack([near(centre, 7919 * track_id + i, spread) for i in range(frames)]),
+        samples=tuple(pooled(track_id * 10 + i, side) for i in range(frames)),
+        qualities=tuple(float(np.random.default_rng(track_id * 10 + i).uniform(0.2, 0.9)) for i in range(frames)),
+    )
+
+
+def test_crops_are_kept_small_and_still_fit_their_face() -> None:
+    big = photo(1, 400)
+    store = ReviewStore()
+    store.add_track(replace(stream(1, person(1), 400, 10.0, frames=1), samples=(big,)))
+    (candidate,) = store.groups()[0].candidates
+    (kept,) = candidate.samples
+    assert max(kept.image.shape[:2]) == review.CROP_SIDE  # 400 -> 256: the face box keeps 128 px
+    scale = review.CROP_SIDE / 400
+    np.testing.assert_allclose(kept.detection.landmarks, big.detection.landmarks * scale)
+    np.testing.assert_allclose(kept.detection.box, np.array(big.detection.box) * scale)
+    import cv2
+
+    expected = cv2.resize(big.image, kept.image.shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert float(np.abs(kept.image.astype(int) - expected).mean()) < 3.0  # JPEG at 95: close to the pixels
+    assert max(candidate.thumbnail.shape[:2]) == review.THUMB_SIDE
+    assert candidate.nbytes < 3 * 256 * 256 * 3 / 4  # a quarter of the raw pixels, at most
+
+
+def test_a_looping_clip_folds_into_the_candidates_it_has() -> None:
+    """The same three people coming back 300 times each: three candidates, each seen 300 times, with the best crops."""
+    store = ReviewStore()
+    people = [person(s) for s in range(3)]
+    best: dict[int, list[float]] = {k: [] for k in range(3)}
+    for track in range(900):
+        summary_ = stream(track + 1, people[track % 3], 160, 1000.0 + track)
+        best[track % 3].extend(summary_.qualities)
+        store.add_track(summary_)
+    groups = store.groups()
     assert len(store) == 3
+    assert sorted(g.times_seen for g in groups) == [300, 300, 300]
+    for g in groups:
+        (c,) = g.candidates
+        who = int(np.argmax([float(c.embedding @ p) for p in people]))
+        assert c.qualities == pytest.approx(sorted(best[who], reverse=True)[:KEEP_CROPS])
+        assert c.first_seen == 1000.0 + who
+        assert c.last_seen == 1000.0 + 897 + who + 1
+    assert store.nbytes < 3 * 64 * 1024
+
+
+def test_thousands_of_strangers_stay_within_the_memory_budget() -> None:
+    """2000 different people, 3 crops each of 160 px: memory (traced, and counted) stays under MEMORY_BUDGET."""
+    import tracemalloc
+
+    people = np.random.default_rng(5).normal(size=(2000, 128))
+    people /= np.linalg.norm(people, axis=1, keepdims=True)
+    summaries = (stream(i + 1, people[i], 160, 1000.0 + i) for i in range(2000))
+    tracemalloc.start()
+    try:
+        store = ReviewStore()
+        before = tracemalloc.get_traced_memory()[0]
+        for s in summaries:
+            store.add_track(s)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held <= 64 * 2**20  # 64 MiB, traced
+    assert store.nbytes <= review.MEMORY_BUDGET <= 64 * 2**20
+    assert len(store) == review.MAX_CANDIDATES  # the newest thousand
+    assert min(c.last_seen for g in store.groups() for c in g.candidates) == 1000.0 + 1000 + 1
+
+
+@pytest.mark.usefixtures("no_fold")
+def test_a_small_budget_sends_the_oldest_out_of_memory_and_their_rows_follow_retention() -> None:
+    backend = MemoryBackend()
+    one = candidate_of(stream(1, person(1), 160, 0.0), 1).nbytes
+    store = ReviewStore(Retention("days", 2), backend, memory_budget=int(3.5 * one))
+    for i in range(3):
+        store.add_track(stream(i + 1, person(i), 160, 1000.0 + i))
+    assert store.flush() == 3
+    store.add_track(stream(4, person(4), 160, 2000.0))
+    assert len(store) == 3
+    assert store.nbytes <= int(3.5 * one)
     assert min(c.last_seen for g in store.groups() for c in g.candidates) == 1002.0  # the oldest (1001) went
     store.flush()
+    assert len(backend.rows) == 4  # out of memory, not out of the database: retention decides
+    assert store.expire(now=1001.5 + 2 * 86400) == 1  # two days after it was last seen, it goes
     assert sorted(c.last_seen for c in backend.rows.values()) == [1002.0, 1003.0, 2001.0]
+
+
+def test_a_track_folded_into_a_stored_candidate_is_written_again() -> None:
+    backend = MemoryBackend()
+    store = ReviewStore(Retention("days", 2), backend)
+    store.add_track(stream(1, person(1), 160, 1000.0))
+    store.flush()
+    (first_row,) = backend.rows
+    store.add_track(stream(2, person(1), 160, 1500.0))  # the same face again
+    assert len(store) == 1
+    assert store.flush() == 1
+    (row,) = backend.rows  # the old row went, the folded candidate was written once
+    assert row != first_row
+    assert (backend.rows[row].tracks, backend.rows[row].last_seen) == (2, 1501.0)
+
+
+# -- acting on exactly the faces the panel showed ------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("no_fold")
+def test_forget_and_name_act_on_the_faces_shown_not_on_what_the_group_became() -> None:
+    store = ReviewStore()
+    store.add_track(summary(1, who=1, seen=100.0))
+    (shown,) = store.groups()  # what the panel shows: one track of person 1
+    store.add_track(summary(2, who=1, seen=200.0))  # meanwhile another track joins that group (same group id)
+    assert [g.times_seen for g in store.groups()] == [2]
+    assert store.forget(shown.ids) == 1  # only the track the user saw
+    (left,) = store.groups()
+    assert left.last_seen == 201.0
+    with pytest.raises(ReviewError, match="no longer kept"):
+        store.pick(shown.ids)
+    with pytest.raises(ReviewError, match="no longer kept"):
+        store.merge(shown.ids, left.ids)
+
+
+# -- ids: a store that opens its database after keeping faces gives every face its own id --------------------------
+
+
+@pytest.mark.usefixtures("no_fold")
+def test_open_after_new_tracks_keeps_them_all_with_distinct_ids() -> None:
+    backend = MemoryBackend()
+    earlier = ReviewStore(Retention("days", 30), backend)
+    for i in range(3):
+        earlier.add_track(summary(i + 1, who=i, seen=1000.0 + i))
+    earlier.flush()  # rows 1, 2, 3
+    store = ReviewStore(Retention("days", 30), backend)
+    store.add_track(summary(10, who=10, seen=1100.0))  # kept before `open` ran (ids 1 and 2)
+    store.add_track(summary(11, who=11, seen=1101.0))
+    store.open(now=1200.0)
+    candidates = [c for g in store.groups() for c in g.candidates]
+    assert len(store) == len(candidates) == 5
+    assert len({c.id for c in candidates}) == 5
+    assert sorted(c.last_seen for c in candidates) == [1001.0, 1002.0, 1003.0, 1101.0, 1102.0]
+    assert store.flush() == 2  # the two kept before open are written; the loaded are not written again
+    assert len(backend.rows) == 5
+    old_ids = {c.id for c in candidates}
+    store.forget([max(old_ids)])
+    store.add_track(summary(12, who=12, seen=1300.0))
+    newest = max((c for g in store.groups() for c in g.candidates), key=lambda c: c.last_seen)
+    assert newest.id not in old_ids  # an id a panel may still hold is never given to another face
+
+
+def test_a_fresh_store_lists_stored_candidates_by_their_row_ids() -> None:
+    """The CLI's group numbers are row ids, the same from one command to the next."""
+    backend = MemoryBackend()
+    backend.next = 40
+    earlier = ReviewStore(Retention("days", 30), backend)
+    earlier.add_track(summary(1, who=1, seen=1000.0))
+    earlier.flush()
+    store = ReviewStore(Retention("days", 30), backend)
+    store.open(now=1100.0)
+    assert [g.id for g in store.groups()] == [40]
+
+
+# -- switching galleries --------------------------------------------------------------------------------------------
+
+
+def test_hand_over_moves_unwritten_faces_and_later_tracks_to_the_next_store() -> None:
+    before = ReviewStore()  # no gallery open: nothing can be written
+    before.add_track(summary(1, who=1))
+    after = ReviewStore(Retention("session"), MemoryBackend())
+    assert before.hand_over(after) == 1
+    assert len(before) == 0
+    assert len(after) == 1
+    before.add_track(summary(2, who=2))  # a worker still holding the old sink
+    assert len(after) == 2
+    writer = ReviewStore(Retention("days", 3), MemoryBackend())
+    writer.add_track(summary(3, who=3))
+    assert writer.hand_over(ReviewStore()) == 0  # it writes its own: the caller flushes it
+    assert writer.flush() == 1
+
+
+# -- no database round-trip under the lock add_track takes ----------------------------------------------------------
+
+
+class LockWatchingBackend(MemoryBackend):
+    """Records, for each call, whether another thread could take the store's lock meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: ReviewStore | None = None
+        self.blocked: list[str] = []
+        self.on_save: list[object] = []
+
+    def _watch(self, what: str) -> None:
+        assert self.store is not None
+        free: list[bool] = []
+
+        def probe() -> None:
+            got = self.store._lock.acquire(timeout=0.2)  # type: ignore[union-attr]
+            free.append(got)
+            if got:
+                self.store._lock.release()  # type: ignore[union-attr]
+
+        t = threading.Thread(target=probe)
+        t.start()
+        t.join()
+        if not free[0]:
+            self.blocked.append(what)
+
+    def save_candidates(self, candidates: list[Candidate]) -> list[int]:
+        self._watch("save")
+        rows = super().save_candidates(candidates)
+        for hook in self.on_save:
+            hook()  # type: ignore[operator]
+        return rows
+
+    def load_candidates(self, newest: int | None = None) -> list[Candidate]:
+        self._watch("load")
+        return super().load_candidates(newest)
+
+    def delete_candidates(self, stored_ids: Sequence[int]) -> int:
+        self._watch("delete")
+        return super().delete_candidates(list(stored_ids))
+
+    def link_candidates(self, stored_ids: list[int], link: int) -> None:
+        self._watch("link")
+        super().link_candidates(stored_ids, link)
+
+    def expire_candidates(self, before: float) -> int:
+        self._watch("expire")
+        return super().expire_candidates(before)
+
+
+@pytest.mark.usefixtures("no_fold")
+def test_no_backend_call_holds_the_lock_the_live_path_takes() -> None:
+    backend = LockWatchingBackend()
+    store = ReviewStore(Retention("days", 2), backend)
+    backend.store = store
+    store.open(now=1000.0)
+    for i in range(3):
+        store.add_track(summary(i + 1, who=i, seen=1000.0 + i))
+    first, *_ = sorted(store.groups(), key=lambda g: g.id)
+    backend.on_save.append(lambda: store.remove(first))  # forgotten while it is being written
+    assert store.flush() == 3
+    assert backend.blocked == []  # the orphaned row was deleted after the lock was let go
+    backend.on_save.clear()
+    assert not any(c.stored_id in backend.rows for c in first.candidates)
+    assert len(backend.rows) == 2
+    a, b = store.groups()
+    store.merge(a.ids, b.ids)
+    store.forget(store.groups()[0].ids)
+    store.expire(now=1000.0 + 10 * 86400)
+    assert backend.blocked == []
+
+
+def test_fold_tracks_and_weighted_average_link() -> None:
+    from faceapp.core.grouping import fold_tracks
+
+    a, b = person(1), person(2)
+    vectors = np.stack([near(a, 1), near(b, 2), near(a, 3), near(a, 4)])
+    members, means = fold_tracks(vectors, 0.1)
+    assert members == [[0, 2, 3], [1]]
+    np.testing.assert_allclose(means[0], track_mean(vectors[[0, 2, 3]]), atol=1e-4)  # a running mean
+    assert fold_tracks(vectors, 0.0)[0] == [[0], [1], [2], [3]]
+    # {a, m} against b: the average over tracks is near d(m, b) when m stands for 100 tracks, near 1.3 when for one
+    a, b = np.eye(4)[0], np.eye(4)[1]
+    m = (1.1 * a + b) / np.linalg.norm(1.1 * a + b)
+    x = np.stack([a, m, b]).astype(np.float32)
+    t = float(np.sum((m - b) ** 2)) + 0.05
+    assert len(average_link(x, t)) == 2
+    assert average_link(x, t, weights=[1, 100, 1]) == [[0, 1, 2]]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from faceapp.core.evidence import TrackSummary
 from faceapp.core.review import Candidate, Retention, ReviewStore
@@ -18,14 +18,14 @@ from tests.storage.storage_fakes import count_rows, make_sample, unit
 
 
 def candidate(seed: int, last_seen: float = 1000.0, crops: int = 2) -> Candidate:
-    return Candidate(
-        id=seed,
-        model="m",
-        first_seen=last_seen - 5,
-        last_seen=last_seen,
-        embedding=unit(seed, 16),
-        samples=tuple(make_sample(10 * seed + i) for i in range(crops)),
-        qualities=tuple(0.9 - 0.1 * i for i in range(crops)),
+    return Candidate.of(
+        seed,
+        "m",
+        last_seen - 5,
+        last_seen,
+        unit(seed, 16),
+        [make_sample(10 * seed + i) for i in range(crops)],
+        [0.9 - 0.1 * i for i in range(crops)],
     )
 
 
@@ -37,14 +37,18 @@ def test_candidates_round_trip_with_their_crops(sqlite_repo: GalleryRepository) 
     assert [c.stored_id for c in loaded] == ids
     assert [c.id for c in loaded] == ids
     np.testing.assert_array_equal(loaded[1].embedding, unit(2, 16))
-    np.testing.assert_array_equal(loaded[1].samples[2].image, make_sample(22).image)
+    saved = candidate(2, crops=3)
+    assert [k.data for k in loaded[1].crops] == [k.data for k in saved.crops]  # kept as the review holds them
+    assert loaded[1].samples[2].image.shape == make_sample(22).image.shape
+    np.testing.assert_allclose(loaded[1].samples[2].detection.landmarks, make_sample(22).detection.landmarks)
+    assert loaded[1].thumbnail.shape == saved.thumbnail.shape
     assert loaded[1].qualities == pytest.approx((0.9, 0.8, 0.7))
     assert loaded[0].last_seen == 1000.0
 
 
 def test_deleting_and_expiring_really_remove_rows(sqlite_repo: GalleryRepository, db_path: Path) -> None:
     backend = CandidateRepository(sqlite_repo)
-    secrets = (unit(2, 16).astype("<f4").tobytes(), encode_sample(make_sample(20))["image"][:100])
+    secrets = (unit(2, 16).astype("<f4").tobytes(), candidate(2, 200.0).crops[0].data[-200:])
     first, _second, third = backend.save_candidates([candidate(1, 100.0), candidate(2, 200.0), candidate(3, 300.0)])
     assert all(secret in _file_bytes(db_path) for secret in secrets)
     assert backend.delete_candidates([first]) == 1
@@ -90,7 +94,7 @@ def test_a_store_with_days_retention_persists_across_sessions(db_path: Path) -> 
         assert reopened.open(now=2000.0 + 86400 * 4) == 1  # 4 days old: deleted on open
         assert len(reopened) == 1
         (group,) = reopened.groups()
-        assert reopened.forget(group.id) == 1
+        assert reopened.forget(group.ids) == 1
         assert CandidateRepository(repo).count() == (0, 0)
 
 
@@ -116,3 +120,23 @@ def test_an_older_gallery_gets_the_review_tables(db_path: Path, monkeypatch: pyt
     version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
     conn.close()
     assert version == migrations.latest_version()
+
+
+def test_only_the_newest_are_loaded_when_asked(sqlite_repo: GalleryRepository) -> None:
+    backend = CandidateRepository(sqlite_repo)
+    ids = backend.save_candidates([candidate(1, 300.0), candidate(2, 100.0), candidate(3, 200.0)])
+    assert [c.stored_id for c in backend.load_candidates(newest=2)] == [ids[2], ids[0]]  # oldest first
+    assert len(backend.load_candidates()) == 3
+
+
+def test_crops_stored_as_png_by_an_earlier_faceapp_still_load(sqlite_repo: GalleryRepository) -> None:
+    from faceapp.storage.models import CandidateCropRow
+
+    backend = CandidateRepository(sqlite_repo)
+    (row,) = backend.save_candidates([candidate(1, crops=1)])
+    with sqlite_repo._session(write=True, counted=False) as s:
+        crop = s.scalars(select(CandidateCropRow)).one()
+        crop.image = encode_sample(make_sample(10))["image"]  # what the first review wrote: lossless PNG
+    (loaded,) = backend.load_candidates()
+    np.testing.assert_array_equal(loaded.samples[0].image, make_sample(10).image)
+    assert loaded.stored_id == row

@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from faceapp.core import review
 from faceapp.core.evidence import TrackSummary
 from faceapp.core.review import Retention, ReviewStore
 from faceapp.engine import Engine
@@ -40,7 +41,10 @@ def track(track_id: int, who: int, seen: float = 0.0) -> TrackSummary:
 
 
 @pytest.fixture
-def setup(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[ReviewPanel, ReviewStore, Engine, Path, GalleryRunner]]:
+def setup(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[ReviewPanel, ReviewStore, Engine, Path, GalleryRunner]]:
+    monkeypatch.setattr(review, "FOLD_FACTOR", 0.0, raising=False)  # each track its own candidate, as listed below
     db = tmp_path / "gallery.sqlite3"
     engine = Engine(
         GalleryRepository(db), "dlib-resnet", detector=FakeDetector([]), embedder_factory=lambda n: dlib_like()
@@ -136,6 +140,68 @@ def test_name_into_an_existing_person_merge_and_forget_by_mouse(qtbot: QtBot, se
     assert count_rows(db, "review_candidates") == count_rows(db, "review_crops") == 0
     assert panel.empty.isVisible()
     assert not panel.forget_button.isEnabled()
+
+
+def test_forget_takes_only_the_faces_shown_even_if_the_group_grew_meanwhile(qtbot: QtBot, setup: tuple) -> None:
+    """Groups are computed again as tracks come: the button acts on the faces the user saw, not on the group id."""
+    panel, store, _engine, db, _ = setup
+    panel.list.setCurrentRow(row_of(panel, "Seen 2 times"))
+    shown = panel.selected()
+    assert shown is not None
+    assert shown.times_seen == 2
+    store.add_track(track(50, who=1, seen=55.0))  # the same person again, before the panel polls: group grows to 3
+    assert any(g.id == shown.id and g.times_seen == 3 for g in store.groups())
+    qtbot.mouseClick(panel.forget_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Forgotten: 2 appearance(s)" in panel.status.text(), timeout=5000)
+    assert [g.times_seen for g in store.groups() if g.last_seen == NOW + 57.0] == [1]  # the new track stays
+    assert count_rows(db, "review_candidates") == 3
+
+
+def test_naming_faces_that_went_meanwhile_is_refused_in_one_line(qtbot: QtBot, setup: tuple) -> None:
+    panel, store, engine, *_ = setup
+    panel.list.setCurrentRow(row_of(panel, "Seen 2 times"))
+    shown = panel.selected()
+    assert shown is not None
+    store.forget(shown.ids[:1])  # e.g. forgotten from the CLI, or expired, while the panel showed it
+    qtbot.keyClick(panel.list, Qt.Key.Key_Return)
+    answer(qtbot, panel, text="Grace Hopper")
+    qtbot.waitUntil(lambda: "no longer kept" in panel.status.text(), timeout=5000)
+    assert "\n" not in panel.status.text()
+    assert all(p.name != "Grace Hopper" for p in engine.people())
+
+
+def test_faces_seen_before_a_gallery_was_open_move_into_it(
+    qtbot: QtBot, tmp_path: Path, synthetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a gallery (none was open) used to drop the unknown faces kept so far; now they are written there."""
+    from faceapp.settings import Settings
+    from faceapp.ui.main_window import MainWindow
+    from tests.ui.helpers import synthetic_detector
+
+    window = MainWindow(
+        None,
+        Settings(source=str(synthetic), review_retention="days", review_days=7),
+        live_detector=synthetic_detector(),  # type: ignore[arg-type]
+        persist_settings=False,
+    )
+    qtbot.addWidget(window)
+    try:
+        window.review.add_track(track(1, who=1))
+        real_open = Engine.open
+
+        def open_with_fake(path: Path, model: str | None = None, **kw: object) -> Engine:
+            return real_open(path, "dlib-resnet", embedder_factory=lambda name: dlib_like(), **kw)
+
+        monkeypatch.setattr(Engine, "open", open_with_fake)
+        fresh = tmp_path / "fresh.sqlite3"
+        window.use_gallery(fresh)
+        qtbot.waitUntil(lambda: window.engine is not None, timeout=20000)
+        assert len(window.review) == 1
+        window.review.add_track(track(2, who=2))
+        window._review_upkeep()
+        qtbot.waitUntil(lambda: count_rows(fresh, "review_candidates") == 2, timeout=10000)
+    finally:
+        window.close()
 
 
 def test_new_tracks_appear_while_the_panel_is_open(qtbot: QtBot, setup: tuple) -> None:
