@@ -501,14 +501,14 @@ class ReviewStore:
             self._changed()
 
     def hand_over(self, successor: ReviewStore) -> int:
-        """The gallery is switched: later tracks go to `successor`, and so do the candidates no database holds.
+        """A gallery opened: later tracks go to `successor`; the candidates of a store with no gallery move too.
 
-        A store that can write them (a backend and retention N days) keeps them for a last `flush`, which the caller
-        runs; otherwise they move. How many moved.
+        The faces seen while another gallery was open stay that gallery's: its store keeps them for a last `flush`
+        (retention N days), or they end with it (retention session), as they would at exit. How many moved.
         """
         with self._lock:
             self._successor = successor
-            if self._backend is not None and self._retention.persistent:
+            if self._backend is not None:
                 return 0
             moving = [c for c in self._candidates.values() if c.stored_id is None]
             self._drop([c.id for c in moving])

@@ -451,6 +451,11 @@ def test_hand_over_moves_unwritten_faces_and_later_tracks_to_the_next_store() ->
     writer.add_track(summary(3, who=3))
     assert writer.hand_over(ReviewStore()) == 0  # it writes its own: the caller flushes it
     assert writer.flush() == 1
+    other = ReviewStore(Retention("session"), MemoryBackend())  # another gallery's faces are not this gallery's
+    other.add_track(summary(4, who=4))
+    successor = ReviewStore(Retention("session"), MemoryBackend())
+    assert other.hand_over(successor) == 0
+    assert len(successor) == 0
 
 
 # -- no database round-trip under the lock add_track takes ----------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Connection, text
 
 from faceapp.errors import DatabaseError
-from faceapp.storage import GalleryRepository, migrations
+from faceapp.storage import GalleryRepository, migrations, repository
 from faceapp.storage.models import Base
 from tests.storage.storage_fakes import count_rows, make_sample, unit
 
@@ -202,7 +202,9 @@ def test_a_failed_upgrade_changes_nothing(db_path: Path, monkeypatch: pytest.Mon
 def test_a_first_version_gallery_upgrades_keeping_its_people_and_takes_corrections(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(migrations, "STEPS", migrations.STEPS[:1])  # a gallery written by the first release
+    monkeypatch.setattr(migrations, "STEPS", migrations.STEPS[:1])  # a gallery written by the first release,
+    # whose code knew no corrections table: a model's width was its samples' alone
+    monkeypatch.setattr(repository, "embedding_dim", lambda s, model: None)
     with GalleryRepository(db_path) as repo:
         person = repo.enroll("Old Timer", [(make_sample(1), unit(1))], "m")
     assert _stored_version(db_path) == 1

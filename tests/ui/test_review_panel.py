@@ -17,6 +17,7 @@ from faceapp.core.evidence import TrackSummary
 from faceapp.core.review import Retention, ReviewStore
 from faceapp.engine import Engine
 from faceapp.storage import GalleryRepository
+from faceapp.ui import gallery_files
 from faceapp.ui.bridge import GalleryRunner
 from faceapp.ui.review_panel import CONSENT, ReviewPanel, runner_actions
 from tests.fakes import FakeDetector, dlib_like
@@ -194,7 +195,7 @@ def test_faces_seen_before_a_gallery_was_open_move_into_it(
 
         monkeypatch.setattr(Engine, "open", open_with_fake)
         fresh = tmp_path / "fresh.sqlite3"
-        window.use_gallery(fresh)
+        gallery_files.open_gallery_file(window, fresh)
         qtbot.waitUntil(lambda: window.engine is not None, timeout=20000)
         assert len(window.review) == 1
         window.review.add_track(track(2, who=2))
