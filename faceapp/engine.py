@@ -165,11 +165,15 @@ class Engine:
 
     def close(self) -> None:
         """Stop watching and release the database."""
+        self.stop_watching()
+        self._repo.close()
+
+    def stop_watching(self) -> None:
+        """End the watch thread (if any), waiting for its current poll; announces nothing more."""
         self._stop_watching.set()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
             self._watcher = None
-        self._repo.close()
 
     # -- other stations -----------------------------------------------------------------------------------------
     def watch(self, interval_s: float = WATCH_INTERVAL_S) -> None:

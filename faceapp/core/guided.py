@@ -351,6 +351,11 @@ def coarse_detections(detector: Any, image: np.ndarray, min_size: float) -> list
     say its scale, the detector's own pass decides (so a face too small still gets its "come closer")."""
     scale_of = getattr(detector, "detection_scale", None)
     factor = 1.0 if scale_of is None else min(1.0, SMALLEST_FOUND / (min_size * float(scale_of(image.shape))))
+    # The detector also drops faces under its own minimum (in the pixels it is given): a shrunk copy must keep every
+    # face of `min_size`, or a smaller second face in view would go unseen (review finding).
+    config = getattr(detector, "config", None)
+    smallest = float(getattr(config, "min_face_size", 0) or 0)
+    factor = max(factor, min(1.0, smallest / max(min_size, 1.0)))
     if factor > 0.9:
         return list(detector.detect(image))
     small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
@@ -468,7 +473,8 @@ class GuidedWorker(threading.Thread):
             self.embedded += bool(faces)
             self._apply_requests()
             return tuple(f.detection for f in faces), self.capture.offer(image, faces, self.clock())
-        dets = coarse_detections(self.analyzer.detector, image, self.capture.limits.min_size)
+        limits = self.capture.limits  # a second face of second_face x the smallest enrollable one must be found too
+        dets = coarse_detections(self.analyzer.detector, image, limits.min_size * limits.second_face)
         self._apply_requests()
         refused = self.capture.screen(image, dets, self.clock())
         if refused is not None:

@@ -236,9 +236,9 @@ class PipelineWorker(threading.Thread):
         self._embedder.start()
         try:
             while not self._stop_event.is_set():
-                if self.gate.requested:
+                if self.gate.requested:  # hold only after settling: a pause asked for later waits a frame
                     self._settle()
-                self.gate.hold(self._stop_event)  # no frame in hand, both stages idle: the analyzer is free
+                    self.gate.hold(self._stop_event)  # no frame in hand, both stages idle: the analyzer is free
                 frame = self.mailbox.get(timeout=0.1)
                 if frame is None or self._stop_event.is_set() or self.gate.requested:
                     continue

@@ -80,7 +80,8 @@ def enroll_dialog(window: Window, image: np.ndarray, face: LiveFace) -> EnrollDi
     assert engine is not None
 
     def save(name: str, samples: list[FaceSample], done: Slot, failed: FailSlot) -> None:
-        window.runner.submit("enroll-samples", lambda task: engine.enroll_samples(name, samples), done, failed)
+        if still_open(window, engine, failed):
+            window.runner.submit("enroll-samples", lambda task: engine.enroll_samples(name, samples), done, failed)
 
     rule = window.rule()
     known = face.name if face.name is not None and face.accepted(rule) else None
@@ -118,6 +119,18 @@ def add_samples(window: Window) -> None:
     name, ok = QInputDialog.getItem(window.as_widget(), "Add samples", "Add samples of:", names, 0, False)
     if ok and name:
         run_guided(window, guided_dialog(window, name, None))
+
+
+GALLERY_CHANGED = "Another gallery was opened while this dialog was open: nothing was saved. Open the dialog again."
+
+
+def still_open(window: Window, engine: Engine, failed: FailSlot) -> bool:
+    """GUI thread, when a dialog saves: whether the gallery it was opened on is still the window's (another gallery
+    may have opened meanwhile: its writes must not go to the old one); otherwise says so through `failed`."""
+    if window.engine is engine:
+        return True
+    failed(GALLERY_CHANGED)
+    return False
 
 
 def run_guided(window: Window, dialog: GuidedDialog | None) -> None:
@@ -174,7 +187,13 @@ def guided_dialog(window: Window, name: str | None, seed: tuple[np.ndarray, Live
         mailbox = window.session.tap()
         try:
             worker = GuidedWorker(
-                mailbox, analyzer, capture, on_update, on_error, seed=first, ready=window.session.wait_paused
+                mailbox,
+                analyzer,
+                capture,
+                on_update,
+                on_error,
+                seed=first,
+                ready=lambda timeout: window.session.wait_paused(timeout, mailbox),
             )
             worker.start()
         except BaseException:
@@ -183,7 +202,8 @@ def guided_dialog(window: Window, name: str | None, seed: tuple[np.ndarray, Live
         return GuidedRun(window.session, worker, mailbox)
 
     def save(chosen: str, samples: list[FaceSample], done: Slot, failed: FailSlot) -> None:
-        window.runner.submit("enroll-samples", lambda task: engine.enroll_samples(chosen, samples), done, failed)
+        if still_open(window, engine, failed):
+            window.runner.submit("enroll-samples", lambda task: engine.enroll_samples(chosen, samples), done, failed)
 
     return GuidedDialog(window.people_names(), start, save, name, parent=window.as_widget())
 
@@ -282,7 +302,8 @@ def photos_dialog(
         return task.cancel
 
     def save(chosen: str, samples: list[FaceSample], done: Slot, failed: FailSlot) -> None:
-        window.runner.submit("enroll-photos", lambda task: engine.enroll_samples(chosen, samples), done, failed)
+        if still_open(window, engine, failed):
+            window.runner.submit("enroll-photos", lambda task: engine.enroll_samples(chosen, samples), done, failed)
 
     return PhotoEnrollDialog(len(files), window.people_names(), find, save, name, parent or window.as_widget())
 

@@ -325,8 +325,15 @@ class MainWindow(QMainWindow):
             self.recent_results.clear()
             if owned:
                 self.runner.submit("close-gallery", lambda task: old.close(), lambda _: None, log.warning)
+            else:  # the start-up gallery (app.run closes it at exit): it stops polling for other stations now
+                self.runner.submit("unwatch-gallery", lambda task: old.stop_watching(), lambda _: None, log.warning)
+            if self.review_panel is not None:  # its actions are bound to the old gallery and its review
+                self.review_panel.close()
+                self.review_panel.deleteLater()
+                self.review_panel = None
         self.engine, self._owns_engine = engine, True
         self._unsubscribe = engine.subscribe(self.bridge.post_gallery_changed)
+        engine.watch()  # other stations' changes to the new gallery reach the live view, as at start
         self.banner.clear("gallery")
         self._open_review(engine)
         self.settings = replace(self.settings, db_path=str(path))
@@ -343,9 +350,12 @@ class MainWindow(QMainWindow):
         engine = self.engine
         if engine is None:
             return
-        self.runner.submit(
-            "load-gallery", lambda task: (engine.snapshot(), engine.people()), self._show_gallery, self.show_error
-        )
+
+        def show(loaded: tuple[GallerySnapshot, list[Person]]) -> None:
+            if engine is self.engine:  # not a load of the gallery open before a switch (it finished behind it)
+                self._show_gallery(loaded)
+
+        self.runner.submit("load-gallery", lambda task: (engine.snapshot(), engine.people()), show, self.show_error)
 
     def _show_gallery(self, loaded: tuple[GallerySnapshot, list[Person]]) -> None:
         snapshot, people = loaded

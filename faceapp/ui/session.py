@@ -175,14 +175,26 @@ class LiveSession:
                     self.worker.gate.pause()
         return mailbox
 
-    def wait_paused(self, timeout: float) -> bool:
+    def wait_paused(self, timeout: float, mailbox: LatestFrameMailbox[Frame] | None = None) -> bool:
         """Any thread: True once the recognition worker has acknowledged the pause (it finished its frame in hand and
-        left the analyzer, and takes no frame until untap) or is not running; False after `timeout` seconds."""
+        left the analyzer, and takes no frame until untap) or is not running; False after `timeout` seconds.
+
+        With `mailbox` (the caller's tap), also only once every older tap is gone: a guided capture whose dialog
+        closed is untapped only after its worker left the analyzer, so the next capture waits for that.
+        """
+        deadline = time.monotonic() + timeout
+        while mailbox is not None:
+            with self._tap_lock:
+                if not self.taps or self.taps[0] is mailbox:
+                    break
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
         with self._tap_lock:
             worker, paused = self.worker, self.paused
         if worker is None:
             return paused
-        return paused and worker.gate.wait_paused(timeout, worker.is_alive)
+        return paused and worker.gate.wait_paused(max(0.0, deadline - time.monotonic()), worker.is_alive)
 
     def untap(self, mailbox: LatestFrameMailbox[Frame]) -> None:
         """Any thread: stop feeding `mailbox`; once no tap is left the recognition worker goes on. Call it only once

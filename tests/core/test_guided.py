@@ -338,6 +338,23 @@ def test_coarse_detections_look_at_a_smaller_copy_and_answer_in_the_image_pixels
     assert len(coarse_detections(plain, SHARP, min_size=80)) == 1
 
 
+def test_the_copy_keeps_every_face_above_the_detectors_own_minimum() -> None:
+    """The detector drops faces under its min_face_size in the pixels it is given: shrinking by more would hide a
+    smaller second face (review finding: a 70 px bystander beside a 130 px enrollee went unseen)."""
+    from types import SimpleNamespace
+
+    from faceapp.core.guided import coarse_detections
+
+    strict = ScaledDetector()
+    strict.config = SimpleNamespace(min_face_size=40)  # type: ignore[attr-defined]
+    coarse_detections(strict, SHARP, min_size=40)  # 40 px faces matter (a second face of half of 80)
+    assert strict.shapes == [(400, 400)]  # no copy: it could only shrink them under 40
+    lenient = ScaledDetector()
+    lenient.config = SimpleNamespace(min_face_size=10)  # type: ignore[attr-defined]
+    coarse_detections(lenient, SHARP, min_size=80)
+    assert lenient.shapes == [(200, 200)]
+
+
 def test_coarse_detections_find_the_faces_mtcnn_finds_at_its_own_scale(shared_data: Path) -> None:
     from faceapp.core.detect import Detector, DetectorConfig
     from faceapp.core.guided import coarse_detections

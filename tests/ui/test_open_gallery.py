@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from faceapp.core import align
 from faceapp.core.types import Detection, FaceSample
 from faceapp.engine import Engine
 from faceapp.storage.repository import GalleryRepository
+from faceapp.ui import flows
 from faceapp.ui.main_window import MainWindow
 from tests.core.test_guided import landmarks
 from tests.fakes import SYNTHETIC_FACE, dlib_like, synthetic_video
@@ -207,3 +209,57 @@ def test_open_gallery_with_no_gallery_open_starts_recognition_on_it(
         named(qtbot, window, "Bob")
     finally:
         window.close()
+
+
+# -- what stays bound to the gallery open before a switch (review of the switch) ------------------------------------
+
+
+def test_a_dialog_opened_on_the_old_gallery_saves_nothing_after_a_switch(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, synthetic: Path
+) -> None:
+    old = window.engine
+    assert old is not None
+    before = [p.name for p in old.people()]
+    dialog = flows.guided_dialog(window, None, None)  # Enroll person: the dialog is open...
+    assert dialog is not None
+    other = gallery_with(tmp_path / "other.sqlite3", "Bob", face_sample(synthetic))
+    new = Engine.open(other, None)
+    window.switch_gallery(new, other)  # ... when an Open gallery started before it finishes
+    qtbot.waitUntil(lambda: window.people_names() == ["Bob"], timeout=15000)
+    saved: list[object] = []
+    errors: list[str] = []
+    dialog._save("Zed", [face_sample(synthetic)], saved.append, errors.append)
+    assert saved == []
+    assert errors == [flows.GALLERY_CHANGED]
+    assert [p.name for p in old.people()] == before
+    assert [p.name for p in new.people()] == ["Bob"]
+    dialog.close()
+
+
+def test_a_load_of_the_old_gallery_finishing_after_a_switch_is_dropped(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, synthetic: Path
+) -> None:
+    gate = threading.Event()
+    window.runner.submit("busy", lambda t: gate.wait(10), lambda _: None, lambda m: None)  # the runner is busy
+    window.refresh_gallery()  # the old gallery's reload, queued behind it
+    other = gallery_with(tmp_path / "other.sqlite3", "Bob", face_sample(synthetic))
+    window.switch_gallery(Engine.open(other, None), other)
+    qtbot.waitUntil(lambda: window.analyzer is not None, timeout=15000)
+    gate.set()
+    done = threading.Event()
+    window.runner.submit("after", lambda t: None, lambda _: done.set(), lambda m: None)
+    qtbot.waitUntil(done.is_set, timeout=10000)
+    qtbot.wait(100)
+    assert window.people_names() == ["Bob"]
+
+
+def test_a_switch_closes_the_old_gallerys_review_panel_and_watches_the_new_one(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, synthetic: Path
+) -> None:
+    window._on_open_review()
+    assert window.review_panel is not None
+    other = gallery_with(tmp_path / "other.sqlite3", "Bob", face_sample(synthetic))
+    new = Engine.open(other, None)
+    window.switch_gallery(new, other)
+    assert window.review_panel is None  # its actions named faces into the old gallery
+    assert new._watcher is not None  # other stations' changes to the new gallery reach the view
