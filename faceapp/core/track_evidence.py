@@ -6,8 +6,9 @@ MatchRule (tau and margin, core.types) with the one distance d = ||a - b||^2; th
 
 - undecided, until `name_after` fresh frames agree on an accepted person (a name) or `unknown_after` frames found
   nobody (Unknown); the view marks it;
-- named X: kept while the evidence stays nearest X within tau * (1 + hold), so one bad frame cannot withdraw it;
-  corrected at once when the evidence comes to accept another person (a wrong early guess as frames add up);
+- named X: kept while the evidence stays nearest X within tau * (1 + hold), so one bad frame cannot withdraw it (nor
+  a gallery change that left X's samples and corrections alone); corrected at once when the evidence comes to
+  accept another person (a wrong early guess as frames add up);
 - Unknown: named as soon as the evidence is accepted (an enrollment, or the face turning to the camera).
 
 A fresh embedding farther than tau * swap_factor from the evidence is held aside and not added: one bad frame
@@ -81,6 +82,22 @@ class Verdict:
 UNDECIDED = Verdict("undecided")
 
 
+def same_person(before: GallerySnapshot, after: GallerySnapshot, person_id: int | None) -> bool:
+    """Whether a person's samples and corrections are the same in two snapshots (the same snapshot: True)."""
+    if before is after:
+        return True
+    if person_id is None:
+        return False
+    for ids_a, rows_a, ids_b, rows_b in (
+        (before.person_ids, before.embeddings, after.person_ids, after.embeddings),
+        (before.negative_ids, before.negatives, after.negative_ids, after.negatives),
+    ):
+        a, b = rows_a[ids_a == person_id], rows_b[ids_b == person_id]
+        if (a.size or b.size) and (a.shape != b.shape or not np.array_equal(a, b)):
+            return False
+    return True
+
+
 def face_quality(image: np.ndarray, detection: Detection, limits: QualityLimits | None = None) -> float:
     """A frame's weight in [MIN_QUALITY, 1]: size, sharpness and pose, each 1 at the enrollment limits (quality.py)."""
     lim = limits or QualityLimits()
@@ -113,6 +130,7 @@ class TrackEvidence:
     _centre: np.ndarray | None = None
     _version: int = 0  # bumped by every frame added to the window
     _decided_for: tuple[GallerySnapshot, MatchRule, int] | None = None
+    _named_under: GallerySnapshot | None = None  # the gallery the current name was given or last kept under
 
     def centre(self) -> np.ndarray | None:
         """The quality-weighted mean of the window's embeddings, not made unit length (None before the first).
@@ -185,7 +203,10 @@ class TrackEvidence:
         current = self.verdict
         state: Certainty
         if current.named and match.person_id == current.person_id:
-            keep = match.distance <= rule.threshold * (1 + self.rules.hold)
+            # The hold band keeps a name through frames, and through a gallery change that left this person's
+            # samples and corrections as they were; a person whose samples changed is decided by the rule alone.
+            held = self._named_under is None or same_person(self._named_under, gallery, match.person_id)
+            keep = match.distance <= rule.threshold * (1 + self.rules.hold) if held else match.accepted
             state = "named" if keep else "unknown"
         elif match.accepted and (n >= self.rules.name_after or current.state != "undecided"):
             state = "named"  # first name, or a correction / an Unknown named as evidence grew
@@ -198,6 +219,7 @@ class TrackEvidence:
             self.decided_id = match.person_id
         elif state == "unknown":
             self.decided_id = None
+        self._named_under = gallery if state == "named" else None
         self._decided_for = (gallery, rule, self._version)
         return self.verdict
 
@@ -283,9 +305,12 @@ class EvidenceBook:
         return UNDECIDED if ev is None else ev.decide(gallery, rule)
 
     def forget_decisions(self) -> None:
-        """A new gallery or rule: keep the evidence, decide again from it (a named person may have gone)."""
+        """A new gallery or rule: keep the evidence and decide again from it at the next `decide`.
+
+        A named track keeps its name (hold band included) when its person is still nearest and their samples and
+        corrections are unchanged; a person removed, refused by a correction or re-enrolled is decided afresh.
+        """
         for ev in self.tracks.values():
-            ev.verdict = Verdict("unknown") if ev.verdict.state != "undecided" else UNDECIDED
             ev._decided_for = None
 
     def retain(self, alive: Iterable[int], model: str) -> None:

@@ -207,3 +207,42 @@ def test_a_frame_held_aside_leaves_no_crop_in_the_tracks_summary() -> None:
     assert len(summaries) == 1
     assert all(float(s.image.mean()) > 50 for s in summaries[0].samples)  # Ada's frames only, not the stranger's
     assert all(distance(e, towards(1)) < 1e-6 for e in summaries[0].embeddings)
+
+
+def test_a_gallery_change_that_leaves_the_person_alone_keeps_a_held_name() -> None:
+    """forget_decisions (any gallery or rule change) took every held name off: a track in the hold band (past tau,
+    within tau * (1 + hold)) turned Unknown when somebody else was enrolled."""
+    rules = EvidenceRules(hold=0.2)
+    book = EvidenceBook(rules)
+    feed(book, [towards(20, plane=2)] * 3)
+    assert feed(book, [towards(34, plane=2)] * 15)[-1] == "Ada"  # d 0.34: past tau 0.3, held
+    cy = towards(90, plane=3)
+    grown = GallerySnapshot(
+        "m", np.array([ADA, BOB, 7]), {ADA: "Ada", BOB: "Bob", 7: "Cy"}, np.stack([towards(0), towards(40), cy])
+    )
+    book.forget_decisions()
+    assert book.decide(1, grown, RULE).label == "Ada"  # Cy's enrollment did not touch Ada
+    book.forget_decisions()
+    assert book.decide(1, grown, MatchRule(0.31)).label == "Ada"  # nor does a rule change that keeps her in the band
+    # Ada re-enrolled (another sample): her name is decided by the rule alone, and d 0.34 is past tau.
+    changed = GallerySnapshot(
+        "m", np.array([ADA, BOB, 7]), {ADA: "Ada", BOB: "Bob", 7: "Cy"}, np.stack([towards(2), towards(40), cy])
+    )
+    book.forget_decisions()
+    assert book.decide(1, changed, RULE).label == "Unknown"
+
+
+def test_a_correction_against_the_named_person_takes_a_held_name_off() -> None:
+    book = EvidenceBook(EvidenceRules(hold=0.2))
+    feed(book, [towards(20, plane=2)] * 3)
+    feed(book, [towards(34, plane=2)] * 15)
+    corrected = GallerySnapshot(
+        "m",
+        np.array([ADA, BOB]),
+        {ADA: "Ada", BOB: "Bob"},
+        np.stack([towards(0), towards(40)]),
+        negative_ids=np.array([ADA]),
+        negatives=np.stack([towards(34, plane=2)]),
+    )
+    book.forget_decisions()
+    assert book.decide(1, corrected, RULE).label == "Unknown"
