@@ -32,7 +32,7 @@ from faceapp.core.distance import distances, normalize
 from faceapp.core.evidence import TrackSink, TrackSummary
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.quality import QualityLimits, sharpness, yaw_ratio
-from faceapp.core.types import Detection, FaceSample, MatchRule
+from faceapp.core.types import Detection, FaceSample, Match, MatchRule
 from faceapp.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,12 @@ class EvidenceRules:
     swap_after: int = 2  # fresh frames in a row far from the evidence (and near each other) that restart it
     swap_factor: float = 1.5  # "far": beyond tau * swap_factor (tau alone is too strict for a frame of a turned face)
     best_frames: int = 5  # frames kept for the track's summary, by quality
+    # A confident name sooner: after `quick_after` fresh frames when the evidence is within tau * quick_within and
+    # the next person is at least (1 + quick_margin) times as far (0: no quick name).
+    quick_within: float = 0.0
+    quick_after: int = 1
+    quick_margin: float = 0.0
+    name_within: float = 1.0  # a name is given (not kept) only within tau * name_within of the evidence
 
 
 @dataclass(frozen=True)
@@ -208,8 +214,10 @@ class TrackEvidence:
             held = self._named_under is None or same_person(self._named_under, gallery, match.person_id)
             keep = match.distance <= rule.threshold * (1 + self.rules.hold) if held else match.accepted
             state = "named" if keep else "unknown"
-        elif match.accepted and (n >= self.rules.name_after or current.state != "undecided"):
-            state = "named"  # first name, or a correction / an Unknown named as evidence grew
+        elif self._nameable(match, rule) and (
+            n >= self.rules.name_after or current.state != "undecided" or self._quick(match, rule, n)
+        ):
+            state = "named"  # first name (a confident one early), or a correction / an Unknown named as evidence grew
         elif current.state != "undecided" or n >= self.rules.unknown_after:
             state = "unknown"
         else:
@@ -222,6 +230,17 @@ class TrackEvidence:
         self._named_under = gallery if state == "named" else None
         self._decided_for = (gallery, rule, self._version)
         return self.verdict
+
+    def _nameable(self, match: Match, rule: MatchRule) -> bool:
+        return match.accepted and match.distance <= rule.threshold * self.rules.name_within
+
+    def _quick(self, match: Match, rule: MatchRule, n: int) -> bool:
+        r = self.rules
+        return (
+            n >= r.quick_after
+            and match.distance <= rule.threshold * r.quick_within
+            and match.runner_up >= (1 + r.quick_margin) * match.distance
+        )
 
     def summary(self, track_id: int, model: str) -> TrackSummary | None:
         """What the sink gets when the track ends (None when no frame was kept)."""

@@ -246,3 +246,24 @@ def test_a_correction_against_the_named_person_takes_a_held_name_off() -> None:
     )
     book.forget_decisions()
     assert book.decide(1, corrected, RULE).label == "Unknown"
+
+
+def test_a_confident_first_frame_is_named_at_once_and_a_doubtful_one_waits() -> None:
+    rules = EvidenceRules(name_after=3, quick_within=0.5, quick_after=1, quick_margin=1.0)
+    assert feed(EvidenceBook(rules), [towards(5)]) == ["Ada"]  # d 0.008, far inside tau 0.3, Bob far: at once
+    assert feed(EvidenceBook(rules), [towards(18)] * 3) == ["…", "…", "Ada"]  # d 0.10: past 0.5 tau, waits for 3
+    close_call = GallerySnapshot(
+        "m", np.array([ADA, BOB]), {ADA: "Ada", BOB: "Bob"}, np.stack([towards(0), towards(9)])
+    )
+    book = EvidenceBook(rules)
+    book.observe(1, towards(4), 1.0, 0.0, RULE, "m")  # d 0.005 to Ada, 0.008 to Bob: not twice as far
+    assert book.decide(1, close_call, RULE).state == "undecided"
+    assert feed(EvidenceBook(EvidenceRules()), [towards(5)] * 2) == ["…", "…"]  # off by default: 3 frames
+
+
+def test_a_name_is_given_only_within_tau_times_name_within_and_kept_in_the_hold_band() -> None:
+    rules = EvidenceRules(name_within=0.8, hold=0.15)
+    assert feed(EvidenceBook(rules), [towards(30, plane=2)] * 6)[-1] == "Unknown"  # d 0.27: within tau, past 0.24
+    book = EvidenceBook(rules)
+    feed(book, [towards(10, plane=2)] * 3)  # d 0.03: named
+    assert feed(book, [towards(30, plane=2)] * 12)[-1] == "Ada"  # d 0.27: not given, but kept
