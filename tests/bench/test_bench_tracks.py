@@ -8,6 +8,7 @@ import pytest
 import faceapp.bench
 from faceapp.bench.track_metrics import UNDECIDED, UNKNOWN, TrackSequence, figures, shown_labels, swap_delay
 from faceapp.core.matching import GallerySnapshot
+from faceapp.core.track_evidence import EvidenceRules
 from faceapp.core.types import MatchRule
 
 RULE = MatchRule(0.3)
@@ -31,10 +32,12 @@ def seq(vectors: list[np.ndarray], truth: int | None) -> TrackSequence:
 def test_one_odd_frame_flickers_per_frame_but_not_with_evidence() -> None:
     track = seq([ADA] * 5 + [unit(0, 0, 1)] + [ADA] * 4, truth=1)
     assert shown_labels(track, GALLERY, RULE, "per-frame")[5] == UNKNOWN
-    labels = shown_labels(track, GALLERY, RULE, "evidence")
+    slow = EvidenceRules(quick_within=0)  # no quick name: three frames
+    labels = shown_labels(track, GALLERY, RULE, "evidence", slow)
     assert labels[:2] == [UNDECIDED, UNDECIDED]
     assert labels[2:] == [1] * 8
-    per_frame, evidence = (figures([track], GALLERY, RULE, b) for b in ("per-frame", "evidence"))
+    assert shown_labels(track, GALLERY, RULE, "evidence")[0] == 1  # the default names a face this near at once
+    per_frame, evidence = (figures([track], GALLERY, RULE, b, slow) for b in ("per-frame", "evidence"))
     assert per_frame["label_changes_per_track"] == 2
     assert evidence["label_changes_per_track"] == 0
     assert evidence["first_correct_s_p50"] == pytest.approx(0.2)  # the third frame, at 10 frames a second

@@ -40,7 +40,7 @@ def feed(book: EvidenceBook, vectors: list[np.ndarray], track: int = 1, quality:
 
 
 def test_a_name_waits_for_clear_evidence_then_stays() -> None:
-    book = EvidenceBook(EvidenceRules(name_after=3))
+    book = EvidenceBook(EvidenceRules(name_after=3, quick_within=0))  # no quick name: the frames must add up
     labels = feed(book, [towards(3), towards(-3), towards(5), towards(2)])
     assert labels == ["…", "…", "Ada", "Ada"]
 
@@ -55,7 +55,7 @@ def test_one_bad_frame_does_not_withdraw_the_name() -> None:
 
 
 def test_a_wrong_early_guess_is_corrected_as_evidence_grows() -> None:
-    book = EvidenceBook()
+    book = EvidenceBook(EvidenceRules(quick_within=0))  # the poor first view is not confident enough
     early = feed(book, [towards(28), towards(27), towards(28)])  # a poor first view: nearer Bob (d 0.06) than Ada
     assert early == ["…", "…", "Bob"]
     later = feed(book, [towards(0)] * 6)
@@ -258,7 +258,7 @@ def test_a_confident_first_frame_is_named_at_once_and_a_doubtful_one_waits() -> 
     book = EvidenceBook(rules)
     book.observe(1, towards(4), 1.0, 0.0, RULE, "m")  # d 0.005 to Ada, 0.008 to Bob: not twice as far
     assert book.decide(1, close_call, RULE).state == "undecided"
-    assert feed(EvidenceBook(EvidenceRules()), [towards(5)] * 2) == ["…", "…"]  # off by default: 3 frames
+    assert feed(EvidenceBook(EvidenceRules(quick_within=0)), [towards(5)] * 2) == ["…", "…"]  # off: 3 frames
 
 
 def test_a_name_is_given_only_within_tau_times_name_within_and_kept_in_the_hold_band() -> None:
