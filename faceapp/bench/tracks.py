@@ -37,6 +37,17 @@ LFW_FPS = 10.0
 TRACK_PHOTOS = 10
 
 
+def track_people(root: Path, min_images: int, people_file: str | None = None) -> list[list[Path]]:
+    """The photos of each LFW person with at least `min_images`, in name order (only a people file's, if given)."""
+    from faceapp.bench.identify import list_people, read_people
+
+    listed = list_people(root)
+    if people_file is not None:
+        wanted = read_people(Path(people_file) if Path(people_file).is_absolute() else root / people_file)
+        listed = {name: images for name, images in listed.items() if name in wanted}
+    return [imgs for imgs in listed.values() if len(imgs) >= min_images]
+
+
 def lfw_sequences(
     root: Path, model: str, min_images: int, use_cache: bool, progress: Any, people_file: str | None = None
 ) -> tuple[GallerySnapshot, list[TrackSequence], list[tuple[TrackSequence, TrackSequence]]]:
@@ -45,15 +56,10 @@ def lfw_sequences(
     `people_file`: only the people an LFW people file lists (peopleDevTrain.txt to tune on, peopleDevTest.txt to
     report on), relative to `root` unless absolute."""
     from faceapp.bench.embed_cache import batch_detector, embed_dataset
-    from faceapp.bench.identify import list_people, read_people
     from faceapp.core.embedders.registry import create_embedder
     from faceapp.core.image_io import load_image
 
-    listed = list_people(root)
-    if people_file is not None:
-        wanted = read_people(Path(people_file) if Path(people_file).is_absolute() else root / people_file)
-        listed = {name: images for name, images in listed.items() if name in wanted}
-    people = [imgs for imgs in listed.values() if len(imgs) >= min_images]
+    people = track_people(root, min_images, people_file)
     if len(people) < 4:
         raise BadInputError(f"{root}: fewer than 4 people with {min_images} or more photos.")
     embedder = create_embedder(model)

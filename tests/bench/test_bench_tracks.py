@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,23 @@ def test_a_swap_drops_the_old_name_sooner_than_the_vote() -> None:
 def test_the_suite_is_registered() -> None:
     assert faceapp.bench.MODULE_SUITES["tracks"] == "faceapp.bench.tracks"
     assert "tracks" in faceapp.bench.build_parser().format_help()
+
+
+def test_people_file_keeps_only_its_people(tmp_path: Path) -> None:
+    """--people: tune on peopleDevTrain's people, report on peopleDevTest's, never both."""
+    from faceapp.bench.tracks import track_people
+
+    for name, count in (("Ann_A", 6), ("Ben_B", 7), ("Cy_C", 6), ("Di_D", 2)):
+        (tmp_path / name).mkdir()
+        for i in range(1, count + 1):
+            (tmp_path / name / f"{name}_{i:04d}.jpg").write_bytes(b"")
+    (tmp_path / "peopleDevTrain.txt").write_text("2\nAnn_A\t6\nDi_D\t2\n")
+    (tmp_path / "peopleDevTest.txt").write_text("2\nBen_B\t7\nCy_C\t6\n")
+
+    def folders(people: list[list[Path]]) -> list[str]:
+        return [imgs[0].parent.name for imgs in people]
+
+    assert folders(track_people(tmp_path, 6)) == ["Ann_A", "Ben_B", "Cy_C"]
+    assert folders(track_people(tmp_path, 6, "peopleDevTrain.txt")) == ["Ann_A"]  # Di_D has too few photos
+    assert folders(track_people(tmp_path, 6, "peopleDevTest.txt")) == ["Ben_B", "Cy_C"]
+    assert len(track_people(tmp_path, 6, "peopleDevTest.txt")[0]) == 7
