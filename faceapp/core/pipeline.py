@@ -381,7 +381,10 @@ class PipelineWorker(threading.Thread):
         now = time.monotonic()
         due = self._force_detect or not self._tracks.tracks or now - self._last_detect >= self.detect_every_s
         if due and self._detector.idle:
-            walk_in = self._analyzer if not self._tracks.tracks else None
+            # Nothing tracked and the embedding stage idle: no embedding job can start before this one ends (tracks
+            # come from its faces), so the two threads never run the embedder at once (OpenCV's nets are not
+            # thread-safe).
+            walk_in = self._analyzer if not self._tracks.tracks and self._embedder.idle else None
             self._detector.submit(_DetectJob(self._scene, frame, self._analyzer.detector, walk_in))
             self._last_detect, self._force_detect = now, False
         if self._embedder.idle:
