@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from faceapp.bench.track_metrics import UNDECIDED, UNKNOWN, label_changes
 from faceapp.bench.video import TruthSpan, read_truth, summarize
 from faceapp.core.live import FrameResult, LiveFace
+from faceapp.core.track_evidence import Verdict
 from faceapp.core.types import MatchRule
 from tests.fakes import SYNTHETIC_FACE, FakeDetector, detection, dlib_like, synthetic_video
 
@@ -33,6 +35,23 @@ def test_labelled_share_flicker_and_first_label() -> None:
     # Track 1 goes Unknown -> Ada -> Ada -> Unknown: 2 changes; track 2 none.
     assert out["label_changes_per_track"] == pytest.approx(1.0)
     assert out["first_label_s"] == {"Ada": pytest.approx(0.3), "Bob": pytest.approx(0.6)}
+
+
+def test_leaving_the_undecided_mark_is_no_label_change() -> None:
+    """bench video counted a track's undecided frames ("…", shown as Unknown) then its name as a change, so every
+    track showed 1.00; bench tracks counts changes after the first decision only, and both now count the same way."""
+    undecided, ada = Verdict("undecided", 1, "Ada", 0.1), Verdict("named", 1, "Ada", 0.1, frames=3)
+    gone = Verdict("unknown", 1, "Ada", 0.5, frames=4)
+
+    def frame(index: int, verdict: Verdict) -> FrameResult:
+        face = LiveFace(1, detection(0, 0, 50, 50), 1, "Ada", verdict.distance, verdict=verdict)
+        return FrameResult(index, index / 10, (face,), {"total": 1.0}, "m")
+
+    steady = [frame(0, undecided), frame(1, undecided), frame(2, ada), frame(3, ada)]
+    assert summarize(steady, tau=0.2, elapsed=1.0, fps=10.0, truth=None)["label_changes_per_track"] == 0.0
+    dropped = [*steady, frame(4, gone)]
+    assert summarize(dropped, tau=0.2, elapsed=1.0, fps=10.0, truth=None)["label_changes_per_track"] == 1.0
+    assert label_changes([UNDECIDED, UNDECIDED, 1, 1, UNKNOWN], UNDECIDED) == 1  # bench tracks' count of the same
 
 
 def test_truth_counts_wrong_labels_and_time_to_first_correct(tmp_path: Path) -> None:

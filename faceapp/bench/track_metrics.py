@@ -12,9 +12,10 @@ stranger's track is wrong); undecided is no name.
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from faceapp.core.track_evidence import EvidenceBook, EvidenceRules
 from faceapp.core.types import MatchRule
 
 UNKNOWN, UNDECIDED = -1, -2
+T = TypeVar("T")
 BEHAVIOURS = ("per-frame", "vote", "evidence")
 
 
@@ -76,9 +78,10 @@ def shown_labels(
     return out
 
 
-def _changes(labels: list[int]) -> int:
-    """Label changes after the first decision (leaving the initial undecided frames is no change)."""
-    start = next((i for i, v in enumerate(labels) if v != UNDECIDED), len(labels))
+def label_changes(labels: Sequence[T], undecided: T) -> int:
+    """Label changes after the first decision: leaving the initial undecided frames is no change (bench tracks and
+    bench video count flicker this one way)."""
+    start = next((i for i, v in enumerate(labels) if v != undecided), len(labels))
     return sum(a != b for a, b in pairwise(labels[start:]))
 
 
@@ -99,7 +102,7 @@ def figures(
         wrong_frames += sum(wrong)
         wrong_tracks += any(wrong)
         undecided += sum(v == UNDECIDED for v in labels)
-        changes.append(_changes(labels))
+        changes.append(label_changes(labels, UNDECIDED))
         if seq.truth is not None:
             known += 1
             hit = next((i for i, v in enumerate(labels) if v == seq.truth), None)

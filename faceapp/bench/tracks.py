@@ -7,10 +7,12 @@ Lacamoire from their photos (photos/face_recognition_examples), each WDA talking
 a WDA clip's tracks are played from its second second on (frame 25), its person is the truth. The Hamilton clip has
 no truth file: its tracks are labelled by hand in HAMILTON_TRUTH (frame spans of each person's box).
 
-LFW sequences: people with at least --min-images photos, in name order; every other one is enrolled from their
-first photo (one-shot) and the next 10 photos are played as their track, one photo per frame at an assumed 10 fresh
-embeddings per second (the live worker embeds 5-15 times a second); the others are strangers whose first 10 photos
-are played as tracks. Swaps: each known person's track followed, in the same track, by the next person's (a stranger).
+LFW sequences: people with at least --min-images photos (only those of an LFW people file with --people:
+peopleDevTrain.txt to tune a rule on, peopleDevTest.txt to report it), in name order; every other one is enrolled
+from their first photo (one-shot) and the next 10 photos are played as their track, one photo per frame at an
+assumed 10 fresh embeddings per second (the live worker embeds 5-15 times a second); the others are strangers
+whose first 10 photos are played as tracks. Swaps: each known person's track followed, in the same track, by the
+next person's (a stranger).
 Embeddings are cached (bench/embed_cache.py) so a rerun takes seconds.
 """
 
@@ -35,16 +37,29 @@ LFW_FPS = 10.0
 TRACK_PHOTOS = 10
 
 
+def track_people(root: Path, min_images: int, people_file: str | None = None) -> list[list[Path]]:
+    """The photos of each LFW person with at least `min_images`, in name order (only a people file's, if given)."""
+    from faceapp.bench.identify import list_people, read_people
+
+    listed = list_people(root)
+    if people_file is not None:
+        wanted = read_people(Path(people_file) if Path(people_file).is_absolute() else root / people_file)
+        listed = {name: images for name, images in listed.items() if name in wanted}
+    return [imgs for imgs in listed.values() if len(imgs) >= min_images]
+
+
 def lfw_sequences(
-    root: Path, model: str, min_images: int, use_cache: bool, progress: Any
+    root: Path, model: str, min_images: int, use_cache: bool, progress: Any, people_file: str | None = None
 ) -> tuple[GallerySnapshot, list[TrackSequence], list[tuple[TrackSequence, TrackSequence]]]:
-    """The LFW gallery, the known and stranger tracks, and the swap pairs (known track, stranger track)."""
+    """The LFW gallery, the known and stranger tracks, and the swap pairs (known track, stranger track).
+
+    `people_file`: only the people an LFW people file lists (peopleDevTrain.txt to tune on, peopleDevTest.txt to
+    report on), relative to `root` unless absolute."""
     from faceapp.bench.embed_cache import batch_detector, embed_dataset
-    from faceapp.bench.identify import list_people
     from faceapp.core.embedders.registry import create_embedder
     from faceapp.core.image_io import load_image
 
-    people = [imgs for imgs in list_people(root).values() if len(imgs) >= min_images]
+    people = track_people(root, min_images, people_file)
     if len(people) < 4:
         raise BadInputError(f"{root}: fewer than 4 people with {min_images} or more photos.")
     embedder = create_embedder(model)
@@ -83,6 +98,7 @@ def run(
     model: str = "dlib-resnet",
     *,
     min_images: int = 6,
+    people_file: str | None = None,
     tau: float | None = None,
     margin: float | None = None,
     clips: bool = True,
@@ -105,8 +121,9 @@ def run(
         "margin": rule.margin,
         "evidence_rules": rules.__dict__,
         "lfw_fps_assumed": LFW_FPS,
+        "people_file": people_file,
     }
-    gallery, seqs, swaps = lfw_sequences(lfw_root(data), model, min_images, use_cache, progress)
+    gallery, seqs, swaps = lfw_sequences(lfw_root(data), model, min_images, use_cache, progress, people_file)
     result["lfw"] = {b: figures(seqs, gallery, rule, b, rules) for b in BEHAVIOURS}
     result["lfw"]["gallery_people"] = gallery.people_count
     result["lfw_swap_frames_old_name_kept"] = {b: _delays(swaps, gallery, rule, b, rules) for b in BEHAVIOURS}
@@ -218,6 +235,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", type=Path, default=SHARED / "lfw", help="the LFW folder (default: the shared one)")
     parser.add_argument("--model", default="dlib-resnet", help="embedder name (default: dlib-resnet)")
     parser.add_argument("--min-images", type=int, default=6, help="LFW people with at least this many photos")
+    parser.add_argument(
+        "--people",
+        metavar="FILE",
+        help="only the LFW people this people file lists (peopleDevTrain.txt: tune; peopleDevTest.txt: report)",
+    )
     parser.add_argument("--tau", type=float, help="distance threshold (default: the model's)")
     parser.add_argument("--margin", type=float, help="ambiguity margin (default: the model's)")
     parser.add_argument("--no-clips", action="store_true", help="LFW sequences only")
@@ -228,6 +250,7 @@ def main(argv: list[str]) -> int:
         args.data,
         args.model,
         min_images=args.min_images,
+        people_file=args.people,
         tau=args.tau,
         margin=args.margin,
         clips=not args.no_clips,

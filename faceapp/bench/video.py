@@ -14,13 +14,13 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from faceapp.bench import live_rate
+from faceapp.bench.track_metrics import label_changes
 from faceapp.core.analyzer import FaceAnalyzer
 from faceapp.core.catalog import spec as model_spec
 from faceapp.core.detect import DetectorConfig
@@ -59,6 +59,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
 
 
+UNDECIDED = "…"  # a track's label before its evidence decides (the view's mark): leaving it is no label change
 # Per-stage times a worker reports (ms); a stage that did not run for a frame is absent from its timings. *_cpu is
 # the stage thread's CPU time, which shows threads spinning (issue 12) where wall time cannot.
 STAGES = ("detect", "detect_cpu", "track", "embed", "embed_cpu", "match", "total", "total_cpu")
@@ -73,8 +74,8 @@ def summarize(
     labelled = sum(f.accepted(tau) for _, f in face_frames)
     labels_by_track: dict[int, list[str]] = defaultdict(list)
     for _, f in face_frames:
-        labels_by_track[f.track_id].append(f.label(tau))
-    changes = [sum(a != b for a, b in pairwise(seq)) for seq in labels_by_track.values()]
+        labels_by_track[f.track_id].append(UNDECIDED if f.certainty == "undecided" else f.label(tau))
+    changes = [label_changes(seq, UNDECIDED) for seq in labels_by_track.values()]
     first_label: dict[str, float] = {}
     for r, f in face_frames:
         if f.accepted(tau) and f.name not in first_label:

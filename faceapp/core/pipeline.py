@@ -45,6 +45,14 @@ class _DetectJob:
     scene: int
     frame: Frame
     detector: Any
+    analyzer: FaceAnalyzer | None = None  # set while no face is tracked: the faces found are embedded at once
+
+
+@dataclass(frozen=True)
+class _Found:
+    detections: list[Detection]
+    embeddings: list[np.ndarray] | None  # with the job's analyzer: one per detection, from the same frame
+    embed_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -124,8 +132,15 @@ class _Stage(threading.Thread, Generic[T]):
             self._idle.set()
 
 
-def _detect(job: _DetectJob) -> list[Detection]:
-    return list(job.detector.detect(job.frame.image))
+def _detect(job: _DetectJob) -> _Found:
+    found = list(job.detector.detect(job.frame.image))
+    if job.analyzer is None or not found:
+        return _Found(found, None)
+    # A face walking into an empty view: embed it here, on the frame it was found in, rather than in the next frame's
+    # hand-off to the embedding stage (a frame and a hand-off sooner to its first name; issue 12's time to name).
+    start = time.perf_counter()
+    faces = job.analyzer.embed(job.frame.image, found)
+    return _Found([f.detection for f in faces], [f.embedding for f in faces], (time.perf_counter() - start) * 1e3)
 
 
 def _embed(job: _EmbedJob) -> list[np.ndarray]:
@@ -295,11 +310,12 @@ class PipelineWorker(threading.Thread):
             self._new_scene()  # the capture thread saw a cut: the same place after it is someone else
         self._last_frame_scene = frame.scene
         timings: dict[str, float] = {}
+        embedded = 0
         for done in self._detector.collect():
             if done.job.scene == self._scene and done.output is not None:
-                self._tracks.merge(done.output, done.job.frame.index)
-                timings.update(detect=done.wall_ms, detect_cpu=done.cpu_ms)
-        embedded = self._apply_embeddings(timings)
+                embedded += self._apply_detections(done.job, done.output)
+                timings.update(detect=done.wall_ms - done.output.embed_ms, detect_cpu=done.cpu_ms)
+        embedded += self._apply_embeddings(timings)
         t1 = time.perf_counter()
         if not self._tracks.relocate(frame.image, self._find):
             self._force_detect = True
@@ -331,6 +347,22 @@ class PipelineWorker(threading.Thread):
             return list(self._analyzer.detector.detect(image))
         return list(self._relocator.detect_near(image, [box])[0])
 
+    def _apply_detections(self, job: _DetectJob, found: _Found) -> int:
+        """A full pass's faces start tracks; those it embedded (a face walking in) start their evidence too."""
+        new = self._tracks.merge(found.detections, job.frame.index)
+        if found.embeddings is None:
+            return 0
+        vectors = {id(det): e for det, e in zip(found.detections, found.embeddings, strict=True)}
+        count = 0
+        for track in new:
+            vector = vectors.get(id(track.detection))
+            if vector is not None:
+                track.embedding, track.embedded, track.fresh = vector, track.detection, True
+                track.embedded_at = time.monotonic()  # the hand-off's clock
+                self._observe(track, job.frame.image, track.detection, time.time())
+                count += 1
+        return count
+
     def _apply_embeddings(self, timings: dict[str, float]) -> int:
         count, now = 0, time.time()
         for done in self._embedder.collect():
@@ -360,7 +392,11 @@ class PipelineWorker(threading.Thread):
         now = time.monotonic()
         due = self._force_detect or not self._tracks.tracks or now - self._last_detect >= self.detect_every_s
         if due and self._detector.idle:
-            self._detector.submit(_DetectJob(self._scene, frame, self._analyzer.detector))
+            # Nothing tracked and the embedding stage idle: no embedding job can start before this one ends (tracks
+            # come from its faces), so the two threads never run the embedder at once (OpenCV's nets are not
+            # thread-safe).
+            walk_in = self._analyzer if not self._tracks.tracks and self._embedder.idle else None
+            self._detector.submit(_DetectJob(self._scene, frame, self._analyzer.detector, walk_in))
             self._last_detect, self._force_detect = now, False
         if self._embedder.idle:
             # An undecided track is embedded whenever the stage is free, so a new face is named after 3 embeddings;

@@ -14,6 +14,7 @@ from faceapp.core.evidence import TrackSummary
 from faceapp.core.live import FrameResult, RecognitionWorker
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.pipeline import PipelineWorker
+from faceapp.core.track_evidence import EvidenceBook, EvidenceRules
 from faceapp.core.types import Detection, MatchRule
 from faceapp.core.video import Frame, LatestFrameMailbox
 from tests.fakes import FakeDetector, FakeEmbedder, detection
@@ -69,9 +70,14 @@ def labels(results: list[FrameResult]) -> list[tuple[int, str, str]]:
 
 
 def test_the_name_waits_for_evidence_then_holds_and_the_track_ends_in_the_sink() -> None:
+    worker, _ = single()
+    worker._book = EvidenceBook(EvidenceRules(quick_within=0))  # no quick name: three frames
+    waited = labels([worker.process(Frame(i, i / 30, pattern(1))) for i in range(3)])
+    assert waited[0] == (1, "Unknown", "undecided")  # one frame: the view marks it undecided
+    assert waited[-1] == (1, "Ada", "named")
     worker, summaries = single()
     shown = labels([worker.process(Frame(i, i / 30, pattern(1))) for i in range(12)])
-    assert shown[0] == (1, "Unknown", "undecided")  # one frame: the view marks it undecided
+    assert shown[0] == (1, "Ada", "named")  # the enrolled face itself: named by its first frame (the quick name)
     assert shown[-1] == (1, "Ada", "named")
     first_named = next(i for i, s in enumerate(shown) if s[1] == "Ada")
     assert all(s[1] == "Ada" for s in shown[first_named:])  # once named, never withdrawn

@@ -40,7 +40,7 @@ def feed(book: EvidenceBook, vectors: list[np.ndarray], track: int = 1, quality:
 
 
 def test_a_name_waits_for_clear_evidence_then_stays() -> None:
-    book = EvidenceBook(EvidenceRules(name_after=3))
+    book = EvidenceBook(EvidenceRules(name_after=3, quick_within=0))  # no quick name: the frames must add up
     labels = feed(book, [towards(3), towards(-3), towards(5), towards(2)])
     assert labels == ["…", "…", "Ada", "Ada"]
 
@@ -55,7 +55,7 @@ def test_one_bad_frame_does_not_withdraw_the_name() -> None:
 
 
 def test_a_wrong_early_guess_is_corrected_as_evidence_grows() -> None:
-    book = EvidenceBook()
+    book = EvidenceBook(EvidenceRules(quick_within=0))  # the poor first view is not confident enough
     early = feed(book, [towards(28), towards(27), towards(28)])  # a poor first view: nearer Bob (d 0.06) than Ada
     assert early == ["…", "…", "Bob"]
     later = feed(book, [towards(0)] * 6)
@@ -207,3 +207,63 @@ def test_a_frame_held_aside_leaves_no_crop_in_the_tracks_summary() -> None:
     assert len(summaries) == 1
     assert all(float(s.image.mean()) > 50 for s in summaries[0].samples)  # Ada's frames only, not the stranger's
     assert all(distance(e, towards(1)) < 1e-6 for e in summaries[0].embeddings)
+
+
+def test_a_gallery_change_that_leaves_the_person_alone_keeps_a_held_name() -> None:
+    """forget_decisions (any gallery or rule change) took every held name off: a track in the hold band (past tau,
+    within tau * (1 + hold)) turned Unknown when somebody else was enrolled."""
+    rules = EvidenceRules(hold=0.2)
+    book = EvidenceBook(rules)
+    feed(book, [towards(20, plane=2)] * 3)
+    assert feed(book, [towards(34, plane=2)] * 15)[-1] == "Ada"  # d 0.34: past tau 0.3, held
+    cy = towards(90, plane=3)
+    grown = GallerySnapshot(
+        "m", np.array([ADA, BOB, 7]), {ADA: "Ada", BOB: "Bob", 7: "Cy"}, np.stack([towards(0), towards(40), cy])
+    )
+    book.forget_decisions()
+    assert book.decide(1, grown, RULE).label == "Ada"  # Cy's enrollment did not touch Ada
+    book.forget_decisions()
+    assert book.decide(1, grown, MatchRule(0.31)).label == "Ada"  # nor does a rule change that keeps her in the band
+    # Ada re-enrolled (another sample): her name is decided by the rule alone, and d 0.34 is past tau.
+    changed = GallerySnapshot(
+        "m", np.array([ADA, BOB, 7]), {ADA: "Ada", BOB: "Bob", 7: "Cy"}, np.stack([towards(2), towards(40), cy])
+    )
+    book.forget_decisions()
+    assert book.decide(1, changed, RULE).label == "Unknown"
+
+
+def test_a_correction_against_the_named_person_takes_a_held_name_off() -> None:
+    book = EvidenceBook(EvidenceRules(hold=0.2))
+    feed(book, [towards(20, plane=2)] * 3)
+    feed(book, [towards(34, plane=2)] * 15)
+    corrected = GallerySnapshot(
+        "m",
+        np.array([ADA, BOB]),
+        {ADA: "Ada", BOB: "Bob"},
+        np.stack([towards(0), towards(40)]),
+        negative_ids=np.array([ADA]),
+        negatives=np.stack([towards(34, plane=2)]),
+    )
+    book.forget_decisions()
+    assert book.decide(1, corrected, RULE).label == "Unknown"
+
+
+def test_a_confident_first_frame_is_named_at_once_and_a_doubtful_one_waits() -> None:
+    rules = EvidenceRules(name_after=3, quick_within=0.5, quick_after=1, quick_margin=1.0)
+    assert feed(EvidenceBook(rules), [towards(5)]) == ["Ada"]  # d 0.008, far inside tau 0.3, Bob far: at once
+    assert feed(EvidenceBook(rules), [towards(18)] * 3) == ["…", "…", "Ada"]  # d 0.10: past 0.5 tau, waits for 3
+    close_call = GallerySnapshot(
+        "m", np.array([ADA, BOB]), {ADA: "Ada", BOB: "Bob"}, np.stack([towards(0), towards(9)])
+    )
+    book = EvidenceBook(rules)
+    book.observe(1, towards(4), 1.0, 0.0, RULE, "m")  # d 0.005 to Ada, 0.008 to Bob: not twice as far
+    assert book.decide(1, close_call, RULE).state == "undecided"
+    assert feed(EvidenceBook(EvidenceRules(quick_within=0)), [towards(5)] * 2) == ["…", "…"]  # off: 3 frames
+
+
+def test_a_name_is_given_only_within_tau_times_name_within_and_kept_in_the_hold_band() -> None:
+    rules = EvidenceRules(name_within=0.8, hold=0.15)
+    assert feed(EvidenceBook(rules), [towards(30, plane=2)] * 6)[-1] == "Unknown"  # d 0.27: within tau, past 0.24
+    book = EvidenceBook(rules)
+    feed(book, [towards(10, plane=2)] * 3)  # d 0.03: named
+    assert feed(book, [towards(30, plane=2)] * 12)[-1] == "Ada"  # d 0.27: not given, but kept
