@@ -91,7 +91,10 @@ class Crop:
 
     def sample(self) -> FaceSample:
         """The crop decoded to a gallery sample (RGB uint8); ReviewError when the bytes are not an image."""
-        bgr = cv2.imdecode(np.frombuffer(self.data, np.uint8), cv2.IMREAD_COLOR)
+        try:
+            bgr = cv2.imdecode(np.frombuffer(self.data, np.uint8), cv2.IMREAD_COLOR) if self.data else None
+        except cv2.error:  # OpenCV raises on some damaged bytes instead of returning None
+            bgr = None
         if bgr is None:
             raise ReviewError("A kept face crop cannot be read; forget that group.")
         return FaceSample(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.detection, self.source)
@@ -245,6 +248,10 @@ class CandidateBackend(Protocol):
 
     def expire_candidates(self, before: float) -> int:
         """Delete every row last seen before `before` (time.time()); how many went."""
+        ...
+
+    def delete_linked(self, links: Sequence[int]) -> int:
+        """Delete every row merged under one of these links (also rows no longer in memory); how many went."""
         ...
 
 
@@ -454,7 +461,7 @@ class ReviewStore:
             return  # a degenerate track (its embeddings cancel out, or no usable crop): nothing worth showing
         with self._lock:
             successor = self._successor
-            if successor is None:
+            if successor is None and self._retention.mode != "off":  # again: "off" may have come while compacting
                 self._keep(fresh)
                 self._changed()
         if successor is not None:
@@ -552,7 +559,12 @@ class ReviewStore:
             pending = [c for c in self._candidates.values() if c.stored_id is None]
             stale, self._stale = self._stale, []
         if stale:
-            self._backend.delete_candidates(stale)
+            try:
+                self._backend.delete_candidates(stale)
+            except BaseException:  # a locked or lost database: they are deleted at the next flush
+                with self._lock:
+                    self._stale = [*stale, *self._stale]
+                raise
         if not pending:
             return 0
         stored = self._backend.save_candidates(pending)
@@ -565,7 +577,12 @@ class ReviewStore:
                     orphans.append(row)
             self._changed()
         if orphans:
-            self._backend.delete_candidates(orphans)  # outside the lock: add_track never waits on the database
+            try:
+                self._backend.delete_candidates(orphans)  # outside the lock: add_track never waits on the database
+            except BaseException:
+                with self._lock:
+                    self._stale = [*orphans, *self._stale]
+                raise
         return len(pending)
 
     def expire(self, now: float | None = None) -> int:
@@ -631,8 +648,12 @@ class ReviewStore:
         with self._lock:
             now = [self._candidates.get(c.id) for c in group.candidates]
         stored = {c.stored_id for c in [*group.candidates, *now] if c is not None and c.stored_id is not None}
-        if stored and self._backend is not None:  # the database first (outside the lock): a failure keeps them
-            self._backend.delete_candidates(sorted(stored))
+        links = sorted({c.link for c in [*group.candidates, *now] if c is not None and c.link is not None})
+        if self._backend is not None:  # the database first (outside the lock): a failure keeps them
+            if stored:
+                self._backend.delete_candidates(sorted(stored))
+            if links:  # merged members that left memory (the budget) are this group too
+                self._backend.delete_linked(links)
         with self._lock:
             gone = self._drop([c.id for c in group.candidates])
             self._changed()

@@ -9,16 +9,19 @@ and deleting one really deletes it (SQLite's secure_delete overwrites its pages,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from faceapp.core.review import Candidate, Crop, thumbnail_of
+from faceapp.core.review import Candidate, Crop, ReviewError, thumbnail_of
 from faceapp.core.types import Detection, FaceSample
 from faceapp.errors import BadInputError, DatabaseError
 from faceapp.storage.models import CandidateCropRow, CandidateRow, encode_sample, vector_bytes
 from faceapp.storage.repository import GalleryRepository
+
+log = logging.getLogger(__name__)
 
 
 class CandidateRepository:
@@ -65,25 +68,31 @@ class CandidateRepository:
                 found = select(CandidateCropRow).where(CandidateCropRow.candidate_id.in_(chunk))
                 for crop in s.scalars(found.order_by(CandidateCropRow.candidate_id, CandidateCropRow.rank)):
                     crops.setdefault(crop.candidate_id, []).append(crop)
-            out = []
+            out, damaged = [], []
             for row in reversed(rows):
-                kept = tuple(self._crop(crop) for crop in crops.get(row.id, []))
-                if not kept:
-                    continue  # a candidate without crops cannot be shown or named
-                out.append(
-                    Candidate(
-                        id=row.id,
-                        model=row.model,
-                        first_seen=row.first_seen,
-                        last_seen=row.last_seen,
-                        embedding=np.frombuffer(row.embedding, dtype="<f4").astype(np.float32),
-                        crops=kept,
-                        thumbnail=self._thumbnail(row.id, kept[0]),
-                        link=row.link,
-                        stored_id=row.id,
+                try:
+                    kept = tuple(self._crop(crop) for crop in crops.get(row.id, []))
+                    if not kept:
+                        continue  # a candidate without crops cannot be shown or named
+                    out.append(
+                        Candidate(
+                            id=row.id,
+                            model=row.model,
+                            first_seen=row.first_seen,
+                            last_seen=row.last_seen,
+                            embedding=_embedding(row.embedding),
+                            crops=kept,
+                            thumbnail=self._thumbnail(row.id, kept[0]),
+                            link=row.link,
+                            stored_id=row.id,
+                        )
                     )
-                )
-            return out
+                except (DatabaseError, ReviewError, ValueError, TypeError):
+                    damaged.append(row.id)  # one damaged row must not hide every other stored face
+        if damaged:  # it can be neither shown nor named: it goes, said in the log
+            log.warning("%s: %d damaged unknown face(s) deleted from the review", self._repo.label, len(damaged))
+            self.delete_candidates(damaged)
+        return out
 
     def delete_candidates(self, stored_ids: Sequence[int]) -> int:
         """Delete these candidates with their crops; how many went."""
@@ -101,6 +110,20 @@ class CandidateRepository:
         ids = [int(i) for i in stored_ids]
         with self._repo._session(write=True, counted=False) as s:
             s.execute(update(CandidateRow).where(CandidateRow.id.in_(ids)).values(link=int(link)))
+
+    def delete_linked(self, links: Sequence[int]) -> int:
+        """Delete every candidate merged under one of these links, with its crops; how many went."""
+        keys = [int(k) for k in links]
+        if not keys:
+            return 0
+        with self._repo._session(write=True, counted=False) as s:
+            linked = CandidateRow.link.in_(keys)
+            gone = s.scalar(select(func.count()).select_from(CandidateRow).where(linked)) or 0
+            if gone:
+                s.execute(delete(CandidateRow).where(linked))
+        if gone:
+            self._repo._purge_wal()
+        return int(gone)
 
     def expire_candidates(self, before: float) -> int:
         """Delete every candidate last seen before `before` (time.time()); how many went."""
@@ -142,3 +165,11 @@ def _columns(crop: Crop) -> dict[str, object]:
     columns = encode_sample(marker)
     columns["image"] = crop.data
     return columns
+
+
+def _embedding(blob: object) -> np.ndarray:
+    """A stored candidate's mean embedding; ValueError (or TypeError) for bytes that are not finite float32."""
+    vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)  # type: ignore[call-overload]
+    if not vector.size or not np.isfinite(vector).all():
+        raise ValueError("not a finite embedding")
+    return vector

@@ -213,6 +213,9 @@ class MemoryBackend:
         old = [i for i, c in self.rows.items() if c.last_seen < before]
         return self.delete_candidates(old)
 
+    def delete_linked(self, links: list[int]) -> int:
+        return self.delete_candidates([i for i, c in self.rows.items() if c.link in links])
+
 
 @pytest.mark.usefixtures("no_fold")
 def test_days_retention_persists_expires_and_forgets_in_the_backend() -> None:
@@ -548,3 +551,52 @@ def test_fold_tracks_and_weighted_average_link() -> None:
     t = float(np.sum((m - b) ** 2)) + 0.05
     assert len(average_link(x, t)) == 2
     assert average_link(x, t, weights=[1, 100, 1]) == [[0, 1, 2]]
+
+
+# -- review of the bounded store: nothing forgotten comes back, a failed delete is retried ---------------------------
+
+
+class FlakyDelete(MemoryBackend):
+    fail = False
+
+    def delete_candidates(self, stored_ids: list[int]) -> int:
+        if self.fail:
+            raise RuntimeError("database is locked")
+        return super().delete_candidates(stored_ids)
+
+
+def test_a_delete_that_fails_during_flush_is_retried_at_the_next() -> None:
+    backend = FlakyDelete()
+    store = ReviewStore(Retention("days", 3), backend)
+    store.add_track(stream(1, person(1), 160, 1000.0))
+    store.flush()
+    store.add_track(stream(2, person(1), 160, 1001.0))  # folds: the stored row is stale, written again
+    backend.fail = True
+    with pytest.raises(RuntimeError):
+        store.flush()
+    backend.fail = False
+    store.flush()
+    (group,) = store.groups()
+    store.forget(group.ids)
+    assert backend.rows == {}  # the stale row went too: nothing comes back after a restart
+
+
+@pytest.mark.usefixtures("no_fold")
+def test_forgetting_a_merged_group_deletes_members_that_left_memory() -> None:
+    backend = MemoryBackend()
+    one = review.candidate_of(summary(1, who=1, seen=0.0), 1).nbytes
+    store = ReviewStore(Retention("days", 3), backend, memory_budget=int(2.5 * one))
+    store.add_track(summary(1, who=1, seen=1000.0))
+    store.add_track(summary(2, who=2, seen=1001.0))
+    first, second = sorted(store.groups(), key=lambda g: g.id)
+    store.merge(first.ids, second.ids)
+    store.flush()
+    store.add_track(summary(3, who=3, seen=1002.0))  # the budget pushes the oldest merged member out of memory
+    store.flush()
+    (merged,) = [g for g in store.groups() if g.candidates[0].link is not None]
+    assert len(merged.ids) == 1  # only one member is still in memory
+    store.forget(merged.ids)
+    assert all(c.link is None for c in backend.rows.values())
+    reopened = ReviewStore(Retention("days", 3), backend)
+    reopened.open(now=1003.0)
+    assert len(reopened) == 1  # person 3 only

@@ -140,3 +140,23 @@ def test_crops_stored_as_png_by_an_earlier_faceapp_still_load(sqlite_repo: Galle
     (loaded,) = backend.load_candidates()
     np.testing.assert_array_equal(loaded.samples[0].image, make_sample(10).image)
     assert loaded.stored_id == row
+
+
+def test_one_damaged_stored_face_is_dropped_and_the_others_load(tmp_path: Path) -> None:
+    from faceapp.storage.models import CandidateCropRow
+    from tests.core.test_review import summary
+
+    with GalleryRepository(tmp_path / "g.sqlite3") as repo:
+        store = ReviewStore(Retention("days", 3), CandidateRepository(repo))
+        store.open(now=1000.0)
+        store.add_track(summary(1, who=1, seen=1000.0))
+        store.add_track(summary(2, who=2, seen=1001.0))
+        assert store.flush() == 2
+        with repo._session(write=True, counted=False) as s:
+            first = s.scalars(select(CandidateCropRow).order_by(CandidateCropRow.id)).first()
+            assert first is not None
+            first.image = b""  # OpenCV raises on empty bytes rather than answering None
+        again = ReviewStore(Retention("days", 3), CandidateRepository(repo))
+        again.open(now=1002.0)
+        assert len(again) == 1
+        assert CandidateRepository(repo).count()[0] == 1  # the damaged one is gone, not kept unreachable
