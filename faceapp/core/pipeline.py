@@ -253,7 +253,8 @@ class PipelineWorker(threading.Thread):
             while not self._stop_event.is_set():
                 if self.gate.requested:  # hold only after settling: a pause asked for later waits a frame
                     self._settle()
-                    self.gate.hold(self._stop_event)  # no frame in hand, both stages idle: the analyzer is free
+                    if self.gate.hold(self._stop_event):  # no frame in hand, both stages idle: the analyzer is free
+                        self._after_pause()
                 frame = self.mailbox.get(timeout=0.1)
                 if frame is None or self._stop_event.is_set() or self.gate.requested:
                     continue
@@ -294,6 +295,15 @@ class PipelineWorker(threading.Thread):
         if rule is not None and rule != self._rule:
             self._rule = rule
             self._book.forget_decisions()
+
+    def _after_pause(self) -> None:
+        """Back from a pause (seconds of a guided capture): what the stages finished before it is of frames long gone;
+        it is dropped, every track may be embedded again, and a full pass runs at once."""
+        self._detector.collect()
+        self._embedder.collect()
+        for track in self._tracks.tracks.values():
+            track.requested = False
+        self._force_detect = True
 
     def _new_scene(self) -> None:
         self._book.end_all(self._gallery.model)

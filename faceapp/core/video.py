@@ -110,16 +110,18 @@ class PauseGate:
                 self._cond.wait(min(left, 0.05))  # also polls `alive`: a worker that ends does not notify
             return True
 
-    def hold(self, stop: threading.Event) -> None:
-        """The worker's thread, between frames: while a pause is asked for, acknowledge it and wait (or until stop)."""
+    def hold(self, stop: threading.Event) -> bool:
+        """The worker's thread, between frames: while a pause is asked for, acknowledge it and wait (or until stop).
+        True when it held (the world may have moved on meanwhile)."""
         with self._cond:
             if not self._pauses:
-                return
+                return False
             self._held = True
             self._cond.notify_all()
             while self._pauses and not stop.is_set():
                 self._cond.wait(0.1)
             self._held = False
+            return True
 
 
 def parse_source(spec: str | int) -> str | int:
