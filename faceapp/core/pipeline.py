@@ -128,14 +128,23 @@ class _Stage(threading.Thread, Generic[T]):
             done = _Done(job, output, (time.perf_counter() - wall) * 1e3, (time.thread_time() - cpu) * 1e3)
             with self._lock:
                 self._done.append(done)
+            self._idle.set()  # before _busy: once the tracking thread may submit again, the event cannot be stale
             self._busy = False
-            self._idle.set()
 
 
 def _detect(job: _DetectJob) -> _Found:
     found = list(job.detector.detect(job.frame.image))
     if job.analyzer is None or not found:
         return _Found(found, None)
+    try:
+        return _walk_in(job, found)
+    except Exception:  # the faces still start tracks; the embedding stage tries them again
+        log.exception("embedding the faces a full pass found failed")
+        return _Found(found, None)
+
+
+def _walk_in(job: _DetectJob, found: list[Detection]) -> _Found:
+    assert job.analyzer is not None
     # A face walking into an empty view: embed it here, on the frame it was found in, rather than in the next frame's
     # hand-off to the embedding stage (a frame and a hand-off sooner to its first name; issue 12's time to name).
     start = time.perf_counter()
@@ -297,13 +306,11 @@ class PipelineWorker(threading.Thread):
             self._book.forget_decisions()
 
     def _after_pause(self) -> None:
-        """Back from a pause (seconds of a guided capture): what the stages finished before it is of frames long gone;
-        it is dropped, every track may be embedded again, and a full pass runs at once."""
+        """Back from a pause (seconds of a guided capture): the view may show someone else in the same place, and
+        what the stages finished before it is of frames long gone: a new scene (tracks end, a full pass at once)."""
         self._detector.collect()
         self._embedder.collect()
-        for track in self._tracks.tracks.values():
-            track.requested = False
-        self._force_detect = True
+        self._new_scene()
 
     def _new_scene(self) -> None:
         self._book.end_all(self._gallery.model)
@@ -410,13 +417,15 @@ class PipelineWorker(threading.Thread):
             self._last_detect, self._force_detect = now, False
         if self._embedder.idle:
             # An undecided track is embedded whenever the stage is free, so a new face is named after 3 embeddings;
-            # so is one whose last embedding was held aside as far from its evidence, so that a person who took
-            # another's place in the box loses the old name after two embeddings, not two refreshes.
+            # so is one whose last embedding was held aside as far from its evidence, DOUBT_WAIT_S after it (the next
+            # frame would agree with it even for a hand passing over the face), so that a person who took another's
+            # place in the box loses the old name after that, not after two refreshes.
+            wall = time.time()  # the evidence's clock
             wanted = [
                 t
                 for t in self._tracks.visible()
                 if t.needs_embedding(now)
-                or (not t.requested and (self._book.undecided(t.track_id) or self._book.in_doubt(t.track_id)))
+                or (not t.requested and (self._book.undecided(t.track_id) or self._book.in_doubt(t.track_id, wall)))
             ]
             if wanted:
                 for t in wanted:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 Certainty = Literal["undecided", "named", "unknown"]
 MIN_QUALITY = 0.05  # a poor frame still counts a little: weights never reach 0
+DOUBT_WAIT_S = 0.25  # a frame held aside is checked again this long after (consecutive frames agree even on a hand)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class TrackEvidence:
     window: deque[tuple[np.ndarray, float]] = field(default_factory=deque)
     aside: list[tuple[np.ndarray, float]] = field(default_factory=list)  # far fresh frames in a row, with quality
     seen_before_aside: float = 0.0  # last_seen when the first of them came (the old person's last frame)
+    aside_at: float = 0.0  # when the first of them came
     verdict: Verdict = UNDECIDED
     decided_id: int | None = None  # the person the track was last named (for the summary)
     best: list[_Best] = field(default_factory=list)
@@ -294,6 +296,8 @@ class EvidenceBook:
             ev = self.tracks[track_id] = TrackEvidence(self.rules, now, now)
         far = rule.threshold * self.rules.swap_factor
         swapped = ev.add(embedding, quality, far)
+        if len(ev.aside) == 1:
+            ev.aside_at = now
         if swapped:
             ev.last_seen = ev.seen_before_aside
             self._send(track_id, ev, model)
@@ -318,10 +322,11 @@ class EvidenceBook:
         ev = self.tracks.get(track_id)
         return ev is None or ev.verdict.state == "undecided"
 
-    def in_doubt(self, track_id: int) -> bool:
-        """A fresh frame far from the track's evidence is held aside: the next one tells a bad frame from a swap."""
+    def in_doubt(self, track_id: int, now: float) -> bool:
+        """A fresh frame far from the track's evidence was held aside at least DOUBT_WAIT_S ago: the next one tells a
+        bad moment (a hand, a blur: over by then) from another person in the box."""
         ev = self.tracks.get(track_id)
-        return ev is not None and bool(ev.aside)
+        return ev is not None and bool(ev.aside) and now - ev.aside_at >= DOUBT_WAIT_S
 
     def rename(self, old: int, new: int) -> None:
         """The tracker gave a swapped track a new id."""

@@ -174,5 +174,34 @@ def test_the_staged_pipeline_names_by_evidence_and_feeds_the_sink() -> None:
     assert bob[-1][1] != ada[0][1]  # the swap started a new track
     # Bob's first embedding comes with the next refresh (<= 0.5 s, 10 frames here) and is held aside; the track in
     # doubt is embedded again at once, and that second far frame ends Ada's track.
-    assert sum(s[2] == "Ada" for s in bob) <= 10  # 6 measured; 15 without the re-embedding in doubt, 35 at 1 s
+    # Measured: 6 with the re-embedding at once (but a hand over the face then read as a swap: below), 15 without
+    # it, 35 with 1 s refreshes; with the 0.25 s wait before the second look, about 11.
+    assert sum(s[2] == "Ada" for s in bob) <= 14
     assert [s.person_id for s in summaries] == [5, 6]  # Ada's at the swap, Bob's when the worker stopped
+
+
+def test_a_short_bad_moment_on_a_named_face_is_no_swap() -> None:
+    """A hand over the face or a blur for 150 ms: the frames held aside then agree with each other, so the second
+    look at a track in doubt waits (DOUBT_WAIT_S) until the moment is over (review: every blip was two swaps, and two
+    Unknown faces for the review)."""
+    embedder = FakeEmbedder()
+    results: list[FrameResult] = []
+    worker = PipelineWorker(
+        LatestFrameMailbox(),
+        FaceAnalyzer(FaceWhereDrawn(), embedder),
+        gallery(embedder),
+        results.append,  # type: ignore[arg-type]
+    )
+    summaries: list[TrackSummary] = []
+    worker.set_track_sink(summaries.append)
+    worker.start()
+    frames = ([pattern(1)] * 14 + [pattern(3)] * 3) * 8  # Ada, and every 0.85 s three frames of nobody
+    for i, image in enumerate(frames):
+        worker.mailbox.put(Frame(i, time.monotonic(), image))
+        time.sleep(0.05)
+    time.sleep(0.2)
+    worker.stop()
+    worker.join(timeout=3)
+    tracks = {f.track_id for r in results for f in r.faces}
+    assert len(tracks) <= 2  # one track (a blip caught twice in a row by chance may still restart it once)
+    assert None not in [s.person_id for s in summaries]  # no Unknown face left for the review

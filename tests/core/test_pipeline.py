@@ -161,7 +161,7 @@ def test_a_new_gallery_renames_tracked_faces_without_embedding_again() -> None:
     assert embedder.calls == calls[0]  # the tracks' embeddings met the new gallery; none computed again
 
 
-def test_after_a_pause_the_stages_old_outputs_are_dropped_and_tracks_embedded_again() -> None:
+def test_after_a_pause_the_stages_old_outputs_are_dropped_and_a_new_scene_starts() -> None:
     """A guided capture holds the pipeline for seconds: what the stages finished before is of frames long gone."""
     worker, _, _, _ = make(delay=0.0)
     play(worker, [pattern(1)] * 10)
@@ -170,8 +170,29 @@ def test_after_a_pause_the_stages_old_outputs_are_dropped_and_tracks_embedded_ag
         track.requested = True  # an embedding of it was in the stage when the pause came
     worker._embedder._done.append(object())  # type: ignore[arg-type]  # ... and finished there meanwhile
     worker._detector._done.append(object())  # type: ignore[arg-type]
+    scene = worker._scene
     worker._after_pause()
     assert worker._embedder.collect() == []
     assert worker._detector.collect() == []
-    assert not any(t.requested for t in worker._tracks.tracks.values())
+    assert worker._tracks.tracks == {}  # someone else may stand there now: the tracks ended (their summaries sent)
+    assert worker._scene == scene + 1  # a stage output still in flight belongs to the old scene and is dropped
     assert worker._force_detect
+
+
+def test_a_walk_in_embedding_that_fails_still_starts_the_track() -> None:
+    """The detection stage embeds a face walking in; if that fails, the face still gets its track and the embedding
+    stage names it (review: the whole pass was lost, again at every pass)."""
+
+    class FailsOnTheDetectThread(FakeEmbedder):
+        def embed_chips(self, chips: np.ndarray) -> np.ndarray:
+            if threading.current_thread().name == "faceapp-detect":
+                raise RuntimeError("the walk-in embedding failed")
+            return super().embed_chips(chips)
+
+    detector, embedder = TrackingDetector(0.0), FailsOnTheDetectThread()
+    results: list[FrameResult] = []
+    analyzer = FaceAnalyzer(detector, embedder)  # type: ignore[arg-type]
+    worker = PipelineWorker(LatestFrameMailbox(), analyzer, gallery_of(embedder, pattern(1)), results.append)
+    play(worker, [pattern(1)] * 30)
+    assert any(f.name == "Ada" for r in results for f in r.faces)
+    assert {t.name for t in embedder.threads} == {"faceapp-embed"}
