@@ -300,6 +300,7 @@ def test_a_face_that_moved_during_the_recognition_delay_keeps_its_box_and_one_th
     assert not patch_changed(then, _scene_with_square(114), box)  # moved 14 px (18% of the box) since its result
     assert patch_changed(then, np.full_like(then, 90), box)  # gone: the background is there
     assert patch_changed(then, _scene_with_square(100, seed=4), box)  # someone else stands there
+    assert not patch_changed(then, then, box)  # the very frame its box was found in
 
 
 def test_scenes_are_counted_on_consecutive_frames_and_exposure_is_not_a_cut() -> None:
