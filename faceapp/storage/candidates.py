@@ -40,7 +40,12 @@ class CandidateRepository:
             ]
             blob = vector_bytes(c.embedding, None, c.model)
             row = CandidateRow(
-                model=c.model, first_seen=c.first_seen, last_seen=c.last_seen, embedding=blob, link=c.link
+                model=c.model,
+                first_seen=c.first_seen,
+                last_seen=c.last_seen,
+                embedding=blob,
+                link=c.link,
+                tracks=max(1, int(c.tracks)),
             )
             rows.append((row, crops))
         with self._repo._session(write=True, counted=False) as s:
@@ -85,6 +90,7 @@ class CandidateRepository:
                             thumbnail=self._thumbnail(row.id, kept[0]),
                             link=row.link,
                             stored_id=row.id,
+                            tracks=max(1, row.tracks or 1),
                         )
                     )
                 except (DatabaseError, ReviewError, ValueError, TypeError):

@@ -124,7 +124,16 @@ def _add_review(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
-STEPS: list[Step] = [_create_v1, _add_negatives, _add_review]
+# How many tracks a kept candidate holds ("seen N times"), so that it survives a restart with retention N days.
+REVIEW_TRACKS_DDL = "ALTER TABLE review_candidates ADD COLUMN tracks INTEGER NOT NULL DEFAULT 1"
+
+
+def add_review_tracks(conn: Connection) -> None:
+    """How many times an unknown face was seen (issue 13), kept with it."""
+    conn.exec_driver_sql(REVIEW_TRACKS_DDL)
+
+
+STEPS: list[Step] = [_create_v1, _add_negatives, _add_review, add_review_tracks]
 
 
 def latest_version() -> int:

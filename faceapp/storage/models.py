@@ -308,6 +308,7 @@ class CandidateRow(Base):
     last_seen: Mapped[float] = mapped_column(Float)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32, unit length
     link: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tracks: Mapped[int] = mapped_column(Integer, default=1)  # tracks folded into it (migrations: add_review_tracks)
 
 
 class CandidateCropRow(Base):

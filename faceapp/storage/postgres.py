@@ -125,7 +125,7 @@ def _add_review(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
-PG_STEPS: list[migrations.Step] = [_create_v1, _add_negatives, _add_review]
+PG_STEPS: list[migrations.Step] = [_create_v1, _add_negatives, _add_review, migrations.add_review_tracks]
 
 
 def parse_url(address: str) -> URL:

@@ -160,3 +160,32 @@ def test_one_damaged_stored_face_is_dropped_and_the_others_load(tmp_path: Path) 
         again.open(now=1002.0)
         assert len(again) == 1
         assert CandidateRepository(repo).count()[0] == 1  # the damaged one is gone, not kept unreachable
+
+
+def test_how_many_times_a_face_was_seen_survives_a_restart(repo: GalleryRepository) -> None:
+    """Retention "N days": a candidate folded from 4 tracks reads "seen 4 times" after the app starts again."""
+    from dataclasses import replace
+
+    backend = CandidateRepository(repo)
+    backend.save_candidates([replace(candidate(1), tracks=4), candidate(2)])
+    assert sorted(c.tracks for c in CandidateRepository(repo).load_candidates()) == [1, 4]
+
+
+def test_a_version_3_gallery_gets_the_tracks_column_with_one_each(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrations, "STEPS", migrations.STEPS[:3])
+    with GalleryRepository(db_path):  # the version-3 file as the previous release left it
+        conn = sqlite3.connect(db_path)
+        assert "tracks" not in [r[1] for r in conn.execute("PRAGMA table_info(review_candidates)")]
+        conn.close()
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO review_candidates (model, first_seen, last_seen, embedding) VALUES ('m', 1, 2, x'00')")
+    conn.commit()
+    conn.close()
+    monkeypatch.undo()
+    with GalleryRepository(db_path):
+        pass
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT tracks FROM review_candidates").fetchall() == [(1,)]
+    conn.close()
