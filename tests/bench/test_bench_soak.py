@@ -77,11 +77,10 @@ def test_a_short_soak_runs_the_window_in_a_child_and_reports_it_alive(tmp_path: 
     assert np.isfinite(r["rss_end_mb"])
 
 
-def _checked(t: float, stale: float = 0.0, gone_by: float = 0.0, status_error: float = 0.01) -> dict[str, float]:
+def _checked(t: float, gone_by: float = 0.0, status_error: float = 0.01) -> dict[str, float]:
+    """A span's sample as the child prints it: clicks and status bar at once, boxes checked after the last span."""
     return {
         **_sample(t, 1000),
-        "drawn_boxes": 30.0,
-        "stale_boxes": stale,
         "clicks": 10.0,
         "clicks_opened": 10.0 - gone_by,
         "clicks_gone_by": gone_by,
@@ -90,19 +89,32 @@ def _checked(t: float, stale: float = 0.0, gone_by: float = 0.0, status_error: f
     }
 
 
+def _boxes(span: int, stale: float = 0.0, missed: float = 0.0) -> dict[str, float]:
+    return {"truth_span": span, "drawn_boxes": 30.0, "stale_boxes": stale, "live_pass_missed": missed}
+
+
 def test_truth_spans_add_up_and_any_stale_box_or_lost_click_is_a_miss() -> None:
-    good = soak.summarize([_checked(0.5), _checked(1.0), _checked(2.5)], 0, 2.5)
+    spans = [_checked(0.5), _checked(1.0), _checked(2.5)]
+    good = soak.summarize([*spans, _boxes(0), _boxes(1, missed=2), _boxes(2)], 0, 2.5)
     assert good["truth"]["drawn_boxes"] == 90
-    assert good["truth"]["spans"] == 3
+    assert good["truth"]["spans"] == good["truth"]["spans_checked"] == 3
+    assert len(good["samples"]) == 3  # the boxes' lines went into their spans
     text = soak.report_text(good)
     assert "MISSED" not in text
-    assert "stale boxes drawn: 0 of 90 checked, over 3 spans (target 0: met)" in text
-    bad = soak.summarize([_checked(0.5), _checked(1.0, stale=1, gone_by=1), _checked(2.5, status_error=0.08)], 0, 2.5)
+    assert "stale boxes drawn (over no face): 0 of 90 checked, over 3 of 3 spans (target 0: met); 2 of them" in text
+    spans = [_checked(0.5), _checked(1.0, gone_by=1), _checked(2.5, status_error=0.08)]
+    bad = soak.summarize([*spans, _boxes(0), _boxes(1, stale=1, missed=1), _boxes(2)], 0, 2.5)
     text = soak.report_text(bad)
-    assert "stale boxes drawn: 1 of 90" in text
+    assert "stale boxes drawn (over no face): 1 of 90" in text
     assert "29 of 30, 1 'already gone by'" in text
     assert "in 2 of 3 spans; worst recognition 8.0%" in text
     assert text.count("MISSED") == 3
+
+
+def test_a_soak_that_died_before_the_boxes_were_checked_says_so() -> None:
+    r = soak.summarize([_checked(0.5), _checked(1.0)], -6, 2.5)
+    assert r["truth"]["spans_checked"] == 0
+    assert "over 0 of 2 spans (target 0: MISSED)" in soak.report_text(r)
 
 
 def test_truth_is_left_out_of_a_soak_that_did_not_check() -> None:
