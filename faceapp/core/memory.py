@@ -15,12 +15,27 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import sys
 from typing import Any
 
 # mallopt's parameter number for the mmap threshold (malloc.h), and the threshold: blocks of 256 KiB and more get
 # their own mapping. A frame or a pyramid level is far above it; Python's and Qt's small objects far below.
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 256 * 1024
+
+
+def keep_triton_out() -> bool:
+    """Mark triton (the GPU kernel compiler) as absent, before torch._dynamo loads; False when it already has.
+
+    faceapp runs every model on the CPU and compiles nothing, but torchvision's import pulls in torch._dynamo, which
+    imports triton whenever the package is installed (the CUDA torch wheels bring it): 76 MiB more resident set for
+    nothing, 70 MiB of it libtriton.so's pages (docs/benchmarks.md, "Resident set"). A None entry in sys.modules makes
+    `import triton` raise ImportError, which torch takes as "no triton" (torch.utils._triton.has_triton_package).
+    Call it first thing in a process that will import torchvision (cli.main and the soak's child do)."""
+    if "torch._dynamo" in sys.modules or sys.modules.get("triton", None) is not None:
+        return False
+    sys.modules["triton"] = None  # type: ignore[assignment]
+    return True
 
 
 def _libc() -> Any:

@@ -48,3 +48,72 @@ def test_without_glibc_the_settings_are_a_no_op(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(memory, "_libc", lambda: None)
     assert memory.configure_allocator() is False
     assert memory.malloc_stats() is None
+
+
+# The same face detected and embedded with the default model, triton kept out of the process or not: what it loaded
+# and what it found. The embeddings go through JSON as Python floats, which round-trip float32 values exactly.
+EMBED_FACE = """
+import json, sys
+from faceapp.core import memory
+kept_out = memory.keep_triton_out() if sys.argv[1] == "kept-out" else False
+from faceapp.core.detect import Detector
+from faceapp.core.embedders.registry import create_embedder
+from faceapp.core.image_io import load_image
+image = load_image(sys.argv[2])
+detections = Detector().detect(image)
+_, embeddings = create_embedder("dlib+sface").embed(image, detections)
+print(json.dumps({
+    "kept_out": kept_out,
+    "libtriton_mapped": "libtriton" in open("/proc/self/maps").read(),
+    "dynamo_imported": "torch._dynamo" in sys.modules,
+    "boxes": [list(d.box) for d in detections],
+    "embeddings": embeddings.tolist(),
+}))
+"""
+
+
+def _embed_face(mode: str, photo: Path) -> dict:  # type: ignore[type-arg]
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", EMBED_FACE, mode, str(photo)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+        timeout=300,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="needs Linux /proc to see the mapped libraries")
+def test_triton_stays_out_and_recognition_is_unchanged(shared_data: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is None:
+        pytest.skip("triton is not installed: there is nothing to keep out")
+    photo = shared_data / "photos/face_recognition_examples/lin_manuel_miranda/lin-manuel-miranda.png"
+    plain, kept_out = _embed_face("plain", photo), _embed_face("kept-out", photo)
+    assert plain["dynamo_imported"], "torchvision no longer imports torch._dynamo"
+    assert kept_out["dynamo_imported"]
+    assert plain["libtriton_mapped"], "torch._dynamo no longer loads triton by itself: the test shows nothing"
+    assert kept_out["kept_out"]
+    assert not kept_out["libtriton_mapped"]
+    assert kept_out["boxes"]
+    assert kept_out["boxes"] == plain["boxes"]
+    assert kept_out["embeddings"] == plain["embeddings"]  # bit for bit
+
+
+def test_the_cli_keeps_triton_out_before_any_command_runs() -> None:
+    root = Path(__file__).resolve().parents[2]
+    code = "import sys; from faceapp import cli; cli.main(['--version']); print(repr(sys.modules.get('triton', 0)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root, timeout=60
+    )
+    assert done.stdout.strip().splitlines()[-1] == "None"
+
+
+def test_triton_is_not_hidden_once_torch_dynamo_has_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch._dynamo", object())
+    monkeypatch.delitem(sys.modules, "triton", raising=False)
+    assert memory.keep_triton_out() is False
+    assert "triton" not in sys.modules
