@@ -50,12 +50,17 @@ def test_without_glibc_the_settings_are_a_no_op(monkeypatch: pytest.MonkeyPatch)
     assert memory.malloc_stats() is None
 
 
-# The same face detected and embedded with the default model, triton kept out of the process or not: what it loaded
-# and what it found. The embeddings go through JSON as Python floats, which round-trip float32 values exactly.
+# The same face detected and embedded with the default model in a new process: "ordinary" imports torchvision first
+# (torch._dynamo, sympy and triton come with it), "triton-out" does so with triton kept out, "app" is what the app
+# does (triton kept out, torchvision imported by the detector without torch._dynamo). What loaded and what was found;
+# the embeddings go through JSON as Python floats, which round-trip float32 values exactly.
 EMBED_FACE = """
 import json, sys
 from faceapp.core import memory
-kept_out = memory.keep_triton_out() if sys.argv[1] == "kept-out" else False
+if sys.argv[1] != "ordinary":
+    assert memory.keep_triton_out()
+if sys.argv[1] != "app":
+    import torchvision
 from faceapp.core.detect import Detector
 from faceapp.core.embedders.registry import create_embedder
 from faceapp.core.image_io import load_image
@@ -63,9 +68,9 @@ image = load_image(sys.argv[2])
 detections = Detector().detect(image)
 _, embeddings = create_embedder("dlib+sface").embed(image, detections)
 print(json.dumps({
-    "kept_out": kept_out,
     "libtriton_mapped": "libtriton" in open("/proc/self/maps").read(),
     "dynamo_imported": "torch._dynamo" in sys.modules,
+    "sympy_imported": "sympy" in sys.modules,
     "boxes": [list(d.box) for d in detections],
     "embeddings": embeddings.tolist(),
 }))
@@ -86,21 +91,32 @@ def _embed_face(mode: str, photo: Path) -> dict:  # type: ignore[type-arg]
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="needs Linux /proc to see the mapped libraries")
-def test_triton_stays_out_and_recognition_is_unchanged(shared_data: Path) -> None:
+def test_triton_and_dynamo_stay_out_and_recognition_is_unchanged(shared_data: Path) -> None:
     import importlib.util
 
-    if importlib.util.find_spec("triton") is None:
-        pytest.skip("triton is not installed: there is nothing to keep out")
     photo = shared_data / "photos/face_recognition_examples/lin_manuel_miranda/lin-manuel-miranda.png"
-    plain, kept_out = _embed_face("plain", photo), _embed_face("kept-out", photo)
-    assert plain["dynamo_imported"], "torchvision no longer imports torch._dynamo"
-    assert kept_out["dynamo_imported"]
-    assert plain["libtriton_mapped"], "torch._dynamo no longer loads triton by itself: the test shows nothing"
-    assert kept_out["kept_out"]
-    assert not kept_out["libtriton_mapped"]
-    assert kept_out["boxes"]
-    assert kept_out["boxes"] == plain["boxes"]
-    assert kept_out["embeddings"] == plain["embeddings"]  # bit for bit
+    ordinary, triton_out, app = (_embed_face(mode, photo) for mode in ("ordinary", "triton-out", "app"))
+    assert ordinary["dynamo_imported"], "torchvision no longer imports torch._dynamo: the test shows nothing"
+    assert ordinary["sympy_imported"]
+    if importlib.util.find_spec("triton") is not None:
+        assert ordinary["libtriton_mapped"], "torch._dynamo no longer loads triton by itself: the test shows nothing"
+    assert triton_out["dynamo_imported"]
+    assert not triton_out["libtriton_mapped"]
+    assert not app["dynamo_imported"]
+    assert not app["sympy_imported"]
+    assert not app["libtriton_mapped"]
+    assert ordinary["boxes"]
+    assert triton_out["boxes"] == ordinary["boxes"]
+    assert app["boxes"] == ordinary["boxes"]
+    assert triton_out["embeddings"] == ordinary["embeddings"]  # bit for bit
+    assert app["embeddings"] == ordinary["embeddings"]
+
+
+def test_the_stand_in_answers_as_torch_dynamo_does() -> None:
+    from torch._dynamo.utils import is_compile_supported
+
+    for device in ("cpu", "cuda", "meta"):
+        assert memory._is_compile_supported(device) == is_compile_supported(device)
 
 
 def test_the_cli_keeps_triton_out_before_any_command_runs() -> None:
