@@ -133,3 +133,30 @@ def test_triton_is_not_hidden_once_torch_dynamo_has_loaded(monkeypatch: pytest.M
     monkeypatch.delitem(sys.modules, "triton", raising=False)
     assert memory.keep_triton_out() is False
     assert "triton" not in sys.modules
+
+
+# A torchvision that needs more of torch._dynamo while it is imported (here: roi_align's import first asks for
+# torch._dynamo.eval_frame, which the stand-in has not): it must be imported the ordinary way, with the real module.
+WANTS_MORE_OF_DYNAMO = """
+import sys, importlib.abc
+class Wants(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "torchvision.ops.roi_align":
+            import torch._dynamo.eval_frame
+        return None
+sys.meta_path.insert(0, Wants())
+from faceapp.core import memory
+with memory.torchvision_without_dynamo():
+    import torchvision
+import torch
+keep = torchvision.ops.nms(torch.tensor([[0.0, 0, 10, 10], [1, 1, 10, 10]]), torch.tensor([0.9, 0.8]), 0.5)
+print(torchvision.ops.roi_align.__globals__["is_compile_supported"].__module__, keep.tolist())
+"""
+
+
+def test_a_torchvision_that_wants_more_of_dynamo_is_imported_the_ordinary_way() -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", WANTS_MORE_OF_DYNAMO], capture_output=True, text=True, check=True, cwd=root, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "torch._dynamo.utils [0]"
