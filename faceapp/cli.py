@@ -659,6 +659,9 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `faceapp` and `python main.py`."""
+    from faceapp.core.memory import keep_triton_out
+
+    keep_triton_out()  # before anything imports torchvision: every command runs its models on the CPU
     parser = build_parser()
     args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
     if args.version:

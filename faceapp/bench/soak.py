@@ -98,6 +98,7 @@ def none_refcount() -> int:
 
 def _child(args: argparse.Namespace) -> int:
     """Run the window and print a JSON sample every `interval` seconds until `minutes` have passed."""
+    memory.keep_triton_out()  # as cli.main does
     if not args.default_malloc:
         memory.configure_allocator()  # as app.run does, before models and threads
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

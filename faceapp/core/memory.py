@@ -13,14 +13,77 @@ but kept memory stayed at 3-7 MiB, and the resident set grew +10 MiB from 2 to 8
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import sys
+import types
+from collections.abc import Iterator
 from typing import Any
 
 # mallopt's parameter number for the mmap threshold (malloc.h), and the threshold: blocks of 256 KiB and more get
 # their own mapping. A frame or a pyramid level is far above it; Python's and Qt's small objects far below.
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 256 * 1024
+
+
+def keep_triton_out() -> bool:
+    """Mark triton (the GPU kernel compiler) as absent, before torch._dynamo loads; False when it already has.
+
+    faceapp runs every model on the CPU and compiles nothing, but torchvision's import pulls in torch._dynamo, which
+    imports triton whenever the package is installed (the CUDA torch wheels bring it): 76 MiB more resident set for
+    nothing, 70 MiB of it libtriton.so's pages (docs/benchmarks.md, "Resident set"). A None entry in sys.modules makes
+    `import triton` raise ImportError, which torch takes as "no triton" (torch.utils._triton.has_triton_package).
+    Call it first thing in a process that will import torchvision (cli.main and the soak's child do)."""
+    if "torch._dynamo" in sys.modules or sys.modules.get("triton", None) is not None:
+        return False
+    sys.modules["triton"] = None  # type: ignore[assignment]
+    return True
+
+
+def _is_compile_supported(device_type: Any) -> bool:
+    """torch._dynamo.utils.is_compile_supported, imported when first called (it never is by faceapp's models)."""
+    from torch._dynamo.utils import is_compile_supported
+
+    return bool(is_compile_supported(device_type))
+
+
+@contextlib.contextmanager
+def torchvision_without_dynamo() -> Iterator[None]:
+    """Import torchvision with torch._dynamo left unloaded until something really uses it.
+
+    torchvision's one tie to torch._dynamo is an import at the top of torchvision/ops/roi_align.py of
+    `is_compile_supported`, a function roi_align calls only in a fallback path (faceapp calls no roi_align). Importing
+    it loads all of torch._dynamo and, through torch.fx's symbolic shapes, sympy: 74 MiB of Python objects resident
+    for good (docs/benchmarks.md, "Resident set"). For the time torchvision is imported, `torch._dynamo.utils` is a
+    stand-in whose `is_compile_supported` imports and calls the real one; then the stand-ins leave sys.modules, so
+    any later use of torch._dynamo (torch.compile, roi_align's fallback) imports the real package as usual. When
+    torchvision or torch._dynamo is loaded already, or anything else asks the stand-ins for more during the import,
+    torchvision is imported the ordinary way.
+    """
+    if "torchvision" in sys.modules or "torch._dynamo" in sys.modules:
+        yield
+        return
+    import torch
+
+    package, utils = types.ModuleType("torch._dynamo"), types.ModuleType("torch._dynamo.utils")
+    package.__path__ = []
+    utils.is_compile_supported = _is_compile_supported  # type: ignore[attr-defined]
+    package.utils = utils  # type: ignore[attr-defined]
+    stand_ins = {"torch._dynamo": package, "torch._dynamo.utils": utils}
+    sys.modules.update(stand_ins)
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # a torchvision that wants more of torch._dynamo: import it the ordinary way
+        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
+            del sys.modules[name]
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+        if torch.__dict__.get("_dynamo") is package:
+            del torch._dynamo
+    yield
 
 
 def _libc() -> Any:

@@ -48,3 +48,115 @@ def test_without_glibc_the_settings_are_a_no_op(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(memory, "_libc", lambda: None)
     assert memory.configure_allocator() is False
     assert memory.malloc_stats() is None
+
+
+# The same face detected and embedded with the default model in a new process: "ordinary" imports torchvision first
+# (torch._dynamo, sympy and triton come with it), "triton-out" does so with triton kept out, "app" is what the app
+# does (triton kept out, torchvision imported by the detector without torch._dynamo). What loaded and what was found;
+# the embeddings go through JSON as Python floats, which round-trip float32 values exactly.
+EMBED_FACE = """
+import json, sys
+from faceapp.core import memory
+if sys.argv[1] != "ordinary":
+    assert memory.keep_triton_out()
+if sys.argv[1] != "app":
+    import torchvision
+from faceapp.core.detect import Detector
+from faceapp.core.embedders.registry import create_embedder
+from faceapp.core.image_io import load_image
+image = load_image(sys.argv[2])
+detections = Detector().detect(image)
+_, embeddings = create_embedder("dlib+sface").embed(image, detections)
+print(json.dumps({
+    "libtriton_mapped": "libtriton" in open("/proc/self/maps").read(),
+    "dynamo_imported": "torch._dynamo" in sys.modules,
+    "sympy_imported": "sympy" in sys.modules,
+    "boxes": [list(d.box) for d in detections],
+    "embeddings": embeddings.tolist(),
+}))
+"""
+
+
+def _embed_face(mode: str, photo: Path) -> dict:  # type: ignore[type-arg]
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", EMBED_FACE, mode, str(photo)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+        timeout=300,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="needs Linux /proc to see the mapped libraries")
+def test_triton_and_dynamo_stay_out_and_recognition_is_unchanged(shared_data: Path) -> None:
+    import importlib.util
+
+    photo = shared_data / "photos/face_recognition_examples/lin_manuel_miranda/lin-manuel-miranda.png"
+    ordinary, triton_out, app = (_embed_face(mode, photo) for mode in ("ordinary", "triton-out", "app"))
+    assert ordinary["dynamo_imported"], "torchvision no longer imports torch._dynamo: the test shows nothing"
+    assert ordinary["sympy_imported"]
+    if importlib.util.find_spec("triton") is not None:
+        assert ordinary["libtriton_mapped"], "torch._dynamo no longer loads triton by itself: the test shows nothing"
+    assert triton_out["dynamo_imported"]
+    assert not triton_out["libtriton_mapped"]
+    assert not app["dynamo_imported"]
+    assert not app["sympy_imported"]
+    assert not app["libtriton_mapped"]
+    assert ordinary["boxes"]
+    assert triton_out["boxes"] == ordinary["boxes"]
+    assert app["boxes"] == ordinary["boxes"]
+    assert triton_out["embeddings"] == ordinary["embeddings"]  # bit for bit
+    assert app["embeddings"] == ordinary["embeddings"]
+
+
+def test_the_stand_in_answers_as_torch_dynamo_does() -> None:
+    from torch._dynamo.utils import is_compile_supported
+
+    for device in ("cpu", "cuda", "meta"):
+        assert memory._is_compile_supported(device) == is_compile_supported(device)
+
+
+def test_the_cli_keeps_triton_out_before_any_command_runs() -> None:
+    root = Path(__file__).resolve().parents[2]
+    code = "import sys; from faceapp import cli; cli.main(['--version']); print(repr(sys.modules.get('triton', 0)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root, timeout=60
+    )
+    assert done.stdout.strip().splitlines()[-1] == "None"
+
+
+def test_triton_is_not_hidden_once_torch_dynamo_has_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch._dynamo", object())
+    monkeypatch.delitem(sys.modules, "triton", raising=False)
+    assert memory.keep_triton_out() is False
+    assert "triton" not in sys.modules
+
+
+# A torchvision that needs more of torch._dynamo while it is imported (here: roi_align's import first asks for
+# torch._dynamo.eval_frame, which the stand-in has not): it must be imported the ordinary way, with the real module.
+WANTS_MORE_OF_DYNAMO = """
+import sys, importlib.abc
+class Wants(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "torchvision.ops.roi_align":
+            import torch._dynamo.eval_frame
+        return None
+sys.meta_path.insert(0, Wants())
+from faceapp.core import memory
+with memory.torchvision_without_dynamo():
+    import torchvision
+import torch
+keep = torchvision.ops.nms(torch.tensor([[0.0, 0, 10, 10], [1, 1, 10, 10]]), torch.tensor([0.9, 0.8]), 0.5)
+print(torchvision.ops.roi_align.__globals__["is_compile_supported"].__module__, keep.tolist())
+"""
+
+
+def test_a_torchvision_that_wants_more_of_dynamo_is_imported_the_ordinary_way() -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", WANTS_MORE_OF_DYNAMO], capture_output=True, text=True, check=True, cwd=root, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "torch._dynamo.utils [0]"

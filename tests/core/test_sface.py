@@ -175,3 +175,82 @@ def test_the_default_fused_model_enrolls_and_identifies_through_the_engine(tmp_p
         assert [r.match.name for r in found] == ["Ada"]
     finally:
         engine.close()
+
+
+class _NetSpy:
+    """A cv2.dnn.Net stand-in that records the shape of every input it is given and runs the real net."""
+
+    def __init__(self, net) -> None:  # type: ignore[no-untyped-def]
+        self.net, self.shapes = net, []  # type: ignore[var-annotated]
+
+    def setInput(self, blob: np.ndarray, name: str) -> None:
+        self.shapes.append(blob.shape)
+        self.net.setInput(blob, name)
+
+    def forward(self) -> np.ndarray:
+        return self.net.forward()  # type: ignore[no-any-return]
+
+
+def test_sface_runs_one_chip_per_forward_pass(sface, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # OpenCV keeps each layer's blob for the last input shape, ~5 MiB per chip, for the net's life: a batch of a dozen
+    # faces left 60-100 MiB resident in the live window. One chip at a time keeps the net's memory at one chip's.
+    spy = _NetSpy(sface._net)
+    monkeypatch.setattr(sface, "_net", spy)
+    chips = np.random.default_rng(3).integers(0, 256, (5, 112, 112, 3), dtype=np.uint8)
+    out = sface.embed_chips(chips)
+    assert out.shape == (5, 128)
+    assert spy.shapes == [(1, 3, 112, 112)] * 5
+
+
+@pytest.mark.shared_data
+def test_one_chip_at_a_time_embeds_real_faces_as_a_batched_pass_did(sface, shared_data: Path, detector) -> None:  # type: ignore[no-untyped-def]
+    from faceapp.core.embedders import sface as sface_module
+    from faceapp.core.image_io import load_image
+
+    chips = []
+    for name in ("Aaron_Peirsol", "Abdullah_Gul", "Abel_Pacheco"):
+        for i in (1, 2):
+            image = load_image(shared_data / "lfw" / name / f"{name}_{i:04d}.jpg")
+            chips.append(sface.align(image, detector.detect(image)[0]))
+    stack = np.stack(chips)
+    one_by_one = sface.embed_chips(stack)
+    # The pass before the change: all six chips in one forward pass (BATCH_SIZE was 32).
+    sface._net.setInput(np.ascontiguousarray(stack.astype(np.float32).transpose(0, 3, 1, 2)), sface_module.INPUT_NAME)
+    batched = normalize(sface._net.forward().reshape(len(chips), -1))
+    np.testing.assert_allclose(one_by_one, batched, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(distances(one_by_one, one_by_one), distances(batched, batched), rtol=0, atol=1e-6)
+
+
+# Sixteen chips through a fresh SFace net: how much anonymous memory the process keeps afterwards, in MiB.
+SFACE_KEEPS = """
+import sys
+import numpy as np
+from faceapp.core import memory
+memory.configure_allocator()
+from faceapp.core.embedders.sface import SfaceEmbedder
+def anon():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("RssAnon:")) / 1024
+e = SfaceEmbedder(sys.argv[1])
+e.embed_chips(np.zeros((1, 112, 112, 3), np.uint8))
+before = anon()
+e.embed_chips(np.random.default_rng(0).integers(0, 256, (16, 112, 112, 3), dtype=np.uint8))
+print(anon() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux /proc to read the resident set")
+def test_embedding_many_chips_leaves_no_large_blobs_resident(sface_file: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", SFACE_KEEPS, str(sface_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+        timeout=120,
+    )
+    kept = float(done.stdout.strip().splitlines()[-1])
+    assert kept < 20, f"{kept:.0f} MiB kept after embedding 16 chips (one batch of 16 kept 72)"

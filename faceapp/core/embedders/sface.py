@@ -24,7 +24,13 @@ from faceapp.errors import ModelError
 
 CHIP_SIZE = 112
 INPUT_NAME = "data"
-BATCH_SIZE = 32
+# One chip per forward pass. OpenCV's DNN keeps every layer's output blob allocated for the last input shape, about
+# 5 MiB per chip in the batch, for as long as the net lives: the live pipeline's batches of a dozen chips left
+# 60-100 MiB mappings resident in the window for good (docs/benchmarks.md, "Resident set"). With one chip it keeps
+# 6 MiB, the shape never changes (no re-allocation between calls), and chips per second are the same on this CPU
+# (batch 32: 27.7-30.6 ms per chip, batch 1: 28.5 on live-sized calls). An embedding differs from the batched
+# pass's by < 1e-6 (OpenCV's convolution tiles a batch differently) and no longer depends on the faces beside it.
+BATCH_SIZE = 1
 
 
 def load_net(path: Path, info: ModelSpec | None = None) -> Any:
