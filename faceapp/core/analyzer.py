@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -35,8 +34,3 @@ class FaceAnalyzer:
         """Faces for detections already found in `image`."""
         chips, vectors = self.embedder.embed(image, detections)
         return [Face(det, vectors[i], chips[i] if keep_chips else None) for i, det in enumerate(detections)]
-
-    def embed_concurrently(self, image: np.ndarray, detections: list[Detection], helper: Executor) -> list[Face]:
-        """embed(), lending the embedder `helper`'s thread for its parts (Embedder.embed_concurrently)."""
-        _, vectors = self.embedder.embed_concurrently(image, detections, helper)
-        return [Face(det, vectors[i]) for i, det in enumerate(detections)]

@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -47,7 +46,6 @@ class _DetectJob:
     frame: Frame
     detector: Any
     analyzer: FaceAnalyzer | None = None  # set while no face is tracked: the faces found are embedded at once
-    helper: Executor | None = None  # ... with this thread lent to the embedder's other parts meanwhile
 
 
 @dataclass(frozen=True)
@@ -159,10 +157,7 @@ def _walk_in(job: _DetectJob, found: list[Detection]) -> _Found:
     # A face walking into an empty view: embed it here, on the frame it was found in, rather than in the next frame's
     # hand-off to the embedding stage (a frame and a hand-off sooner to its first name; issue 12's time to name).
     start = time.perf_counter()
-    if job.helper is not None:
-        faces = job.analyzer.embed_concurrently(job.frame.image, found, job.helper)
-    else:
-        faces = job.analyzer.embed(job.frame.image, found)
+    faces = job.analyzer.embed(job.frame.image, found)
     return _Found([f.detection for f in faces], [f.embedding for f in faces], (time.perf_counter() - start) * 1e3)
 
 
@@ -208,9 +203,6 @@ class PipelineWorker(threading.Thread):
         self.gate = PauseGate()  # another thread borrows the analyzer between two frames (a guided capture)
         self._detector = _Stage[_DetectJob]("faceapp-detect", _detect, self.on_error, self._detected)
         self._embedder = _Stage[_EmbedJob]("faceapp-embed", _embed, self.on_error, self._embedded)
-        # A face walking into an empty view: the detection stage embeds it with the embedder's other parts on this
-        # thread meanwhile (nothing else embeds then: the embedding stage is idle and no track exists).
-        self._helper = ThreadPoolExecutor(1, "faceapp-walk-in", initializer=own_threads, initargs=(1,))
         self._news = threading.Event()  # a stage finished a job whose faces may be named: report before the next frame
         self._last_frame: Frame | None = None  # the tracking thread's latest frame (reported again on news)
         self._rule = default_rule(analyzer)
@@ -319,7 +311,6 @@ class PipelineWorker(threading.Thread):
             self._embedder.stop()
             self._detector.join(0.5)
             self._embedder.join(0.5)
-            self._helper.shutdown(wait=False)
             self._book.sink = self._sink
             self._book.end_all(self._gallery.model)  # the tracks still open end with the worker
 
@@ -460,8 +451,7 @@ class PipelineWorker(threading.Thread):
             # come from its faces), so the two threads never run the embedder at once (OpenCV's nets are not
             # thread-safe).
             walk_in = self._analyzer if not self._tracks.tracks and self._embedder.idle else None
-            helper = self._helper if walk_in is not None else None
-            self._detector.submit(_DetectJob(self._scene, frame, self._analyzer.detector, walk_in, helper))
+            self._detector.submit(_DetectJob(self._scene, frame, self._analyzer.detector, walk_in))
             self._last_detect, self._force_detect = now, False
         if self._embedder.idle:
             # An undecided track is embedded whenever the stage is free, so a new face is named after 3 embeddings;

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -224,24 +223,3 @@ def test_a_walk_in_is_named_as_soon_as_its_stage_ends_not_at_the_next_frame() ->
     assert first[1].timings.get("again") == 1.0  # frame 0 reported again, once its face was named
     assert first[0] - put[0] < 0.3  # the next frame came 0.4 s after the first
     assert [r.frame_index for _, r in reported if "again" not in r.timings] == [0, 1, 2, 3]
-
-
-def test_a_walk_in_runs_a_fused_models_other_parts_on_the_helper_thread() -> None:
-    from faceapp.core.embedders.fused import FusedEmbedder
-
-    detector, parts = TrackingDetector(0.0), (FakeEmbedder(), FakeEmbedder())
-    fused = FusedEmbedder(parts[0].info, parts, (0.5, 0.5))
-    _, vectors = fused.embed(pattern(1), [detection(*FACE)])
-    gallery = GallerySnapshot("fake", np.array([5]), {5: "Ada"}, vectors)
-    for part in parts:
-        part.calls, part.threads = 0, []
-    results: list[FrameResult] = []
-    worker = PipelineWorker(LatestFrameMailbox(), FaceAnalyzer(detector, fused), gallery, results.append)  # type: ignore[arg-type]
-    play(worker, [pattern(1)] * 5)
-    assert parts[0].threads[0].name == "faceapp-detect"
-    assert parts[1].threads[0].name.startswith("faceapp-walk-in")  # meanwhile, on the lent thread
-    assert any(f.name == "Ada" for r in results for f in r.faces)
-    with ThreadPoolExecutor(1) as helper:
-        chips, together = fused.embed_concurrently(pattern(1), [detection(*FACE)], helper)
-    assert np.array_equal(together, vectors)  # the same numbers as one after the other
-    assert chips.shape == (1, 32, 32, 3)

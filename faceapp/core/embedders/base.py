@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from concurrent.futures import Executor
 
 import numpy as np
 
@@ -44,13 +43,3 @@ class Embedder(ABC):
             return empty, np.zeros((0, self.info.dim), np.float32)
         chips = np.stack([self.align(image, d) for d in detections])
         return chips, self.embed_chips(chips)
-
-    def embed_concurrently(
-        self, image: np.ndarray, detections: list[Detection], helper: Executor
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """embed(), the same numbers; a model of independent parts runs some on `helper`'s thread meanwhile.
-
-        The caller lends `helper` (one thread, not running this embedder otherwise) for a result wanted soon while a
-        core is free: a face walking into an empty view (core.pipeline). The default runs everything here.
-        """
-        return self.embed(image, detections)

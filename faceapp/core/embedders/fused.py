@@ -10,7 +10,6 @@ development split (docs/benchmarks.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Executor
 
 import numpy as np
 
@@ -57,19 +56,3 @@ class FusedEmbedder(Embedder):
         chips, first = self.parts[0].embed(image, detections)
         rest = [part.embed(image, detections)[1] for part in self.parts[1:]]
         return chips, fuse([first, *rest], self.weights)
-
-    def embed_concurrently(
-        self, image: np.ndarray, detections: list[Detection], helper: Executor
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """embed(), with the parts after the first on `helper`'s thread while the first runs here.
-
-        dlib+sface on a 640x480 frame with three faces: dlib's ResNet about 50 ms on one core, SFace about 80 ms of
-        CPU on OpenCV's threads; one after the other they took about 100 ms of wall time (issue 12). Each part's
-        network is used by one thread, and each part computes what it would alone.
-        """
-        rest = helper.submit(lambda: [part.embed(image, detections)[1] for part in self.parts[1:]])
-        try:
-            chips, first = self.parts[0].embed(image, detections)
-        finally:
-            others = rest.result()  # never leave the helper running a part after returning (or raising)
-        return chips, fuse([first, *others], self.weights)
