@@ -62,14 +62,21 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 UNDECIDED = "…"  # a track's label before its evidence decides (the view's mark): leaving it is no label change
 # Per-stage times a worker reports (ms); a stage that did not run for a frame is absent from its timings. *_cpu is
 # the stage thread's CPU time, which shows threads spinning (issue 12) where wall time cannot.
-STAGES = ("detect", "detect_cpu", "track", "embed", "embed_cpu", "match", "total", "total_cpu")
+STAGES = ("detect", "detect_cpu", "walk_in_embed", "track", "embed", "embed_cpu", "match", "total", "total_cpu")
 
 
 def summarize(
     results: list[FrameResult], tau: MatchRule | float, elapsed: float, fps: float, truth: list[TruthSpan] | None
 ) -> dict[str, object]:
-    """The figures of one run from the worker's results."""
-    stages = {k: _percentiles([r.timings[k] for r in results if k in r.timings]) for k in STAGES}
+    """The figures of one run from the worker's results.
+
+    A frame reported again (the staged pipeline's timings "again": a stage finished between two frames with faces
+    that may be named) counts for wrong labels and stage times only: rates, shares and flicker are of each frame's
+    first report.
+    """
+    every = results
+    results = [r for r in every if "again" not in r.timings]
+    stages = {k: _percentiles([r.timings[k] for r in every if k in r.timings]) for k in STAGES}  # all work done
     face_frames = [(r, f) for r in results for f in r.faces]
     labelled = sum(f.accepted(tau) for _, f in face_frames)
     labels_by_track: dict[int, list[str]] = defaultdict(list)
@@ -82,6 +89,7 @@ def summarize(
             first_label[str(f.name)] = r.frame_index / fps
     out: dict[str, object] = {
         "recognitions": len(results),
+        "reported_again": len(every) - len(results),
         "recognition_fps": len(results) / elapsed if elapsed else 0.0,
         "latency_ms": stages,
         "face_frames": len(face_frames),
@@ -92,7 +100,7 @@ def summarize(
         "first_label_s": first_label,
     }
     if truth:
-        out.update(_truth_figures(face_frames, tau, fps, truth))
+        out.update(_truth_figures([(r, f) for r in every for f in r.faces], tau, fps, truth))
     return out
 
 

@@ -52,6 +52,7 @@ class Detector:
                 device="cpu",
                 select_largest=False,
             )
+            _fast_pools(self._mtcnn)
         return self._mtcnn
 
     def detection_scale(self, shape: tuple[int, ...]) -> float:
@@ -153,6 +154,32 @@ class Detector:
         ]
         kept = [d for d in found if d.score >= self.config.min_score and d.size >= self.config.min_face_size]
         return sorted(kept, key=lambda d: d.area, reverse=True)
+
+
+def _fast_pools(mtcnn: Any) -> None:
+    """Give MTCNN's three nets max pools that run on a channels-last copy of their input (the same numbers).
+
+    torch's CPU max pool on a contiguous NCHW batch is slow: on a 640x480 frame with three faces (at the app's 0.5
+    scale) R-net's and O-net's pools on their 25-90 candidate crops took about 40 of the pass's 120 ms of CPU, three
+    to four times what the same pool takes on channels-last memory (issue 12, docs/benchmarks.md). The max of a
+    window does not depend on the memory layout, and the output is given back in the input's layout, so every later
+    layer sees what it saw before.
+    """
+    import torch
+
+    class ChannelsLastMaxPool(torch.nn.MaxPool2d):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if not x.is_contiguous():  # P-net's input is channels-last already, and its next layer expects that
+                return super().forward(x)
+            return super().forward(x.contiguous(memory_format=torch.channels_last)).contiguous()
+
+    for net in (mtcnn.pnet, mtcnn.rnet, mtcnn.onet):
+        for name, module in list(net.named_children()):
+            if type(module) is torch.nn.MaxPool2d:
+                fast = ChannelsLastMaxPool(
+                    module.kernel_size, module.stride, module.padding, module.dilation, ceil_mode=module.ceil_mode
+                )
+                setattr(net, name, fast)
 
 
 def _square(box: tuple[float, float, float, float]) -> tuple[float, float, float]:

@@ -61,6 +61,7 @@ class _EmbedJob:
     image: np.ndarray = field(repr=False)
     faces: tuple[tuple[int, Detection], ...]
     analyzer: FaceAnalyzer
+    urgent: bool = False  # a face in it has no name yet: its result is reported without waiting for the next frame
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,15 @@ class _Done(Generic[T]):
 class _Stage(threading.Thread, Generic[T]):
     """A worker thread that runs `work` on one job at a time; `idle` says whether it can take another."""
 
-    def __init__(self, name: str, work: Callable[[T], Any], on_error: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[T], Any],
+        on_error: Callable[[str], None],
+        on_done: Callable[[_Done[T]], None] | None = None,
+    ) -> None:
         super().__init__(name=name, daemon=True)
-        self.work, self.on_error = work, on_error
+        self.work, self.on_error, self.on_done = work, on_error, on_done
         self.inbox: LatestFrameMailbox[T] = LatestFrameMailbox()
         self._done: list[_Done[T]] = []
         self._lock = threading.Lock()
@@ -130,6 +137,8 @@ class _Stage(threading.Thread, Generic[T]):
                 self._done.append(done)
             self._idle.set()  # before _busy: once the tracking thread may submit again, the event cannot be stale
             self._busy = False
+            if self.on_done is not None:  # after both: the tracking thread it wakes may hand this stage the next job
+                self.on_done(done)
 
 
 def _detect(job: _DetectJob) -> _Found:
@@ -192,8 +201,10 @@ class PipelineWorker(threading.Thread):
         self._pending_gallery: GallerySnapshot | None = None
         self._stop_event = threading.Event()
         self.gate = PauseGate()  # another thread borrows the analyzer between two frames (a guided capture)
-        self._detector = _Stage[_DetectJob]("faceapp-detect", _detect, self.on_error)
-        self._embedder = _Stage[_EmbedJob]("faceapp-embed", _embed, self.on_error)
+        self._detector = _Stage[_DetectJob]("faceapp-detect", _detect, self.on_error, self._detected)
+        self._embedder = _Stage[_EmbedJob]("faceapp-embed", _embed, self.on_error, self._embedded)
+        self._news = threading.Event()  # a stage finished a job whose faces may be named: report before the next frame
+        self._last_frame: Frame | None = None  # the tracking thread's latest frame (reported again on news)
         self._rule = default_rule(analyzer)
         self._pending_rule: MatchRule | None = None
         self._sink: TrackSink | None = None
@@ -226,6 +237,20 @@ class PipelineWorker(threading.Thread):
         found = self._analyzer.detector.detect(image)
         if self._relocator is not None and found:
             self._relocator.detect_near(image, [found[0].box])
+
+    def _detected(self, done: _Done[_DetectJob]) -> None:
+        """A stage thread: a walk-in's faces were embedded; wake the tracking thread to report them now."""
+        if isinstance(done.output, _Found) and done.output.embeddings is not None:
+            self._wake()
+
+    def _embedded(self, done: _Done[_EmbedJob]) -> None:
+        """A stage thread: an embedding job with a face that had no name yet ended."""
+        if done.job.urgent:
+            self._wake()
+
+    def _wake(self) -> None:
+        self._news.set()
+        self.mailbox.nudge()
 
     def stop(self) -> None:
         """Ask all three loops to end and wake them; join() afterwards."""
@@ -264,11 +289,20 @@ class PipelineWorker(threading.Thread):
                     self._settle()
                     if self.gate.hold(self._stop_event):  # no frame in hand, both stages idle: the analyzer is free
                         self._after_pause()
-                frame = self.mailbox.get(timeout=0.1)
+                frame = self.mailbox.get(timeout=0.0 if self._news.is_set() else 0.1)
+                if frame is None and self._news.is_set():
+                    # A stage finished between two frames with faces that may now be named: report them on the
+                    # latest frame again (its timings carry again=1) rather than up to a frame later (issue 12).
+                    frame = self._last_frame
                 if frame is None or self._stop_event.is_set() or self.gate.requested:
                     continue
+                self._news.clear()  # before process, which collects every output finished until then
+                again, self._last_frame = frame is self._last_frame, frame
                 try:
-                    self.on_result(self.process(frame))
+                    result = self.process(frame)
+                    if again:
+                        result.timings["again"] = 1.0
+                    self.on_result(result)
                 except Exception as exc:  # keep the app alive; the GUI shows the message
                     log.exception("recognition failed on frame %d", frame.index)
                     self.on_error(f"Recognition failed: {exc}")
@@ -310,6 +344,8 @@ class PipelineWorker(threading.Thread):
         what the stages finished before it is of frames long gone: a new scene (tracks end, a full pass at once)."""
         self._detector.collect()
         self._embedder.collect()
+        self._news.clear()
+        self._last_frame = None
         self._new_scene()
 
     def _new_scene(self) -> None:
@@ -332,6 +368,8 @@ class PipelineWorker(threading.Thread):
             if done.job.scene == self._scene and done.output is not None:
                 embedded += self._apply_detections(done.job, done.output)
                 timings.update(detect=done.wall_ms - done.output.embed_ms, detect_cpu=done.cpu_ms)
+                if done.output.embeddings is not None:
+                    timings["walk_in_embed"] = done.output.embed_ms  # the walk-in's faces, embedded in that stage
         embedded += self._apply_embeddings(timings)
         t1 = time.perf_counter()
         if not self._tracks.relocate(frame.image, self._find):
@@ -431,7 +469,8 @@ class PipelineWorker(threading.Thread):
                 for t in wanted:
                     t.requested, t.embedded_at = True, now
                 faces = tuple((t.track_id, t.detection) for t in wanted)
-                self._embedder.submit(_EmbedJob(self._scene, frame.image, faces, self._analyzer))
+                urgent = any(self._book.undecided(t.track_id) for t in wanted)
+                self._embedder.submit(_EmbedJob(self._scene, frame.image, faces, self._analyzer, urgent))
 
     def _match(self, claim: int | None) -> list[LiveFace]:
         tracks: list[Track] = [t for t in self._tracks.visible() if t.embedding is not None]

@@ -62,6 +62,11 @@ class LatestFrameMailbox(Generic[T]):
             item, self._item = self._item, None
             return item
 
+    def nudge(self) -> None:
+        """Wake a waiting reader without an item (its get returns None at once)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def close(self) -> None:
         """Wake any waiting reader for shutdown."""
         with self._cond:

@@ -68,3 +68,30 @@ def test_the_detector_refuses_mtcnn_weights_that_fail_their_checksum(monkeypatch
     monkeypatch.setitem(weights.MTCNN_SHA256, "pnet.pt", "0" * 64)
     with pytest.raises(ModelError, match=r"pnet\.pt do not match"):
         Detector().detect(np.zeros((120, 160, 3), np.uint8))  # a fresh detector checks before it loads MTCNN
+
+
+def test_the_channels_last_pools_give_the_stock_mtcnn_answer_exactly(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    import faceapp.core.detect as detect_module
+
+    image = load_image(shared_data / "photos/face_recognition_examples/_multi_face/obama_and_biden.jpg")
+    fast = Detector(DetectorConfig(scale=0.5))
+    found = fast.detect(image)
+    pools = [
+        m for net in (fast._mtcnn.onet, fast._mtcnn.rnet) for m in net.modules() if isinstance(m, torch.nn.MaxPool2d)
+    ]
+    assert pools
+    assert all(type(m) is not torch.nn.MaxPool2d for m in pools)  # R-net's and O-net's pools replaced
+    monkeypatch.setattr(detect_module, "_fast_pools", lambda mtcnn: None)
+    stock = Detector(DetectorConfig(scale=0.5))
+    stock_found = stock.detect(image)
+    assert len(found) == len(stock_found) == 3
+    for a, b in zip(found, stock_found, strict=True):
+        assert (a.box, a.score) == (b.box, b.score)
+        assert np.array_equal(a.landmarks, b.landmarks)
+    boxes = [f.box for f in found]
+    for a, b in zip(fast.detect_near(image, boxes), stock.detect_near(image, boxes), strict=True):
+        assert [d.box for d in a] == [d.box for d in b]

@@ -196,3 +196,30 @@ def test_a_walk_in_embedding_that_fails_still_starts_the_track() -> None:
     play(worker, [pattern(1)] * 30)
     assert any(f.name == "Ada" for r in results for f in r.faces)
     assert {t.name for t in embedder.threads} == {"faceapp-embed"}
+
+
+def _timed(worker: PipelineWorker) -> list[tuple[float, FrameResult]]:
+    reported: list[tuple[float, FrameResult]] = []
+    worker.on_result = lambda result: reported.append((time.monotonic(), result))
+    return reported
+
+
+def test_a_walk_in_is_named_as_soon_as_its_stage_ends_not_at_the_next_frame() -> None:
+    """Issue 12's time to name: the walk-in's pass and embedding end between two frames; its name is reported then,
+    on the latest frame again (timings "again"), not up to a frame later."""
+    worker, _, _, _ = make(delay=0.05)
+    reported = _timed(worker)
+    scenes = SceneCounter()
+    worker.start()
+    put: dict[int, float] = {}
+    for i in range(4):  # a camera at 2.5 fps: 400 ms between frames, the pass takes 50
+        put[i] = time.monotonic()
+        worker.mailbox.put(Frame(i, put[i], pattern(1), scenes.next(pattern(1))))
+        time.sleep(0.4)
+    worker.stop()
+    worker.join(timeout=2)
+    first = next((t, r) for t, r in reported if any(f.name == "Ada" for f in r.faces))
+    assert first[1].frame_index == 0
+    assert first[1].timings.get("again") == 1.0  # frame 0 reported again, once its face was named
+    assert first[0] - put[0] < 0.3  # the next frame came 0.4 s after the first
+    assert [r.frame_index for _, r in reported if "again" not in r.timings] == [0, 1, 2, 3]
