@@ -90,6 +90,12 @@ class FrameResult:
     image: np.ndarray | None = field(default=None, repr=False, compare=False)
     scene: int = 0  # the frame's scene number (core.video.Frame.scene)
 
+    @property
+    def again(self) -> bool:
+        """A frame reported once more for what the staged pipeline's stages finished since (core.pipeline): no new
+        frame, so the rates count it not."""
+        return "again" in self.timings
+
 
 @dataclass
 class _Track:

@@ -294,15 +294,14 @@ class PipelineWorker(threading.Thread):
                     # A stage finished between two frames with faces that may now be named: report them on the
                     # latest frame again (its timings carry again=1) rather than up to a frame later (issue 12).
                     frame = self._last_frame
+                    if frame is None:  # none since a pause or a new analyzer: the next frame reports the news
+                        self._news.clear()
                 if frame is None or self._stop_event.is_set() or self.gate.requested:
                     continue
                 self._news.clear()  # before process, which collects every output finished until then
                 again, self._last_frame = frame is self._last_frame, frame
                 try:
-                    result = self.process(frame)
-                    if again:
-                        result.timings["again"] = 1.0
-                    self.on_result(result)
+                    self.on_result(self.process(frame, again=again))
                 except Exception as exc:  # keep the app alive; the GUI shows the message
                     log.exception("recognition failed on frame %d", frame.index)
                     self.on_error(f"Recognition failed: {exc}")
@@ -354,8 +353,12 @@ class PipelineWorker(threading.Thread):
         self._scene += 1
         self._force_detect = True
 
-    def process(self, frame: Frame) -> FrameResult:
-        """The tracking thread: pending changes, stage outputs, re-location, hand-offs, matching; one FrameResult."""
+    def process(self, frame: Frame, again: bool = False) -> FrameResult:
+        """The tracking thread: pending changes, stage outputs, re-location, hand-offs, matching; one FrameResult.
+
+        `again`: the frame was processed already and is reported once more for what the stages finished since (its
+        timings carry again=1). Only their outputs are applied: no re-location (a track not found would count a miss
+        twice) and no new jobs (the same image would be embedded again and counted twice in a track's evidence)."""
         self._apply_pending()
         claim = self._claim  # read once: the distances and the result name the same claimed person
         t0, c0 = time.perf_counter(), time.thread_time()
@@ -372,11 +375,12 @@ class PipelineWorker(threading.Thread):
                     timings["walk_in_embed"] = done.output.embed_ms  # the walk-in's faces, embedded in that stage
         embedded += self._apply_embeddings(timings)
         t1 = time.perf_counter()
-        if not self._tracks.relocate(frame.image, self._find):
+        if not again and not self._tracks.relocate(frame.image, self._find):
             self._force_detect = True
         self._book.retain(self._tracks.tracks, self._gallery.model)  # lost or unconfirmed tracks have ended
         t2 = time.perf_counter()
-        self._hand_off(frame)
+        if not again:
+            self._hand_off(frame)
         faces = self._match(claim)
         t3 = time.perf_counter()
         timings.update(
@@ -386,6 +390,8 @@ class PipelineWorker(threading.Thread):
             total_cpu=(time.thread_time() - c0) * 1e3,
             embedded=float(embedded),
         )
+        if again:
+            timings["again"] = 1.0
         return FrameResult(
             frame.index,
             frame.timestamp,

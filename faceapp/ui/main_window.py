@@ -476,7 +476,8 @@ class MainWindow(QMainWindow):
             self.status.display.tick()
 
     def _on_result_ready(self, result: FrameResult) -> None:
-        self.status.recognition.tick()
+        if not result.again:  # the rate counts frames recognized
+            self.status.recognition.tick()
         self.recent_results.append(result)
         self.view.show_result(result)
         self.verify.update_verdict(result)

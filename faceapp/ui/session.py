@@ -212,7 +212,7 @@ class LiveSession:
         """Worker thread: pass the result on."""
         if self._stopped or generation != self._generation:
             return
-        self.recognized += 1
+        self.recognized += not result.again  # frames recognized; a frame reported again is no new one
         self.bridge.post_result(result)
 
 

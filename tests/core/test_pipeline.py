@@ -223,3 +223,34 @@ def test_a_walk_in_is_named_as_soon_as_its_stage_ends_not_at_the_next_frame() ->
     assert first[1].timings.get("again") == 1.0  # frame 0 reported again, once its face was named
     assert first[0] - put[0] < 0.3  # the next frame came 0.4 s after the first
     assert [r.frame_index for _, r in reported if "again" not in r.timings] == [0, 1, 2, 3]
+
+
+def test_a_frame_reported_again_adds_nothing_to_a_tracks_evidence() -> None:
+    """A re-report applies what the stages finished; it embeds nothing again and re-locates nothing: each image
+    joins a track's evidence once (review: the same frame was embedded again and counted as three), and a frame
+    reported again is not counted as one recognized."""
+    worker, detector, _, _ = make(delay=0.05)
+    reported = _timed(worker)
+    seen: list[tuple[int, int]] = []
+    observe = worker._observe
+
+    def spy(track, image, det, now):  # type: ignore[no-untyped-def]
+        seen.append((track.track_id, id(image)))
+        observe(track, image, det, now)
+
+    worker._observe = spy  # type: ignore[method-assign]
+    scenes = SceneCounter()
+    worker.start()
+    frames = [pattern(2) for _ in range(5)]  # a stranger: undecided for several embeddings, so every one is asked
+    for i, image in enumerate(frames):  # 2.5 fps: each embedding ends long before the next frame
+        worker.mailbox.put(Frame(i, time.monotonic(), image, scenes.next(image)))
+        time.sleep(0.4)
+    worker.stop()
+    worker.join(timeout=2)
+    assert any(r.again for _, r in reported)  # the pipeline did report frames again
+    assert len(seen) >= 3
+    assert len(seen) == len(set(seen))  # no image twice in one track's evidence
+    firsts = [r.frame_index for _, r in reported if not r.again]
+    assert firsts == sorted(set(firsts))
+    # once per new frame after the first (no track yet), plus the model's warm-up call when the thread starts
+    assert len(detector.near_threads) == len(firsts)
