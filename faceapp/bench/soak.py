@@ -111,7 +111,7 @@ def _child(args: argparse.Namespace) -> int:
 
     from faceapp.bench.gui import _enroll, _pump, _Reference, _Run, _Truth
 
-    home = Path(tempfile.mkdtemp(prefix="faceapp-bench-soak-"))
+    home = args.home or Path(tempfile.mkdtemp(prefix="faceapp-bench-soak-"))  # the parent's, removed by it
     os.environ["FACEAPP_DATA_DIR"] = str(home / "data")
     os.environ["FACEAPP_CONFIG_DIR"] = str(home / "config")
     app = QApplication.instance() or QApplication([])
@@ -138,7 +138,8 @@ def _child(args: argparse.Namespace) -> int:
     def new_checker() -> _Truth | None:
         if not args.truth:
             return None
-        checker = _Truth(w, every_ms=500, max_samples=40, dump=args.truth_dump, store=home / "truth-frames")
+        # at most 20 frames a span on disk (0.7 MB each at 640x360: 0.8 GB for 30 minutes at --interval 30)
+        checker = _Truth(w, every_ms=500, max_samples=20, dump=args.truth_dump, store=home / "truth-frames")
         checker.start()
         spans.append(checker)
         return checker
@@ -188,9 +189,12 @@ def _child(args: argparse.Namespace) -> int:
     finish_threads()  # as the app does: the child must not exit under a worker still inside a frame
     # The boxes of each span, checked now that the window is closed: with the GUI thread busy here, the frames its
     # capture thread sent would pile up unpainted (30 a second, 0.7 MB each at 640x360).
-    reference = _Reference(w.live_detector) if spans else None
-    for index, finished in enumerate(spans):
-        print(json.dumps({"truth_span": index, **finished.check(reference)}), flush=True)
+    try:
+        reference = _Reference(w.live_detector) if spans else None
+        for index, finished in enumerate(spans):
+            print(json.dumps({"truth_span": index, **finished.check(reference)}), flush=True)
+    except Exception as exc:  # the window ran its course: a failed check is the check's, not the window's
+        print(json.dumps({"truth_error": f"{type(exc).__name__}: {exc}"}), flush=True)
     del app
     return 0
 
@@ -202,6 +206,8 @@ def _max_finite(values: Any) -> float:
 
 def summarize(samples: list[dict[str, Any]], returncode: int, minutes: float) -> dict[str, Any]:
     """Alive or not, RSS growth after warm-up, and the rates of the first and last samples."""
+    errors = [s["truth_error"] for s in samples if "truth_error" in s]
+    samples = [s for s in samples if "truth_error" not in s]
     for checked_span in [s for s in samples if "truth_span" in s]:  # the boxes, checked after the last span
         samples.remove(checked_span)
         spans = [s for s in samples if "status_display_error" in s]
@@ -227,6 +233,7 @@ def summarize(samples: list[dict[str, Any]], returncode: int, minutes: float) ->
                     for k in ("drawn_boxes", "stale_boxes", "live_pass_missed", "clicks", "clicks_opened")
                 },
                 "spans_checked": sum("drawn_boxes" in s for s in truth),
+                "check_error": errors[0] if errors else "",
                 "clicks_gone_by": sum(s["clicks_gone_by"] for s in truth),
                 "status_recognition_error_max": _max_finite(s["status_recognition_error"] for s in truth),
                 "status_display_error_max": _max_finite(s["status_display_error"] for s in truth),
@@ -281,11 +288,12 @@ def report_text(r: dict[str, Any]) -> str:
     t = r.get("truth")
     if t:
         clicks_ok = t["clicks_opened"] == t["clicks"] and t["clicks_gone_by"] == 0
+        boxes_ok = t["stale_boxes"] == 0 and t["drawn_boxes"] > 0 and t["spans_checked"] == t["spans"]
+        failed = f", the check failed: {t['check_error']}" if t.get("check_error") else ""
         lines += [
             f"stale boxes drawn (over no face): {t['stale_boxes']:.0f} of {t['drawn_boxes']:.0f} checked, over "
-            f"{t['spans_checked']} of {t['spans']} spans (target 0: "
-            f"{'met' if t['stale_boxes'] == 0 and t['drawn_boxes'] > 0 else 'MISSED'}); "
-            f"{t['live_pass_missed']:.0f} of them on faces the live full pass does not find",
+            f"{t['spans_checked']} of {t['spans']} spans (target 0: {'met' if boxes_ok else 'MISSED'}{failed}); "
+            f"{t['live_pass_missed']:.0f} more on faces the live full pass does not find",
             f"clicks on drawn boxes that opened enroll: {t['clicks_opened']:.0f} of {t['clicks']:.0f}, "
             f"{t['clicks_gone_by']:.0f} 'already gone by' (target all, 0: "
             f"{'met' if clicks_ok and t['clicks'] > 0 else 'MISSED'})",
@@ -329,6 +337,7 @@ def main(argv: list[str]) -> int:
         help="with --truth: write each frame with a drawn box the live pass does not find as a PNG here",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)  # the child's folder (the parent's)
     args = parser.parse_args(argv)
     if not args.source.is_file():
         raise BadInputError(f"{args.source}: no such video file.")
@@ -336,7 +345,13 @@ def main(argv: list[str]) -> int:
         raise BadInputError("--minutes and --interval must be positive.")
     if args.child:
         return _child(args)
-    cmd = [sys.executable, "-m", "faceapp.bench.soak", "--child", *argv]
+    with tempfile.TemporaryDirectory(prefix="faceapp-bench-soak-") as home:
+        return _parent(args, argv, Path(home))
+
+
+def _parent(args: argparse.Namespace, argv: list[str], home: Path) -> int:
+    """Run the child in `home` and report on what it printed."""
+    cmd = [sys.executable, "-m", "faceapp.bench.soak", "--child", "--home", str(home), *argv]
     samples: list[dict[str, Any]] = []
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as child:
         assert child.stdout is not None

@@ -60,6 +60,11 @@ def torchvision_without_dynamo() -> Iterator[None]:
     any later use of torch._dynamo (torch.compile, roi_align's fallback) imports the real package as usual. When
     torchvision or torch._dynamo is loaded already, or anything else asks the stand-ins for more during the import,
     torchvision is imported the ordinary way.
+
+    For the second or so of the import, another thread that touches torch._dynamo (building an optimizer,
+    torch.compile) would get the stand-in and fail: the app's other threads only run inference then (nn.Module
+    calls, inference_mode and the embedders never touch it, checked in review), and `faceapp train` is a process of
+    its own.
     """
     if "torchvision" in sys.modules or "torch._dynamo" in sys.modules:
         yield

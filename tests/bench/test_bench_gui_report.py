@@ -89,7 +89,7 @@ def test_rates_count_only_the_measured_span_not_the_checkers_work(
     window = SimpleNamespace(session=session, view=view)
 
     class Checker:
-        def __init__(self, _: object) -> None:
+        def __init__(self, _: object, **options: object) -> None:
             pass
 
         def start(self) -> None:
@@ -105,6 +105,7 @@ def test_rates_count_only_the_measured_span_not_the_checkers_work(
     monkeypatch.setattr(gui, "_Truth", Checker)
     run = gui._Run.__new__(gui._Run)
     run.window = window  # type: ignore[assignment]
+    run._unchecked = []
     measured = run.measure(0.2, truth=True)
     assert measured["recognition_fps"] == pytest.approx(25 / 0.2, rel=0.2)
     assert measured["fresh_label_share"] == pytest.approx(1.0)

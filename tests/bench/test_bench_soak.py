@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -61,20 +62,30 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
         soak.main(["--source", str(tmp_path / "v.mp4"), "--minutes", "0"])
 
 
-def test_a_short_soak_runs_the_window_in_a_child_and_reports_it_alive(tmp_path: Path) -> None:
+def test_a_short_soak_runs_the_window_in_a_child_and_reports_it_alive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     video = tmp_path / "loop.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (160, 120))
     for i in range(25):
         writer.write(np.full((120, 160, 3), 8 * i, np.uint8))
     writer.release()
     out = tmp_path / "soak.json"
-    code = soak.main(["--source", str(video), "--minutes", "0.15", "--interval", "3", "--out", str(out)])
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # where the soak's own folder goes
+    argv = ["--source", str(video), "--minutes", "0.15", "--interval", "3", "--truth", "--out", str(out)]
+    code = soak.main(argv)
     r = json.loads(out.read_text())
     assert code == 0, r["end"]
     assert r["alive"]
     assert len(r["samples"]) >= 2
     assert r["last"]["display_fps"] > 10  # frames kept coming to the end of the run (source: 25 fps)
     assert np.isfinite(r["rss_end_mb"])
+    # --truth: every span's status bar checked, its boxes after the window closed (a blank clip draws none)
+    assert r["truth"]["spans"] == r["truth"]["spans_checked"] == len(r["samples"])
+    assert r["truth"]["check_error"] == ""
+    assert list(temp.iterdir()) == []  # the gallery, settings and stored frames went with the soak's folder
 
 
 def _checked(t: float, gone_by: float = 0.0, status_error: float = 0.01) -> dict[str, float]:
@@ -101,14 +112,22 @@ def test_truth_spans_add_up_and_any_stale_box_or_lost_click_is_a_miss() -> None:
     assert len(good["samples"]) == 3  # the boxes' lines went into their spans
     text = soak.report_text(good)
     assert "MISSED" not in text
-    assert "stale boxes drawn (over no face): 0 of 90 checked, over 3 of 3 spans (target 0: met); 2 of them" in text
+    assert "stale boxes drawn (over no face): 0 of 90 checked, over 3 of 3 spans (target 0: met); 2 more" in text
     spans = [_checked(0.5), _checked(1.0, gone_by=1), _checked(2.5, status_error=0.08)]
-    bad = soak.summarize([*spans, _boxes(0), _boxes(1, stale=1, missed=1), _boxes(2)], 0, 2.5)
+    bad = soak.summarize([*spans, _boxes(0), _boxes(1, stale=1, missed=0), _boxes(2)], 0, 2.5)
     text = soak.report_text(bad)
     assert "stale boxes drawn (over no face): 1 of 90" in text
     assert "29 of 30, 1 'already gone by'" in text
     assert "in 2 of 3 spans; worst recognition 8.0%" in text
     assert text.count("MISSED") == 3
+
+
+def test_a_check_that_failed_after_the_window_closed_is_the_checks_miss_not_a_death() -> None:
+    lines = [_checked(0.5), _checked(1.0), _checked(2.5), _boxes(0), {"truth_error": "MemoryError: "}]
+    r = soak.summarize(lines, 0, 2.5)
+    assert r["alive"]
+    assert r["truth"]["spans_checked"] == 1
+    assert "over 1 of 3 spans (target 0: MISSED, the check failed: MemoryError: )" in soak.report_text(r)
 
 
 def test_a_soak_that_died_before_the_boxes_were_checked_says_so() -> None:
