@@ -19,6 +19,7 @@ import ctypes.util
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 # mallopt's parameter number for the mmap threshold (malloc.h), and the threshold: blocks of 256 KiB and more get
@@ -89,6 +90,45 @@ def torchvision_without_dynamo() -> Iterator[None]:
         if torch.__dict__.get("_dynamo") is package:
             del torch._dynamo
     yield
+
+
+# madvise's "reclaim these pages now" (Linux 5.4+, mman-common.h), and the libraries it is asked of: those a CUDA
+# build of torch maps at import (torch's CUDA half, NVIDIA's runtime, compilers and kernels, triton) and a process
+# that runs every model on the CPU never calls.
+MADV_PAGEOUT = 21
+GPU_LIBRARIES = (
+    "/nvidia/", "libtorch_cuda", "libc10_cuda", "libcudart", "libcudnn", "libcublas", "libnvrtc", "libnvJitLink",
+    "libcusparse", "libcufft", "libcurand", "libcusolver", "libnccl", "libcupti", "libnvToolsExt", "libtriton",
+)  # fmt: skip
+
+
+def page_out_gpu_libraries(markers: tuple[str, ...] = GPU_LIBRARIES, maps: str = "/proc/self/maps") -> int:
+    """Ask the kernel to take back the resident pages of the CUDA libraries mapped read-only; the bytes asked of.
+
+    faceapp runs its models on the CPU, but a CUDA build of torch (pip's default wheel on Linux) maps cuBLAS, NVRTC,
+    nvJitLink, cuDNN and torch's CUDA half at import, and a kernel that reads files in large folios maps whole 2 MiB
+    folios of them: 200-260 MiB of the app's resident set (docs/benchmarks.md, "Resident set") that no CPU inference
+    touches again. They are clean pages of files: MADV_PAGEOUT drops them, and should anything call into those
+    libraries after all, its pages come back from the file. Mappings that can be written (data, relocations) are
+    left alone. A kernel without MADV_PAGEOUT, or a system without /proc, answers 0 and nothing changes. Call it
+    after the models are loaded and warmed (the window's model loader does, on its thread)."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "madvise"):
+        return 0
+    libc.madvise.argtypes, libc.madvise.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+    asked = 0
+    try:
+        lines = Path(maps).read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) < 6 or "w" in fields[1] or not any(m in fields[5] for m in markers):
+            continue
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        if libc.madvise(start, end - start, MADV_PAGEOUT) == 0:
+            asked += end - start
+    return asked
 
 
 def _libc() -> Any:

@@ -20,6 +20,7 @@ from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.detectors import create_detector
 from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.matching import GallerySnapshot
+from faceapp.core.memory import page_out_gpu_libraries
 from faceapp.core.review import Retention, ReviewStore
 from faceapp.core.types import MatchRule, Person
 from faceapp.core.video import Frame, SourceEvent, SourceStatus
@@ -253,6 +254,7 @@ class MainWindow(QMainWindow):
         def work(task: BackgroundTask) -> tuple[FaceAnalyzer, GallerySnapshot, list[Person]]:
             embedder = engine.embedder
             detector.detect(np.zeros((240, 320, 3), np.uint8))
+            page_out_gpu_libraries()  # CPU inference only: a CUDA torch's GPU libraries leave the resident set
             return FaceAnalyzer(detector, embedder), engine.snapshot(), engine.people()
 
         def current(slot: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -529,11 +531,11 @@ class MainWindow(QMainWindow):
             self.status.showMessage("No face in view to enroll.", 4000)
 
     def _on_enroll_person(self) -> None:
-        result = self.view.result
+        faces, result = self.view.on_screen()
         image = (
             None if result is None else result.image if result.image is not None else self.image_for(result.frame_index)
         )
-        flows.enroll_person(self, [f for f, _ in self.view.visible_faces()], image)
+        flows.enroll_person(self, faces, image)
 
     def _on_add_samples(self) -> None:
         flows.add_samples(self)

@@ -80,6 +80,7 @@ class VideoView(QWidget):
         self.paint_times: list[float] = []
         self._visible: tuple[int, int, list[tuple[LiveFace, float]]] | None = None  # (frame, result id, faces)
         self.drawn: tuple[int, list[LiveFace]] = (-1, [])  # the faces drawn on the last painted frame (tests read it)
+        self.drawn_result: FrameResult | None = None  # the result those faces came from
         # "Not X" on a track: shown Unknown at once, before the corrected gallery reaches the worker (and for the
         # rest of the track: the user said so).
         self.refused: dict[tuple[int, int], float] = {}  # (track, person) -> when the user said "Not X"
@@ -195,14 +196,22 @@ class VideoView(QWidget):
         self._visible = (*key, faces)
         return faces
 
+    def on_screen(self) -> tuple[list[LiveFace], FrameResult | None]:
+        """The faces the user sees, and the result they belong to: those of the last paint while its frame is still
+        the one shown (a result that came in since is not on screen until the next paint, and a click or key acts
+        on what is), else those the next paint will draw."""
+        if self.frame is not None and self.drawn[0] == self.frame.index:
+            return self.drawn[1], self.drawn_result
+        return [f for f, _ in self.visible_faces()], self.result
+
     def face_at(self, point: QPointF) -> LiveFace | None:
         """The drawn face whose box contains `point` (the smallest when boxes overlap)."""
-        hits = [f for f, _ in self.visible_faces() if self.box_rect(f).contains(point)]
+        hits = [f for f in self.on_screen()[0] if self.box_rect(f).contains(point)]
         return min(hits, key=lambda f: f.detection.area, default=None)
 
     def selected_face(self) -> LiveFace | None:
         """The face the arrow keys picked, else the largest drawn one."""
-        drawn = [f for f, _ in self.visible_faces()]
+        drawn = self.on_screen()[0]
         chosen = [f for f in drawn if f.track_id == self.selected_track]
         return chosen[0] if chosen else max(drawn, key=lambda f: f.detection.area, default=None)
 
@@ -210,13 +219,13 @@ class VideoView(QWidget):
         """Emit face_clicked for the selected face (the keyboard's click); False when no face is drawn."""
         face = self.selected_face()
         if face is not None:
-            self.face_clicked.emit(face, self.result)
+            self.face_clicked.emit(face, self.on_screen()[1])
         return face is not None
 
     def face_menu(self, face: LiveFace) -> QMenu:
         """The menu of one face: "Not <name>" on a named face (records it as a correction), and Enroll."""
         menu = QMenu(self)
-        result = self.result
+        result = self.on_screen()[1]
         if face.name is not None and face.accepted(self.rule):
             action = menu.addAction(f"Not {face.name}")
             action.setToolTip(f"Remember that this face is not {face.name}")
@@ -268,7 +277,7 @@ class VideoView(QWidget):
         if key not in steps:
             super().keyPressEvent(event)
             return
-        faces = sorted((f for f, _ in self.visible_faces()), key=lambda f: self.box_rect(f).left())
+        faces = sorted(self.on_screen()[0], key=lambda f: self.box_rect(f).left())
         if faces:
             current = self.selected_face()
             at = faces.index(current) if current in faces else -1
@@ -279,7 +288,7 @@ class VideoView(QWidget):
         """A left click on a face box emits face_clicked."""
         face = self.face_at(event.position()) if event.button() == Qt.MouseButton.LeftButton else None
         if face is not None:
-            self.face_clicked.emit(face, self.result)
+            self.face_clicked.emit(face, self.on_screen()[1])
         else:
             super().mousePressEvent(event)
 
@@ -317,6 +326,7 @@ class VideoView(QWidget):
     def _draw_faces(self, painter: QPainter) -> None:
         visible = self.visible_faces()
         self.drawn = (self.frame.index if self.frame is not None else -1, [f for f, _ in visible])
+        self.drawn_result = self.result
         if not visible:
             return
         font = QFont(self.font())

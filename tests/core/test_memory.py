@@ -160,3 +160,64 @@ def test_a_torchvision_that_wants_more_of_dynamo_is_imported_the_ordinary_way() 
         [sys.executable, "-c", WANTS_MORE_OF_DYNAMO], capture_output=True, text=True, check=True, cwd=root, timeout=120
     )
     assert done.stdout.strip().splitlines()[-1] == "torch._dynamo.utils [0]"
+
+
+def _rss_kib(path: Path) -> int:
+    """The resident KiB of this process's mappings of `path` (/proc/self/smaps)."""
+    total, current = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and not head[0].endswith(":"):
+            current = head[-1] == str(path)
+        elif current and head and head[0] == "Rss:":
+            total += int(head[1])
+    return total
+
+
+def _kernel_pages_out() -> bool:
+    """Whether madvise knows MADV_PAGEOUT here (asked of one anonymous page, outside the code under test)."""
+    import ctypes
+    import mmap
+
+    page = mmap.mmap(-1, mmap.PAGESIZE)
+    anchor = ctypes.c_char.from_buffer(page)
+    try:
+        libc = ctypes.CDLL(None)
+        libc.madvise.argtypes, libc.madvise.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+        return bool(libc.madvise(ctypes.addressof(anchor), mmap.PAGESIZE, memory.MADV_PAGEOUT) == 0)
+    finally:
+        del anchor
+        page.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux's /proc/self/smaps")
+def test_the_pages_of_a_read_only_gpu_library_mapping_go_back_and_others_stay(tmp_path: Path) -> None:
+    import mmap
+
+    import numpy as np
+
+    size = 8 << 20
+    folder = tmp_path / "nvidia" / "lib"
+    folder.mkdir(parents=True)
+    ours, other = folder / "libfake.so.13", tmp_path / "libkept.so"
+    for path in (ours, other):
+        path.write_bytes(np.random.default_rng(0).integers(0, 255, size, np.uint8).tobytes())
+    maps = []
+    for path in (ours, other):
+        with path.open("rb") as f:
+            maps.append(mmap.mmap(f.fileno(), size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ))
+    try:
+        for m in maps:
+            assert sum(m[i] for i in range(0, size, 4096)) >= 0  # touch every page: resident now
+        before = [_rss_kib(p) for p in (ours, other)]
+        assert min(before) >= 6 << 10, before
+        if not _kernel_pages_out():
+            pytest.skip("this kernel has no MADV_PAGEOUT")
+        assert memory.page_out_gpu_libraries() >= size
+        after = [_rss_kib(p) for p in (ours, other)]
+        assert after[0] < before[0] // 4, (before, after)  # under nvidia/: handed back
+        assert after[1] >= before[1] - 64, (before, after)  # any other file: left alone
+        assert maps[0][size - 1] == ours.read_bytes()[-1]  # still readable: the page comes back from the file
+    finally:
+        for m in maps:
+            m.close()

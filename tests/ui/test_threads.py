@@ -30,8 +30,8 @@ def spy_of(window: MainWindow) -> SpyRepository:
 
 def click_to_enroll(qtbot: QtBot, window: MainWindow, name: str) -> None:
     wait_for_faces(qtbot, window)
-    result = window.view.result
-    assert result is not None
+    qtbot.waitUntil(lambda: bool(window.view.drawn[1]), timeout=5000)  # a box on the screen, to click
+    face = window.view.drawn[1][0]
 
     def fill_in(tries: int = 200) -> None:
         dialog = QApplication.activeModalWidget()
@@ -43,7 +43,7 @@ def click_to_enroll(qtbot: QtBot, window: MainWindow, name: str) -> None:
         dialog.buttons.accepted.emit()  # saving stops the capture: one sample (the synthetic face never moves)
 
     QTimer.singleShot(50, fill_in)
-    centre = window.view.box_rect(result.faces[0]).center()
+    centre = window.view.box_rect(face).center()
     qtbot.mouseClick(window.view, Qt.MouseButton.LeftButton, pos=QPoint(int(centre.x()), int(centre.y())))
 
 
