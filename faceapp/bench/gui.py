@@ -211,7 +211,8 @@ class _Truth:
             return
         faces = list(view.drawn[1])
         if faces and len(self.samples) < self.max_samples:
-            lag = frame.index - view.result.frame_index if view.result is not None else -1
+            drawn_from = view.drawn_result  # the result the painted boxes came from
+            lag = frame.index - drawn_from.frame_index if drawn_from is not None else -1
             image: np.ndarray | Path = frame.image
             if self.store is not None:
                 self.store.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import os
 import sys
 import types
 from collections.abc import Iterator
@@ -97,12 +98,20 @@ def torchvision_without_dynamo() -> Iterator[None]:
 # that runs every model on the CPU never calls.
 MADV_PAGEOUT = 21
 GPU_LIBRARIES = (
-    "/nvidia/", "libtorch_cuda", "libc10_cuda", "libcudart", "libcudnn", "libcublas", "libnvrtc", "libnvJitLink",
+    "libtorch_cuda", "libc10_cuda", "libcudart", "libcudnn", "libcublas", "libnvrtc", "libnvJitLink",
     "libcusparse", "libcufft", "libcurand", "libcusolver", "libnccl", "libcupti", "libnvToolsExt", "libtriton",
 )  # fmt: skip
 
 
-def page_out_gpu_libraries(markers: tuple[str, ...] = GPU_LIBRARIES, maps: str = "/proc/self/maps") -> int:
+NVIDIA_PACKAGES = ("/site-packages/nvidia/", "/dist-packages/nvidia/")  # pip's nvidia-* wheels, whatever the name
+
+
+def _gpu_library(path: str, names: tuple[str, ...]) -> bool:
+    name = os.path.basename(path)
+    return ".so" in name and (any(p in path for p in NVIDIA_PACKAGES) or name.startswith(names))
+
+
+def page_out_gpu_libraries(names: tuple[str, ...] = GPU_LIBRARIES, maps: str = "/proc/self/maps") -> int:
     """Ask the kernel to take back the resident pages of the CUDA libraries mapped read-only; the bytes asked of.
 
     faceapp runs its models on the CPU, but a CUDA build of torch (pip's default wheel on Linux) maps cuBLAS, NVRTC,
@@ -110,7 +119,8 @@ def page_out_gpu_libraries(markers: tuple[str, ...] = GPU_LIBRARIES, maps: str =
     folios of them: 200-260 MiB of the app's resident set (docs/benchmarks.md, "Resident set") that no CPU inference
     touches again. They are clean pages of files: MADV_PAGEOUT drops them, and should anything call into those
     libraries after all, its pages come back from the file. Mappings that can be written (data, relocations) are
-    left alone. A kernel without MADV_PAGEOUT, or a system without /proc, answers 0 and nothing changes. Call it
+    left alone. A kernel without MADV_PAGEOUT, or a system without /proc, answers 0 and nothing changes; the kernel
+    skips pages another process maps too, or of files this user may not write (the count is what was asked). Call it
     after the models are loaded and warmed (the window's model loader does, on its thread)."""
     libc = _libc()
     if libc is None or not hasattr(libc, "madvise"):
@@ -123,7 +133,7 @@ def page_out_gpu_libraries(markers: tuple[str, ...] = GPU_LIBRARIES, maps: str =
         return 0
     for line in lines:
         fields = line.split(maxsplit=5)
-        if len(fields) < 6 or "w" in fields[1] or not any(m in fields[5] for m in markers):
+        if len(fields) < 6 or "w" in fields[1] or not _gpu_library(fields[5], names):
             continue
         start, end = (int(x, 16) for x in fields[0].split("-"))
         if libc.madvise(start, end - start, MADV_PAGEOUT) == 0:

@@ -254,7 +254,10 @@ class MainWindow(QMainWindow):
         def work(task: BackgroundTask) -> tuple[FaceAnalyzer, GallerySnapshot, list[Person]]:
             embedder = engine.embedder
             detector.detect(np.zeros((240, 320, 3), np.uint8))
-            page_out_gpu_libraries()  # CPU inference only: a CUDA torch's GPU libraries leave the resident set
+            try:
+                page_out_gpu_libraries()  # CPU inference only: a CUDA torch's GPU libraries leave the resident set
+            except Exception:  # a saving, never a reason for the models not to load
+                log.debug("paging out the GPU libraries failed", exc_info=True)
             return FaceAnalyzer(detector, embedder), engine.snapshot(), engine.people()
 
         def current(slot: Callable[[Any], None]) -> Callable[[Any], None]:

@@ -95,9 +95,13 @@ class VideoView(QWidget):
             self.repaint()
 
     def show_result(self, result: FrameResult | None) -> None:
-        """Use `result` for the boxes and labels from the next painted frame on."""
+        """Use `result` for the boxes and labels from the next painted frame on; None takes the boxes off at once
+        (a gallery switch: no click may act on the old gallery's faces, even on a frame that stays on the screen)."""
         self.result = self._with_refusals(result)
         self._visible = None
+        if result is None:
+            self.drawn, self.drawn_result = (self.drawn[0], []), None
+            self.update()
 
     def _with_refusals(self, result: FrameResult | None) -> FrameResult | None:
         """`result` with every face the user said is not its person shown as nobody's."""
@@ -143,6 +147,7 @@ class VideoView(QWidget):
         """Forget the current frame and result (the source stopped)."""
         self.frame, self._image, self.result = None, None, None
         self._visible = None
+        self.drawn, self.drawn_result = (-1, []), None
         self.refused.clear()  # a new source or worker numbers its tracks afresh
         self.update()
 

@@ -100,8 +100,8 @@ def type_name_and_save(qtbot: QtBot, dialog: GuidedDialog, name: str | None) -> 
 
 def click_face(qtbot: QtBot, window: MainWindow) -> None:
     wait_for_faces(qtbot, window)
-    qtbot.waitUntil(lambda: bool(window.view.on_screen()[0]), timeout=5000)  # a box painted, to click
-    face = window.view.on_screen()[0][0]
+    qtbot.waitUntil(lambda: bool(window.view.drawn[1]), timeout=5000)  # a box painted, to click
+    face = window.view.drawn[1][0]
     centre = window.view.box_rect(face).center()
     qtbot.mouseClick(window.view, Qt.MouseButton.LeftButton, pos=QPoint(int(centre.x()), int(centre.y())))
 
