@@ -357,8 +357,9 @@ class PipelineWorker(threading.Thread):
         """The tracking thread: pending changes, stage outputs, re-location, hand-offs, matching; one FrameResult.
 
         `again`: the frame was processed already and is reported once more for what the stages finished since (its
-        timings carry again=1). Only their outputs are applied: no re-location (a track not found would count a miss
-        twice) and no new jobs (the same image would be embedded again and counted twice in a track's evidence)."""
+        timings carry again=1). Only their outputs are applied, and the tracks a full pass started since are looked
+        for in it (their boxes are of an older frame); no track is looked for twice (a miss would count twice) and no
+        new jobs start (the same image would be embedded again and counted twice in a track's evidence)."""
         self._apply_pending()
         claim = self._claim  # read once: the distances and the result name the same claimed person
         t0, c0 = time.perf_counter(), time.thread_time()
@@ -375,13 +376,15 @@ class PipelineWorker(threading.Thread):
                     timings["walk_in_embed"] = done.output.embed_ms  # the walk-in's faces, embedded in that stage
         embedded += self._apply_embeddings(timings)
         t1 = time.perf_counter()
-        if not again and not self._tracks.relocate(frame.image, self._find):
+        # Again: only the tracks a full pass started since are looked for (each track once per frame), so every box
+        # reported is of the frame it is reported on.
+        if not self._tracks.relocate(frame.image, self._find, frame.index):
             self._force_detect = True
         self._book.retain(self._tracks.tracks, self._gallery.model)  # lost or unconfirmed tracks have ended
         t2 = time.perf_counter()
         if not again:
             self._hand_off(frame)
-        faces = self._match(claim)
+        faces = self._match(claim, frame.index)
         t3 = time.perf_counter()
         timings.update(
             track=(t2 - t1) * 1e3,
@@ -467,7 +470,7 @@ class PipelineWorker(threading.Thread):
             wall = time.time()  # the evidence's clock
             wanted = [
                 t
-                for t in self._tracks.visible()
+                for t in self._tracks.visible(frame.index)
                 if t.needs_embedding(now)
                 or (not t.requested and (self._book.undecided(t.track_id) or self._book.in_doubt(t.track_id, wall)))
             ]
@@ -478,8 +481,8 @@ class PipelineWorker(threading.Thread):
                 urgent = any(self._book.undecided(t.track_id) for t in wanted)
                 self._embedder.submit(_EmbedJob(self._scene, frame.image, faces, self._analyzer, urgent))
 
-    def _match(self, claim: int | None) -> list[LiveFace]:
-        tracks: list[Track] = [t for t in self._tracks.visible() if t.embedding is not None]
+    def _match(self, claim: int | None, frame_index: int) -> list[LiveFace]:
+        tracks: list[Track] = [t for t in self._tracks.visible(frame_index) if t.embedding is not None]
         if not tracks:
             return []
         now = time.time()

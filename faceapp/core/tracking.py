@@ -51,6 +51,8 @@ class Track:
     track_id: int
     detection: Detection
     first_frame: int  # the frame the full detection first found it in
+    box_frame: int = -1  # the frame `detection` was found in (a box is drawn only over that frame)
+    tried: int = -1  # the last frame re-location looked for it in (found or not)
     missed: int = 0  # consecutive frames the re-location did not find it
     unconfirmed: int = 0  # consecutive full detections that did not find it
     embedding: np.ndarray | None = None
@@ -113,7 +115,7 @@ class TrackSet:
                 free.remove(best)
                 best.unconfirmed = 0
                 continue
-            track = Track(self._next_id, det, frame_index)
+            track = Track(self._next_id, det, frame_index, box_frame=frame_index)
             self._next_id += 1
             self.tracks[track.track_id] = track
             new.append(track)
@@ -123,11 +125,18 @@ class TrackSet:
                 del self.tracks[track.track_id]
         return new
 
-    def relocate(self, image: np.ndarray, find: Relocate) -> bool:
-        """Find every track's face again in `image` with `find`; False when a track was lost (a full pass is due)."""
+    def relocate(self, image: np.ndarray, find: Relocate, frame_index: int) -> bool:
+        """Find every track's face again in frame `frame_index` (`image`) with `find`; False when a track was lost (a
+        full pass is due).
+
+        A track is looked for once per frame: one whose box is of this frame already (a full pass on it) or that was
+        looked for in it before (the frame reported again) is left as it is, so no miss is counted twice."""
         lost = False
-        taken: list[tuple[float, float, float, float]] = []
+        taken = [t.detection.box for t in self.tracks.values() if t.box_frame == frame_index]
         for track in sorted(self.tracks.values(), key=lambda t: t.track_id):
+            if track.box_frame == frame_index or track.tried == frame_index:
+                continue
+            track.tried = frame_index
             box = track.detection.box
             found = [d for d in find(image, box) if all(iou(d.box, other) < 0.5 for other in taken)]
             best = max(found, key=lambda d: iou(d.box, box), default=None)
@@ -137,10 +146,13 @@ class TrackSet:
                     del self.tracks[track.track_id]
                     lost = True
                 continue
-            track.detection, track.missed = best, 0
+            track.detection, track.missed, track.box_frame = best, 0, frame_index
             taken.append(best.box)
         return not lost
 
-    def visible(self) -> list[Track]:
-        """Tracks found in the latest frame, largest first."""
-        return sorted((t for t in self.tracks.values() if t.missed == 0), key=lambda t: t.detection.area, reverse=True)
+    def visible(self, frame_index: int) -> list[Track]:
+        """Tracks whose box is of frame `frame_index` (found there), largest first: a box of an older frame is not
+        where the face is now (issue 16: a walk-in's box from the frame its full pass ran on, reported on a later
+        frame before re-location, was drawn over the hair of a head that had turned)."""
+        found = (t for t in self.tracks.values() if t.missed == 0 and t.box_frame == frame_index)
+        return sorted(found, key=lambda t: t.detection.area, reverse=True)

@@ -254,3 +254,51 @@ def test_a_frame_reported_again_adds_nothing_to_a_tracks_evidence() -> None:
     assert firsts == sorted(set(firsts))
     # once per new frame after the first (no track yet), plus the model's warm-up call when the thread starts
     assert len(detector.near_threads) == len(firsts)
+
+
+class MovingFace(TrackingDetector):
+    """A slow full pass and a fast re-location that find the bright square wherever it is in the image."""
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """The square, after the pass's delay."""
+        self.full_threads.append(threading.current_thread().name)
+        time.sleep(self.delay)
+        return _square_in(image)
+
+    def detect_near(self, image: np.ndarray, boxes: Sequence[tuple[float, ...]]) -> list[list[Detection]]:
+        """The square near each box."""
+        self.near_threads.append(threading.current_thread().name)
+        return [[d for d in _square_in(image) if abs(d.box[0] - box[0]) < 60] for box in boxes]
+
+
+def _square_in(image: np.ndarray) -> list[Detection]:
+    cols = np.flatnonzero(image[:, :, 0].max(axis=0) > 200)
+    return [detection(float(cols[0]), 40.0, float(cols[-1] + 1), 80.0)] if cols.size else []
+
+
+def moving(x: int) -> np.ndarray:
+    """A face-sized bright square at column `x` on a grey background (the same scene wherever it is)."""
+    image = np.full((128, 320, 3), 90, np.uint8)
+    image[40:80, x : x + 40] = 250
+    return image
+
+
+def test_every_box_reported_is_where_the_face_is_in_that_frame() -> None:
+    """Issue 16's shifted box: a full pass (slow) starts a track on the frame it ran on; the frame reported again
+    when it ends is a later one, where the face has moved. The new track is looked for in that frame first: no box
+    of an older frame is reported over a newer one (they were drawn over a turned head's hair)."""
+    detector, embedder = MovingFace(0.12), FakeEmbedder()
+    results: list[FrameResult] = []
+    gallery = gallery_of(embedder, moving(0))
+    worker = PipelineWorker(LatestFrameMailbox(), FaceAnalyzer(detector, embedder), gallery, results.append)  # type: ignore[arg-type]
+    frames = [moving(6 * (i % 40)) for i in range(80)]  # 6 px a frame: the pass sees it 3-4 frames back
+    for i in (38, 39, 40, 78, 79):  # the face leaves and walks in again (twice), while recognition runs
+        frames[i] = np.full((128, 320, 3), 90, np.uint8)
+    play(worker, frames, period=0.033)
+    again = [r for r in results if r.again and r.faces]
+    assert again, "no frame was reported again with a face: the case is not exercised"
+    for r in results:
+        truth = _square_in(frames[r.frame_index])
+        for face in r.faces:
+            assert truth, (r.frame_index, r.again)
+            assert face.detection.box == truth[0].box, (r.frame_index, r.again, face.detection.box)

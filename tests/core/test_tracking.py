@@ -43,14 +43,44 @@ def test_relocation_follows_a_face_and_loses_it_after_a_few_frames() -> None:
     tracks = TrackSet(max_missed=2)
     [new] = tracks.merge([detection(20, 20, 84, 84)], frame_index=0)
     image = np.zeros((120, 160, 3), np.uint8)
-    assert tracks.relocate(image, lambda img, box: [detection(24, 22, 88, 86)])
+    assert tracks.relocate(image, lambda img, box: [detection(24, 22, 88, 86)], 1)
     assert new.detection.box == (24, 22, 88, 86)
-    assert [t.track_id for t in tracks.visible()] == [new.track_id]
-    for _ in range(2):
-        assert tracks.relocate(image, lambda img, box: [])  # missed, not yet lost
-        assert tracks.visible() == []
-    assert not tracks.relocate(image, lambda img, box: [])  # lost: a full pass is due
+    assert [t.track_id for t in tracks.visible(1)] == [new.track_id]
+    for frame in (2, 3):
+        assert tracks.relocate(image, lambda img, box: [], frame)  # missed, not yet lost
+        assert tracks.visible(frame) == []
+    assert not tracks.relocate(image, lambda img, box: [], 4)  # lost: a full pass is due
     assert tracks.tracks == {}
+
+
+def test_a_box_is_shown_only_over_the_frame_it_was_found_in() -> None:
+    """Issue 16's shifted box: a full pass on frame 20 started a track that was reported on frame 26 (a frame
+    reported again) with frame 20's box, over the hair of a head that had turned. Its box is shown over frame 20
+    only; on a later frame it is looked for first, once per frame, and shown where it was found."""
+    tracks = TrackSet(max_missed=3)
+    [old] = tracks.merge([detection(20, 20, 84, 84)], 10)
+    image = np.zeros((120, 160, 3), np.uint8)
+    calls: list[tuple[float, ...]] = []
+
+    def find(img: np.ndarray, box: tuple[float, ...]) -> list:
+        calls.append(box)
+        return [detection(box[0] + 4, box[1], box[2] + 4, box[3])]
+
+    assert tracks.relocate(image, find, 26)
+    # The full pass's faces, of frame 20: the old one (confirmed) and a new one.
+    [walk_in] = tracks.merge([detection(20, 20, 84, 84), detection(100, 10, 150, 60)], 20)
+    assert [t.track_id for t in tracks.visible(20)] == [walk_in.track_id]  # the old one's box is of frame 26
+    assert [t.track_id for t in tracks.visible(26)] == [old.track_id]  # not yet looked for in frame 26
+    assert tracks.relocate(image, find, 26)  # frame 26 again: only the new track is looked for
+    assert calls == [(20, 20, 84, 84), (100, 10, 150, 60)]
+    assert walk_in.detection.box == (104, 10, 154, 60)
+    assert {t.track_id for t in tracks.visible(26)} == {old.track_id, walk_in.track_id}
+    assert tracks.relocate(image, lambda img, box: [], 26)  # nothing looked for a third time: no miss counted
+    assert old.missed == walk_in.missed == 0
+    [late] = tracks.merge([old.detection, walk_in.detection, detection(100, 80, 140, 118)], 25)
+    assert tracks.relocate(image, lambda img, box: [], 26)  # not found in frame 26: not shown there
+    assert late.missed == 1
+    assert late.track_id not in {t.track_id for t in tracks.visible(26)}
 
 
 def test_full_detections_confirm_tracks_start_new_ones_and_drop_unconfirmed_ones() -> None:
