@@ -52,7 +52,7 @@ class Track:
     detection: Detection
     first_frame: int  # the frame the full detection first found it in
     box_frame: int = -1  # the frame `detection` was found in (a box is drawn only over that frame)
-    tried: int = -1  # the last frame re-location looked for it in (found or not)
+    tried: int = -1  # the last frame it was looked for in (found or not): by re-location, or the pass that found it
     missed: int = 0  # consecutive frames the re-location did not find it
     unconfirmed: int = 0  # consecutive full detections that did not find it
     embedding: np.ndarray | None = None
@@ -115,7 +115,7 @@ class TrackSet:
                 free.remove(best)
                 best.unconfirmed = 0
                 continue
-            track = Track(self._next_id, det, frame_index, box_frame=frame_index)
+            track = Track(self._next_id, det, frame_index, box_frame=frame_index, tried=frame_index)
             self._next_id += 1
             self.tracks[track.track_id] = track
             new.append(track)
@@ -134,7 +134,7 @@ class TrackSet:
         lost = False
         taken = [t.detection.box for t in self.tracks.values() if t.box_frame == frame_index]
         for track in sorted(self.tracks.values(), key=lambda t: t.track_id):
-            if track.box_frame == frame_index or track.tried == frame_index:
+            if track.tried == frame_index:
                 continue
             track.tried = frame_index
             box = track.detection.box
