@@ -18,6 +18,7 @@ from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.distance import distances
 from faceapp.core.embedders.base import Embedder
 from faceapp.core.embedders.registry import create_embedder
+from faceapp.core.gallery_index import INDEX_MIN_ROWS
 from faceapp.core.image_io import load_image, to_rgb
 from faceapp.core.matching import GallerySnapshot
 from faceapp.core.types import Detection, Face, FaceSample, Match, MatchRule, Person
@@ -121,6 +122,7 @@ class Engine:
         self.detector = detector or Detector(DetectorConfig())
         self._embedder: Embedder | None = None
         self._cache = _Cache()
+        self.index_min_rows = INDEX_MIN_ROWS  # galleries from this many rows on are searched through an index
         self._watcher: threading.Thread | None = None
         self._stop_watching = threading.Event()
         # Enrollments and model switches may run on background threads: one at a time, so an enrollment never
@@ -500,7 +502,16 @@ class Engine:
                 ids, names, vectors = self._repo.embeddings_for(self.model)
                 negative_ids, negatives = self._repo.negative_embeddings_for(self.model)
                 scoring = catalog.spec(self.model).scoring
-                snapshot = GallerySnapshot(self.model, ids, names, vectors, scoring, negative_ids, negatives)  # type: ignore[arg-type]
+                snapshot = GallerySnapshot(
+                    self.model,
+                    ids,
+                    names,
+                    vectors,
+                    scoring,  # type: ignore[arg-type]
+                    negative_ids,
+                    negatives,
+                    index_min_rows=self.index_min_rows,
+                )
                 self._cache.snapshot = snapshot.build_index()  # here (the gallery runner), not on the live thread
             return self._cache.snapshot
 

@@ -117,3 +117,29 @@ def test_variants_play_one_after_another_with_the_live_figures(tmp_path: Path, m
     assert "staged" in lines[0]
     assert "single-1t" in lines[0]
     assert any(line.startswith("recognized frames/s") for line in lines)
+
+
+def test_a_pipeline_plays_against_each_gallery_size_in_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import faceapp.bench.video as bench_video
+
+    monkeypatch.setattr(bench_video, "create_embedder", lambda name: dlib_like())
+    monkeypatch.setattr(bench_video, "create_detector", lambda name, config: FakeDetector([detection(*SYNTHETIC_FACE)]))
+    clip = synthetic_video(tmp_path / "clip.avi", frames=20, fps=60.0)
+    out = bench_video.run(clip, {}, "dlib-resnet", tau=None, scale=0.5, gallery_samples=(10, 403))
+    variants = out["variants"]
+    assert isinstance(variants, dict)
+    assert list(variants) == ["staged @10", "staged @403"]
+    assert [v["gallery_samples"] for v in variants.values()] == [10, 403]  # the strangers really are in the gallery
+    for figures in variants.values():
+        assert figures["frames"] == 20
+        assert figures["recognitions"] >= 1
+
+
+def test_gallery_sizes_are_checked() -> None:
+    from faceapp.bench.video import _parse_sizes
+    from faceapp.errors import FaceAppError
+
+    assert _parse_sizes("10,100000,10") == (10, 100000)
+    for bad in ("", "ten", "-1"):
+        with pytest.raises(FaceAppError):
+            _parse_sizes(bad)

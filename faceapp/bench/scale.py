@@ -16,6 +16,7 @@ import gc
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from faceapp.bench.soak import rss_mb
 from faceapp.core.catalog import spec as model_info
-from faceapp.core.types import Detection, FaceSample
+from faceapp.core.types import Detection, FaceSample, MatchRule
 from faceapp.engine import Engine
 from faceapp.paths import db_label, db_target, is_db_url
 from faceapp.storage.repository import GalleryRepository
@@ -50,16 +51,44 @@ def real_pairs(data: Path, model: str, count: int) -> tuple[list[str], np.ndarra
     return [name.replace("_", " ") for name, _ in people], e[0::2], e[1::2]
 
 
-def exact_nearest(probe: np.ndarray, vectors: np.ndarray, owners: np.ndarray, scoring: str) -> int:
-    """The nearest person's id by a float64 scan of every sample (the reference for recall@1)."""
+def face_like(rng: np.random.Generator, real: np.ndarray, n: int) -> np.ndarray:
+    """n unit vectors drawn from a normal distribution with the mean and covariance of the `real` embeddings: a
+    filler that lies where faces lie (the harder case for an index), unlike random unit vectors, which lie far
+    from every face."""
+    x = np.asarray(real, np.float64)
+    mean, cov = x.mean(axis=0), np.cov(x, rowvar=False) + 1e-6 * np.eye(x.shape[1])
+    root = np.linalg.cholesky(cov).astype(np.float32)
+    out = np.empty((n, x.shape[1]), np.float32)
+    for start in range(0, n, 65_536):  # in chunks: no n x dim float64 temporary
+        z = rng.standard_normal((min(65_536, n - start), x.shape[1]), dtype=np.float32)
+        rows = mean.astype(np.float32) + z @ root.T
+        out[start : start + len(rows)] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return out
+
+
+def exact_nearest(
+    probe: np.ndarray,
+    vectors: np.ndarray,
+    owners: np.ndarray,
+    scoring: str,
+    grouping: tuple[np.ndarray, np.ndarray] | None = None,
+) -> int:
+    """The nearest person's id by a float64 scan of every sample (the reference for recall@1); `grouping` is
+    np.unique(owners, return_inverse=True), computed once for many probes."""
     d = np.clip(2.0 - 2.0 * (vectors @ probe.astype(np.float64)), 0.0, 4.0)
-    people, inverse = np.unique(owners, return_inverse=True)
+    people, inverse = grouping if grouping is not None else np.unique(owners, return_inverse=True)
     if scoring == "nearest":
         best = np.full(len(people), np.inf)
         np.minimum.at(best, inverse, d)
     else:
         best = np.bincount(inverse, weights=d) / np.bincount(inverse)
     return int(people[int(np.argmin(best))])
+
+
+def same_gallery(engine: Engine, names: list[str], samples: int) -> bool:
+    """Whether `engine`'s gallery is the one this command builds: the same people, in order, and sample count."""
+    people = sorted(engine.people(), key=lambda p: p.id)
+    return [p.name for p in people] == names and engine.embedding_models().get(engine.model, 0) == samples
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -77,7 +106,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     fake_people = -(-synthetic // args.per_person)
     all_names = names + [f"Synthetic {i:07d}" for i in range(fake_people)]
     owners = np.concatenate([np.arange(len(names)), len(names) + np.arange(synthetic) // args.per_person])
-    vectors = np.concatenate([enrolled.astype(np.float32), unit_rows(rng, synthetic, info.dim)])
+    filler = unit_rows(rng, synthetic, info.dim) if args.filler == "random" else face_like(rng, enrolled, synthetic)
+    vectors = np.concatenate([enrolled.astype(np.float32), filler])
+    del filler
     crop = FaceSample(np.full((8, 8, 3), 128, np.uint8), Detection((0, 0, 8, 8), 0.9, np.full((5, 2), 4.0)), "bench")
     target: Path | str = args.db
     scratch = None
@@ -86,38 +117,64 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         target = Path(scratch.name) / "scale.sqlite3"
     started = time.perf_counter()
     writer = Engine(GalleryRepository(target), args.model, embedder_factory=lambda name: None)  # type: ignore[arg-type,return-value]
-    if writer.people():
+    present = writer.people()
+    reused = bool(present) and args.keep and same_gallery(writer, all_names, len(vectors))
+    if present and not reused:
         writer.close()
-        raise SystemExit(f"{db_label(target)} is not empty; give --db an empty gallery.")
-    writer.bulk_add(all_names, owners, vectors, crop)
+        hint = " (--keep reuses only a gallery this command built with the same --samples, --real and --per-person)"
+        raise SystemExit(f"{db_label(target)} is not empty; give --db an empty gallery{hint if args.keep else ''}.")
+    if not reused:
+        writer.bulk_add(all_names, owners, vectors, crop)
     writer.close()
     fill_s = time.perf_counter() - started
-    del writer
+    del writer, present
     gc.collect()
 
     before = rss_mb()
     started = time.perf_counter()
     engine = Engine(GalleryRepository(target, create=False), adopt_model=False)
+    if args.index_min_rows is not None:
+        engine.index_min_rows = args.index_min_rows
     snapshot = engine.snapshot()  # reads the gallery and builds the index (GallerySnapshot.build_index)
     load_s = time.perf_counter() - started
     memory = rss_mb() - before
-    held = snapshot.embeddings.nbytes + snapshot.person_ids.nbytes + snapshot.build_index()._means.nbytes
+    held = snapshot.embeddings.nbytes + snapshot.person_ids.nbytes + snapshot.index_nbytes
+    held += snapshot._means.nbytes if snapshot.scoring == "average" else 0
     engine.close()
 
-    rule = info.default_threshold
+    rule = MatchRule(info.default_threshold, info.default_margin)
     times, agree, right = [], 0, 0
-    reference = vectors.astype(np.float64)
     # The gallery's person ids follow insertion order: map the bulk owners to stored ids through the names.
     stored = {name: pid for pid, name in snapshot.names.items()}
     id_of = np.array([stored[n] for n in all_names], np.int64)
-    checked = min(len(probes), args.recall_probes)
+    answers = []
+    exact_named_right = 0
     for i, probe in enumerate(probes):
         t = time.perf_counter()
         match = snapshot.identify(probe[None, :], rule)[0]
         times.append((time.perf_counter() - t) * 1000)
         right += match.person_id == id_of[i]
-        if i < checked:
-            agree += match.person_id == id_of[exact_nearest(probe, reference, owners, info.scoring)]
+        answers.append(match)
+    # The same snapshot's exact scan (every row read): its latency, and whether the index gave the same answers.
+    exact = replace(snapshot, index_min_rows=2**62)
+    exact_times, same = [], 0
+    for i, (probe, answer) in enumerate(zip(probes, answers, strict=True)):
+        t = time.perf_counter()
+        match = exact.identify(probe[None, :], rule)[0]
+        exact_times.append((time.perf_counter() - t) * 1000)
+        exact_named_right += match.person_id == id_of[i]
+        same += (match.person_id, match.accepted, match.ambiguous) == (
+            answer.person_id,
+            answer.accepted,
+            answer.ambiguous,
+        )
+    del exact
+    vectors = vectors.astype(np.float64)  # the independent reference: float64, every sample
+    checked = min(len(probes), args.recall_probes)
+    grouping = np.unique(owners, return_inverse=True)
+    for i in range(checked):
+        agree += answers[i].person_id == id_of[exact_nearest(probes[i], vectors, owners, info.scoring, grouping)]
+    graph = snapshot._index[0] if snapshot._index is not None else None
     result = {
         "backend": "postgresql" if is_db_url(target) else "sqlite",
         "gallery": db_label(target),
@@ -127,14 +184,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "samples": len(vectors),
         "people": len(all_names),
         "fill_s": round(fill_s, 1),
+        "reused_gallery": reused,
         "load_and_index_s": round(load_s, 2),
         "memory_mb": round(memory),
         "index_arrays_mb": round(held / 2**20),
+        "filler": args.filler,
+        "indexed": graph is not None,
+        "index_ef_search": graph.ef_search if graph is not None else None,
         "identify_p50_ms": round(float(np.percentile(times, 50)), 2),
         "identify_p95_ms": round(float(np.percentile(times, 95)), 2),
+        "exact_scan_p50_ms": round(float(np.percentile(exact_times, 50)), 2),
+        "exact_scan_p95_ms": round(float(np.percentile(exact_times, 95)), 2),
+        "same_answer_as_exact_scan": round(same / len(probes), 4),
         "recall_at_1": round(agree / checked, 4) if checked else None,
         "recall_probes": checked,
         "real_probes_named_right": round(right / len(probes), 4),
+        "real_probes_named_right_by_exact_scan": round(exact_named_right / len(probes), 4),
         "probes": len(probes),
     }
     if scratch is not None:
@@ -153,6 +218,18 @@ def main(argv: list[str]) -> int:
     p.add_argument("--per-person", type=int, default=4, help="samples per synthetic person")
     p.add_argument("--recall-probes", type=int, default=50, help="probes checked against the float64 exact scan")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--filler",
+        choices=("random", "faces"),
+        default="random",
+        help="synthetic people: random unit vectors, or drawn where the real embeddings lie (harder for the index)",
+    )
+    p.add_argument("--index-min-rows", type=int, help="index from this many rows on (default: the app's)")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="with --db: reuse the gallery when an earlier run with the same settings built it (no fill)",
+    )
     p.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = p.parse_args(argv)
     if args.samples < 1 or args.per_person < 1 or args.real < 1:

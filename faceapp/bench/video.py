@@ -142,29 +142,38 @@ def run(
     detector: str = "mtcnn",
     pipelines: tuple[str, ...] = ("staged",),
     peer_python: str | None = None,
+    gallery_samples: tuple[int, ...] = (0,),
 ) -> dict[str, object]:
     """Enroll into a throwaway gallery, play `source` through each live pipeline in turn, and summarize.
 
     The first pipeline's figures are the top level; with several (or a peer), `variants` holds one summary each,
-    from the same process and clip, one after another."""
+    from the same process and clip, one after another. `gallery_samples` plays them against galleries filled up to
+    each size with synthetic strangers (random unit vectors, 4 samples a person; 0: the enrolled people alone)."""
 
-    gallery, analyzer = _analyzer(model, detector, scale, enroll)
+    galleries, analyzer = _analyzer(model, detector, scale, enroll, gallery_samples)
     info = model_spec(model)
     rule = MatchRule(
         tau if tau is not None else info.default_threshold, margin if margin is not None else info.default_margin
     )
     variants: dict[str, dict[str, object]] = {}
-    for pipeline in pipelines:
+    for size, gallery in galleries.items():
+        for pipeline in pipelines:
 
-        def make(mailbox: LatestFrameMailbox[Frame], keep: Callable[[FrameResult], None], p: str = pipeline) -> Any:
-            return _worker(p, mailbox, analyzer, gallery, keep)
+            def make(
+                mailbox: LatestFrameMailbox[Frame],
+                keep: Callable[[FrameResult], None],
+                p: str = pipeline,
+                g: GallerySnapshot = gallery,
+            ) -> Any:
+                return _worker(p, mailbox, analyzer, g, keep)
 
-        played = live_rate.play(source, make)
-        out = summarize(played.results, rule, played.elapsed, played.fps, truth)
-        out.update(live_rate.figures(played, rule, truth))
-        out.update({"pipeline": pipeline, "load": live_rate.load()})
-        repeat = sum(1 for name in variants if name.split(" #")[0] == pipeline)
-        variants[pipeline if not repeat else f"{pipeline} #{repeat + 1}"] = out
+            played = live_rate.play(source, make)
+            out = summarize(played.results, rule, played.elapsed, played.fps, truth)
+            out.update(live_rate.figures(played, rule, truth))
+            out.update({"pipeline": pipeline, "load": live_rate.load(), "gallery_samples": gallery.sample_count})
+            label = pipeline if len(galleries) == 1 else f"{pipeline} @{size}"
+            repeat = sum(1 for name in variants if name.split(" #")[0] == label)
+            variants[label if not repeat else f"{label} #{repeat + 1}"] = out
         if plots is not None:
             path = plots / f"video-{Path(source).stem}-{pipeline}.png"
             plot_run(played.results, rule, played.fps, path)
@@ -172,7 +181,7 @@ def run(
     if peer_python:
         for variant in live_rate.PEER_VARIANTS:
             variants[f"face_recognition {variant}"] = live_rate.peer(peer_python, source, enroll, variant, truth)
-    out = dict(variants[pipelines[0]])
+    out = dict(next(iter(variants.values())))
     out.update(
         {
             "source": str(source),
@@ -197,24 +206,39 @@ def _max_rss_mb() -> float:
 
 
 def _analyzer(
-    model: str, detector: str, scale: float, enroll: dict[str, list[Path]]
-) -> tuple[GallerySnapshot, FaceAnalyzer]:
-    """A throwaway gallery with `enroll` in it, and the live analyzer (`detector` at `scale`, the model)."""
+    model: str, detector: str, scale: float, enroll: dict[str, list[Path]], sizes: tuple[int, ...] = (0,)
+) -> tuple[dict[int, GallerySnapshot], FaceAnalyzer]:
+    """A throwaway gallery with `enroll` in it, filled with strangers up to each of `sizes` samples in turn (a
+    snapshot of each), and the live analyzer (`detector` at `scale`, the model)."""
     import tempfile
 
+    from faceapp.bench.scale import unit_rows
+    from faceapp.core.types import Detection, FaceSample
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
     found = create_detector(detector, DetectorConfig(scale=scale))
+    rng = np.random.default_rng(0)
+    crop = FaceSample(np.full((8, 8, 3), 128, np.uint8), Detection((0, 0, 8, 8), 0.9, np.full((5, 2), 4.0)), "bench")
+    galleries: dict[int, GallerySnapshot] = {}
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(
             GalleryRepository(Path(tmp) / "bench.sqlite3"), model, detector=found, embedder_factory=create_embedder
         )
         for name, images in enroll.items():
             engine.enroll(name, images)
-        gallery, analyzer = engine.snapshot(), engine.analyzer
+        strangers = 0
+        for size in sorted(sizes):
+            extra = size - engine.snapshot().sample_count
+            if extra > 0:
+                owners = np.arange(extra) // 4
+                names = [f"Stranger {strangers + i:07d}" for i in range(int(owners[-1]) + 1)]
+                strangers += len(names)
+                engine.bulk_add(names, owners, unit_rows(rng, extra, model_spec(model).dim), crop)
+            galleries[size] = engine.snapshot()
+        analyzer = engine.analyzer
         engine.close()
-    return gallery, analyzer
+    return galleries, analyzer
 
 
 def _worker(
@@ -275,6 +299,17 @@ def plot_run(results: list[FrameResult], tau: MatchRule | float, fps: float, pat
     plt.close(fig)
 
 
+def _parse_sizes(text: str) -> tuple[int, ...]:
+    """--gallery-samples: distinct sample counts >= 0, in the order given."""
+    try:
+        sizes = tuple(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
+    except ValueError:
+        raise FaceAppError(f"--gallery-samples takes numbers separated by commas, not {text!r}.") from None
+    if not sizes or min(sizes) < 0:
+        raise FaceAppError(f"--gallery-samples takes numbers >= 0, not {text!r}.")
+    return sizes
+
+
 def _parse_enroll(items: list[str]) -> dict[str, list[Path]]:
     table: dict[str, list[Path]] = defaultdict(list)
     for item in items:
@@ -304,6 +339,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--drift", action="store_true", help="measure tracked vs full-detection embeddings and exit")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--plots", type=Path, help="write a latency and label timeline PNG into this folder")
+    parser.add_argument(
+        "--gallery-samples",
+        default="0",
+        help="comma-separated gallery sizes to play against, filled with synthetic strangers (e.g. 10,100000)",
+    )
     args = parser.parse_args(argv)
     if args.make_clips:
         for line in live_rate.make_clips(args.make_clips):
@@ -334,6 +374,7 @@ def main(argv: list[str]) -> int:
         detector=args.detector,
         pipelines=pipelines,
         peer_python=args.peer_python,
+        gallery_samples=_parse_sizes(args.gallery_samples),
     )
     print(
         f"source {result['source']} ({result['source_fps']:.2f} fps, {result['frames']} frames), model "

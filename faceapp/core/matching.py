@@ -28,10 +28,14 @@ from typing import Literal
 import numpy as np
 
 from faceapp.core.distance import distances
+from faceapp.core.gallery_index import INDEX_MIN_ROWS, GalleryIndex
 from faceapp.core.types import Match, MatchRule
 
 Scoring = Literal["average", "nearest"]
 DEFAULT_SCORING: Scoring = "average"
+CANDIDATE_PEOPLE = 16  # rows the graph proposes per probe, scored exactly: people (their means) under "average"
+CANDIDATE_SAMPLES = 64  # samples under "nearest" (a person may have several among the nearest)
+RESCORED_PEOPLE = 4  # under "nearest": the nearest people found, scored again on all their samples
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class GallerySnapshot:
     # Corrections: negatives[i] is a face that is not the person negative_ids[i] (same model as the samples).
     negative_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     negatives: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), repr=False)
+    # identify walks an HNSW graph (core/gallery_index.py) instead of reading every row from this many rows on
+    index_min_rows: int = field(default=INDEX_MIN_ROWS, compare=False, repr=False)
 
     @classmethod
     def empty(cls, model: str, dim: int = 0) -> GallerySnapshot:
@@ -91,7 +97,71 @@ class GallerySnapshot:
         first identify on the recognition thread does not pay for it; returns self."""
         _ = self._means if self.scoring == "average" else self._by_person
         _ = self._corrections
+        _ = self._index
         return self
+
+    @cached_property
+    def _index(self) -> tuple[GalleryIndex, np.ndarray, np.ndarray | None] | None:
+        """For large galleries: the graph over the rows identify scores (the people's means under "average"
+        scoring, their samples under "nearest"), those rows, and each row's person column (None: row i is person
+        i); None below index_min_rows rows (or without faiss), where identify reads every row."""
+        grouped, starts, _ = self._by_person
+        rows = self._means if self.scoring == "average" else grouped
+        if rows.shape[0] < max(1, self.index_min_rows):
+            return None
+        graph = GalleryIndex.build(rows)
+        if graph is None:
+            return None
+        column = None
+        if self.scoring == "nearest":
+            sizes = np.diff(np.append(starts, grouped.shape[0]))
+            column = np.repeat(np.arange(starts.shape[0], dtype=np.int32), sizes)
+        return graph, rows, column
+
+    @property
+    def indexed(self) -> bool:
+        """Whether identify walks the graph (a large gallery) rather than reading every row."""
+        return self._index is not None
+
+    @property
+    def index_nbytes(self) -> int:
+        """The memory of the index (its graph, its copy of the rows, the row-to-person map); 0 without one."""
+        index = self._index
+        return 0 if index is None else index[0].nbytes + (0 if index[2] is None else index[2].nbytes)
+
+    def nearest_two(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For each probe row: the nearest person's column among person_distances' people and distance, and the
+        runner-up's (-1 and inf when there is none). On a large gallery the graph proposes candidate rows and
+        they are scored exactly; else every row is read."""
+        probes = np.atleast_2d(np.asarray(embeddings, np.float32))
+        index = self._index
+        if index is None:
+            return two_nearest(self.person_distances(probes)[1])
+        graph, rows, column = index
+        n = probes.shape[0]
+        best, second = np.zeros(n, np.int64), np.full(n, -1, np.int64)
+        d1, d2 = np.full(n, np.inf, np.float32), np.full(n, np.inf, np.float32)
+        k = CANDIDATE_PEOPLE if column is None else CANDIDATE_SAMPLES
+        for i, probe in enumerate(probes):
+            found = graph.candidates(probe, k)
+            d = np.clip(2.0 - 2.0 * (rows[found] @ probe), 0.0, 4.0)  # distances()' formula, on the rows found
+            if column is None:  # a row is a person (their mean): d is their exact distance
+                people, dist = found, d
+            else:  # samples: the nearest few people found, each scored exactly on all of their samples
+                ranked = column[found][np.argsort(d, kind="stable")]
+                people = ranked[np.sort(np.unique(ranked, return_index=True)[1])][:RESCORED_PEOPLE]
+                dist = np.array([self._nearest_sample(probe, int(c)) for c in people], np.float32)
+            ranked = np.argsort(dist, kind="stable")
+            best[i], d1[i] = people[int(ranked[0])], dist[int(ranked[0])]
+            if ranked.size > 1:
+                second[i], d2[i] = people[int(ranked[1])], dist[int(ranked[1])]
+        return best, d1, second, d2
+
+    def _nearest_sample(self, probe: np.ndarray, column: int) -> float:
+        """The probe's distance to its nearest sample of the person in `column` (distances()' formula)."""
+        grouped, starts, _ = self._by_person
+        end = int(starts[column + 1]) if column + 1 < starts.shape[0] else grouped.shape[0]
+        return float(np.clip(2.0 - 2.0 * (grouped[int(starts[column]) : end] @ probe), 0.0, 4.0).min())
 
     @property
     def negative_count(self) -> int:
@@ -177,11 +247,11 @@ class GallerySnapshot:
         probes = np.atleast_2d(embeddings)
         if self.sample_count == 0 or probes.shape[0] == 0:
             return [Match(None, None, float("inf"), False) for _ in range(probes.shape[0])]
-        people, d = self.person_distances(probes)
-        best, dist1, second, dist2 = two_nearest(d)
+        _, _, people = self._by_person
+        best, dist1, second, dist2 = self.nearest_two(probes)
         refused = self.refused_nearest(probes, best)
         matches = []
-        for row in range(d.shape[0]):
+        for row in range(probes.shape[0]):
             dist, runner_up = float(dist1[row]), float(dist2[row])
             if refused[row]:  # a correction says this face is not its nearest person: Unknown, nobody else named
                 matches.append(Match(None, None, float("inf"), False, refused=True))

@@ -6,7 +6,7 @@ version stays fixed while these models follow the newest one; a test checks the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -291,6 +291,42 @@ def vectors_from_bytes(blobs: Sequence[bytes]) -> np.ndarray:
     if len(sizes) != 1 or 0 in sizes or next(iter(sizes)) % 4:
         raise ValueError(f"embeddings of different sizes: {sorted(sizes)}")
     return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1).astype(np.float32)
+
+
+def read_vectors(batches: Iterable[Sequence[tuple[int, bytes]]], expected: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(owner ids (M,) int64, embeddings (M, D) float32) from batches of (owner id, stored vector) rows, filled
+    into one matrix sized for `expected` rows (grown or cut when the count was off); ValueError when sizes differ.
+
+    A million 256-d embeddings come to 1 GiB: read batch by batch they are never also held as a million bytes
+    objects and a joined copy, which more than doubled the peak (docs/benchmarks.md, "Scale")."""
+    ids = np.zeros(0, np.int64)
+    vectors: np.ndarray | None = None
+    n = 0
+    for batch in batches:
+        if not batch:
+            continue
+        owners, blobs = zip(*batch, strict=True)  # C-level transposition: unpacking row by row took seconds
+        sizes = set(map(len, blobs))
+        if len(sizes) != 1 or 0 in sizes or next(iter(sizes)) % 4:
+            raise ValueError(f"embeddings of different sizes: {sorted(sizes)}")
+        chunk = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)  # copied once, below
+        if vectors is None:
+            vectors = np.empty((max(expected, len(batch)), chunk.shape[1]), np.float32)
+            ids = np.zeros(vectors.shape[0], np.int64)
+        elif chunk.shape[1] != vectors.shape[1]:
+            raise ValueError(f"embeddings of different sizes: {sorted({chunk.shape[1], vectors.shape[1]})}")
+        if n + len(batch) > vectors.shape[0]:  # more rows than counted (a write in between): grow
+            grown = max(n + len(batch), 2 * vectors.shape[0])
+            vectors = np.concatenate([vectors[:n], np.empty((grown - n, vectors.shape[1]), np.float32)])
+            ids = np.concatenate([ids[:n], np.zeros(grown - n, np.int64)])
+        vectors[n : n + len(batch)] = chunk
+        ids[n : n + len(batch)] = np.fromiter(owners, np.int64, count=len(owners))
+        n += len(batch)
+    if vectors is None:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    if n < vectors.shape[0]:  # fewer than counted (a delete in between)
+        vectors, ids = vectors[:n].copy(), ids[:n].copy()
+    return ids[:n], vectors
 
 
 # -- the unknown-faces review (issue 13): candidates kept for N days, never exported -----------------------------------

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from faceapp.bench import scale
 from faceapp.core.matching import GallerySnapshot
@@ -38,3 +39,28 @@ def test_the_mean_index_gives_the_average_of_every_samples_distance() -> None:
             mine = vectors[owners == pid].astype(np.float64)
             expected = np.mean(np.sum((mine - probe) ** 2, axis=1))
             np.testing.assert_allclose(d[row, col], expected, atol=1e-5)
+
+
+def test_scale_measures_the_index_against_the_exact_scan_of_the_same_gallery(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    argv = ["--samples", "3000", "--real", "60", "--index-min-rows", "100", "--filler", "faces", "--out", str(out)]
+    assert scale.main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["indexed"] is True
+    assert result["filler"] == "faces"
+    assert result["index_ef_search"] > 1
+    assert result["same_answer_as_exact_scan"] >= 0.95
+    assert result["recall_at_1"] >= 0.95
+    for key in ("exact_scan_p50_ms", "exact_scan_p95_ms"):
+        assert result[key] >= 0
+
+
+def test_the_face_like_filler_lies_where_the_real_embeddings_lie() -> None:
+    rng = np.random.default_rng(1)
+    real = rng.standard_normal((300, 8)).astype(np.float32) + np.array([4, 0, 0, 0, 0, 0, 0, 0], np.float32)
+    real /= np.linalg.norm(real, axis=1, keepdims=True)
+    filler = scale.face_like(rng, real, 1000)
+    np.testing.assert_allclose(np.linalg.norm(filler, axis=1), 1.0, atol=1e-5)
+    assert float(filler[:, 0].mean()) == pytest.approx(float(real[:, 0].mean()), abs=0.05)
+    random = scale.unit_rows(rng, 1000, 8)
+    assert abs(float(random[:, 0].mean())) < 0.1  # random unit vectors do not

@@ -272,3 +272,42 @@ def test_damaged_embeddings_are_reported_not_misread(sqlite_repo: GalleryReposit
     conn.close()
     with pytest.raises(DatabaseError, match="is damaged"):
         repo.embeddings_for("m")
+
+
+def test_embeddings_are_read_batch_by_batch_into_one_matrix_in_person_order(
+    repo: GalleryRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faceapp.core.types import Detection, FaceSample
+    from faceapp.storage import repository as repository_module
+
+    monkeypatch.setattr(repository_module, "LOAD_BATCH", 7)  # 50 samples come in 8 batches
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((50, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    owners = rng.integers(0, 6, 50)
+    crop = FaceSample(np.full((8, 8, 3), 128, np.uint8), Detection((0, 0, 8, 8), 0.9, np.full((5, 2), 4.0)), "t")
+    repo.bulk_add([f"P{i}" for i in range(6)], owners, vectors, "m", crop)
+    ids, names, got = repo.embeddings_for("m")
+    by_name = {name: pid for pid, name in names.items()}
+    stored_owner = np.array([by_name[f"P{o}"] for o in owners])
+    order = np.lexsort((np.arange(50), stored_owner))  # person, then insertion (sample id) order
+    np.testing.assert_array_equal(ids, stored_owner[order])
+    np.testing.assert_array_equal(got, vectors[order])
+    assert got.flags.c_contiguous
+    assert got.dtype == np.float32
+
+
+def test_a_count_that_was_off_grows_or_cuts_the_matrix() -> None:
+    from faceapp.storage.models import read_vectors
+
+    rows = [(i // 3, np.full(4, i, "<f4").tobytes()) for i in range(10)]
+    for expected in (0, 3, 10, 25):
+        ids, vectors = read_vectors([rows[:4], [], rows[4:9], rows[9:]], expected)
+        assert ids.tolist() == [i // 3 for i in range(10)]
+        np.testing.assert_array_equal(vectors[:, 0], np.arange(10, dtype=np.float32))
+        assert vectors.shape == (10, 4)
+    with pytest.raises(ValueError, match="different sizes"):
+        read_vectors([rows[:2], [(9, np.zeros(5, "<f4").tobytes())]], 3)
+    ids, vectors = read_vectors([], 5)
+    assert ids.shape == (0,)
+    assert vectors.shape == (0, 0)
