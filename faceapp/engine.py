@@ -77,10 +77,21 @@ class Recognition:
     match: Match
 
 
+# A change known person by person (an enrollment, a rename, a removal) updates a large, indexed gallery's snapshot
+# by a layer of those people's rows (matching.LayeredSnapshot) instead of reloading and re-indexing every row; past
+# these sizes the next snapshot is a full reload again.
+LAYER_MAX_ROWS = 20_000  # the layer's rows are read one by one on every identify
+LAYER_MAX_PEOPLE = 500  # people re-read from the database in one update
+
+
 @dataclass
 class _Cache:
     snapshot: GallerySnapshot | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # guards these fields; held briefly
+    building: threading.Lock = field(default_factory=threading.Lock)  # one build at a time; writes never wait
+    generation: int = 0  # counts changes: a build that began before the latest one is not kept as current
+    stale: GallerySnapshot | None = None  # the snapshot before the pending changes, when all were person by person
+    changed: set[int] = field(default_factory=set)  # the people those changes touched
 
 
 def unexpected(image: ImageInput, exc: Exception) -> BadInputError:
@@ -297,13 +308,22 @@ class Engine:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def invalidate(self) -> None:
-        """Forget the cached snapshot after the people changed, and tell the subscribers."""
-        self._changed(GalleryChange.PEOPLE)
+    def invalidate(self, people: set[int] | None = None) -> None:
+        """Forget the cached snapshot after the people changed, and tell the subscribers; `people` names everyone
+        the change touched, when known (then a large gallery's next snapshot re-reads only them)."""
+        self._changed(GalleryChange.PEOPLE, people)
 
-    def _changed(self, change: GalleryChange) -> None:
+    def _changed(self, change: GalleryChange, people: set[int] | None = None) -> None:
         with self._cache.lock:
-            self._cache.snapshot = None
+            cache = self._cache
+            previous = cache.snapshot if cache.snapshot is not None else cache.stale
+            if people is not None and change is GalleryChange.PEOPLE and previous is not None and previous.indexed:
+                cache.changed = set(people) if cache.snapshot is not None else cache.changed | people
+                cache.stale = previous
+            else:  # a model switch, another station's change, or anything not known person by person: reload all
+                cache.stale, cache.changed = None, set()
+            cache.snapshot = None
+            cache.generation += 1
         for listener in list(self._listeners):
             listener(change)
 
@@ -316,14 +336,15 @@ class Engine:
         """Rename a person (by name, regardless of case, or id); BadInputError when the new name is taken."""
         with self._writing:
             person = self._repo.rename_person(who, new_name)
-            self.invalidate()
+            self.invalidate({person.id})
             return person
 
     def remove_person(self, who: str | int) -> int:
         """Delete a person (by name or id) with their samples and embeddings; returns how many samples went."""
         with self._writing:
-            removed = self._repo.remove_person(who)
-            self.invalidate()
+            gone = self._repo.person(who).id
+            removed = self._repo.remove_person(gone)
+            self.invalidate({gone})
             return removed
 
     def remove_sample(self, sample_id: int) -> None:
@@ -458,7 +479,7 @@ class Engine:
                         raise
                     self.model = stored
                     self._changed(GalleryChange.MODEL_ELSEWHERE)
-            self.invalidate()
+            self.invalidate({person.id})
             return EnrollResult(person, len(fresh), notes, len(notes), len(kept))
 
     def _new_negatives(
@@ -496,24 +517,55 @@ class Engine:
         return self._repo.embedding_models()
 
     def snapshot(self) -> GallerySnapshot:
-        """An immutable view of every sample's embedding for the gallery's model, rebuilt after changes."""
-        with self._cache.lock:
-            if self._cache.snapshot is None:
-                ids, names, vectors = self._repo.embeddings_for(self.model)
-                negative_ids, negatives = self._repo.negative_embeddings_for(self.model)
-                scoring = catalog.spec(self.model).scoring
-                snapshot = GallerySnapshot(
-                    self.model,
-                    ids,
-                    names,
-                    vectors,
-                    scoring,  # type: ignore[arg-type]
-                    negative_ids,
-                    negatives,
-                    index_min_rows=self.index_min_rows,
-                )
-                self._cache.snapshot = snapshot.build_index()  # here (the gallery runner), not on the live thread
-            return self._cache.snapshot
+        """An immutable view of every sample's embedding for the gallery's model, rebuilt after changes.
+
+        Built on the calling thread (the gallery runner, never the live thread), outside the lock that writes take,
+        so an enrollment never waits for a large gallery's index; a change during the build makes it one more.
+        """
+        cache = self._cache
+        with cache.building:
+            with cache.lock:
+                if cache.snapshot is not None:
+                    return cache.snapshot
+                generation, stale, changed = cache.generation, cache.stale, set(cache.changed)
+            snapshot = self._layered(stale, changed) if stale is not None else None
+            if snapshot is None:
+                snapshot = self._loaded()
+            with cache.lock:
+                if cache.generation == generation:
+                    cache.snapshot, cache.stale, cache.changed = snapshot, None, set()
+                elif cache.stale is not None:  # changed again, person by person, meanwhile: update this one next
+                    cache.stale = snapshot
+            return snapshot
+
+    def _loaded(self) -> GallerySnapshot:
+        """Every sample and correction of the gallery's model, read from the database, with the index built."""
+        ids, names, vectors = self._repo.embeddings_for(self.model)
+        negative_ids, negatives = self._repo.negative_embeddings_for(self.model)
+        scoring = catalog.spec(self.model).scoring
+        snapshot = GallerySnapshot(
+            self.model,
+            ids,
+            names,
+            vectors,
+            scoring,  # type: ignore[arg-type]
+            negative_ids,
+            negatives,
+            index_min_rows=self.index_min_rows,
+        )
+        return snapshot.build_index()
+
+    def _layered(self, stale: GallerySnapshot, changed: set[int]) -> GallerySnapshot | None:
+        """`stale` with the current rows of the `changed` people (re-read), or None when a full reload is due."""
+        if stale.model != self.model or not changed or len(changed) > LAYER_MAX_PEOPLE:
+            return None
+        ids, names_now, vectors = self._repo.embeddings_for(self.model, people=changed)
+        negative_ids, negatives = self._repo.negative_embeddings_for(self.model, people=changed)
+        names = {pid: name for pid, name in stale.names.items() if pid not in changed}
+        names.update(names_now)
+        rows = {pid: (vectors[ids == pid], negatives[negative_ids == pid]) for pid in changed}
+        snapshot = stale.updated(rows, names)
+        return snapshot if snapshot.layer_rows <= LAYER_MAX_ROWS else None
 
     def people(self) -> list[Person]:
         """Everyone enrolled, by name."""
@@ -635,7 +687,7 @@ class Engine:
             self.model = stored
             self._changed(GalleryChange.MODEL_ELSEWHERE)
             person, repeats = self._store_new(name, self._embedded(samples), allow_none)
-        self.invalidate()
+        self.invalidate({person.id})
         return person, repeats
 
     def _store_new(

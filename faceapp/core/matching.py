@@ -142,8 +142,10 @@ class GallerySnapshot:
         best, second = np.zeros(n, np.int64), np.full(n, -1, np.int64)
         d1, d2 = np.full(n, np.inf, np.float32), np.full(n, np.inf, np.float32)
         k = CANDIDATE_PEOPLE if column is None else CANDIDATE_SAMPLES
+        found_none = np.zeros(0, np.int64)
+        several = self._by_person[2].shape[0] > 1
         for i, probe in enumerate(probes):
-            found = graph.candidates(probe, k)
+            found = graph.candidates(probe, k) if np.isfinite(probe).all() else found_none
             d = np.clip(2.0 - 2.0 * (rows[found] @ probe), 0.0, 4.0)  # distances()' formula, on the rows found
             if column is None:  # a row is a person (their mean): d is their exact distance
                 people, dist = found, d
@@ -151,6 +153,11 @@ class GallerySnapshot:
                 ranked = column[found][np.argsort(d, kind="stable")]
                 people = ranked[np.sort(np.unique(ranked, return_index=True)[1])][:RESCORED_PEOPLE]
                 dist = np.array([self._nearest_sample(probe, int(c)) for c in people], np.float32)
+            if people.size < (2 if several else 1):  # no runner-up found (one person filled the walk), or a
+                # probe the walk cannot take (NaN): this probe reads every row, as below the index's size
+                one = two_nearest(self.person_distances(probe[None, :])[1])
+                best[i], d1[i], second[i], d2[i] = (int(one[0][0]), one[1][0], int(one[2][0]), one[3][0])
+                continue
             ranked = np.argsort(dist, kind="stable")
             best[i], d1[i] = people[int(ranked[0])], dist[int(ranked[0])]
             if ranked.size > 1:
@@ -217,15 +224,115 @@ class GallerySnapshot:
         out[rows] = refused[rows, at[rows]]
         return out
 
-    def spread(self, person_id: int) -> float:
-        """The largest d between two of the person's samples (0 with one sample, nan with none)."""
+    def rows_of(self, person_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """The person's samples (n, D) and corrections (m, D) in this snapshot (no rows: they have none)."""
         grouped, starts, people = self._by_person
         at = int(np.searchsorted(people, person_id))
-        if at >= people.shape[0] or people[at] != person_id:
+        if at < people.shape[0] and people[at] == person_id:
+            end = int(starts[at + 1]) if at + 1 < starts.shape[0] else grouped.shape[0]
+            samples = grouped[int(starts[at]) : end]
+        else:
+            samples = grouped[:0]
+        negatives = self.negatives[self.negative_ids == person_id] if self.negative_ids.shape[0] else self.negatives[:0]
+        return samples, negatives
+
+    def spread(self, person_id: int) -> float:
+        """The largest d between two of the person's samples (0 with one sample, nan with none)."""
+        rows = self.rows_of(person_id)[0]
+        if rows.shape[0] == 0:
             return float("nan")
-        end = int(starts[at + 1]) if at + 1 < starts.shape[0] else grouped.shape[0]
-        rows = grouped[int(starts[at]) : end]
         return float(distances(rows, rows).max()) if rows.shape[0] > 1 else 0.0
+
+    def top_people(
+        self, probe: np.ndarray, exclude: frozenset[int] = frozenset(), n: int = 2
+    ) -> list[tuple[int, float]]:
+        """The `n` people nearest to one probe (D,), nearest first, as (person id, distance), leaving out the
+        people in `exclude`: through the graph on a large gallery (its candidates scored exactly; more of them when
+        the excluded people crowd the walk), else by reading every row."""
+        p = np.asarray(probe, np.float32).reshape(-1)
+        _, _, people = self._by_person
+        skip = np.fromiter(exclude, np.int64, count=len(exclude)) if exclude else np.zeros(0, np.int64)
+        wanted = min(n, people.shape[0] - int(np.isin(skip, people).sum()))
+        if wanted <= 0:
+            return []
+        index = self._index
+        if index is not None and np.isfinite(p).all():
+            graph, rows, column = index
+            first = CANDIDATE_PEOPLE if column is None else CANDIDATE_SAMPLES
+            for k in dict.fromkeys((first, graph.ef_search)):
+                found = graph.candidates(p, k)
+                ranked = found
+                if column is not None:  # samples: each person once, in the order their nearest sample came
+                    d = np.clip(2.0 - 2.0 * (rows[found] @ p), 0.0, 4.0)
+                    ranked = column[found][np.argsort(d, kind="stable")]
+                    ranked = ranked[np.sort(np.unique(ranked, return_index=True)[1])]
+                ranked = ranked[~np.isin(people[ranked], skip)]
+                if ranked.shape[0] < wanted:
+                    continue
+                if column is None:  # a row is a person's mean: their exact distance
+                    dist = np.clip(2.0 - 2.0 * (rows[ranked] @ p), 0.0, 4.0)
+                else:
+                    ranked = ranked[:RESCORED_PEOPLE]
+                    dist = np.array([self._nearest_sample(p, int(c)) for c in ranked], np.float32)
+                order = np.argsort(dist, kind="stable")[:wanted]
+                return [(int(people[ranked[i]]), float(dist[i])) for i in order]
+        d = GallerySnapshot.person_distances(self, p[None, :])[1][0].astype(np.float64)  # this layer's own rows
+        d[np.isin(people, skip) | np.isnan(d)] = np.inf  # NaN: a probe that is near nobody (never accepted)
+        order = np.argsort(d, kind="stable")[:wanted]
+        return [(int(people[i]), float(d[i])) for i in order]
+
+    def _refuses(self, probe: np.ndarray, person_id: int) -> bool:
+        """Whether a correction refuses the person for the probe: nearer to one of their corrections than to all of
+        their samples (refusals' rule, for one probe and one person)."""
+        samples, negatives = self.rows_of(person_id)
+        if negatives.shape[0] == 0 or samples.shape[0] == 0:
+            return False
+        p = np.atleast_2d(probe)
+        return bool(float(distances(p, negatives).min()) < float(distances(p, samples).min()))
+
+    def _match(self, pid: int, dist: float, runner: int | None, runner_up: float, rule: MatchRule) -> Match:
+        """identify's answer for the nearest person and the runner-up (None and inf: nobody else)."""
+        within, clear = rule.within(dist), rule.clear(dist, runner_up)
+        runner_name = self.names.get(runner) if runner is not None else None
+        return Match(
+            pid, self.names.get(pid), dist, within and clear, runner_up, runner_name, ambiguous=within and not clear
+        )
+
+    def updated(self, changes: dict[int, tuple[np.ndarray, np.ndarray]], names: dict[int, str]) -> LayeredSnapshot:
+        """A snapshot in which the people in `changes` have exactly the given (samples, corrections) (no rows:
+        removed) and `names` are everyone's; everyone else's rows, and the index, are this snapshot's, shared and
+        not copied: a layer over a large gallery, so an enrollment neither reloads nor re-indexes a million rows."""
+        base: GallerySnapshot = self
+        carried: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if isinstance(self, LayeredSnapshot):
+            base = self.base
+            carried = {pid: self.rows_of(pid) for pid in self.hidden if pid not in changes}
+        everyone = {**carried, **changes}
+        dim = base.embeddings.shape[1] if base.embeddings.ndim == 2 else 0
+        order = sorted(everyone)
+
+        def stacked(which: int) -> tuple[np.ndarray, np.ndarray]:
+            parts = [np.asarray(everyone[pid][which], np.float32).reshape(-1, dim) for pid in order]
+            if not parts:
+                return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+            owners = [np.full(part.shape[0], pid, np.int64) for pid, part in zip(order, parts, strict=True)]
+            return np.concatenate(owners), np.concatenate(parts)
+
+        ids, rows = stacked(0)
+        negative_ids, negatives = stacked(1)
+        layer = LayeredSnapshot(
+            self.model,
+            ids,
+            names,
+            rows,
+            self.scoring,
+            negative_ids,
+            negatives,
+            index_min_rows=2**62,  # the layer is small: read row by row
+            base=base,
+            hidden=frozenset(everyone),
+        )
+        return layer.build_index()
 
     def person_distances(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each probe row: the ids of the people in the gallery and each one's distance under `scoring`.
@@ -252,39 +359,151 @@ class GallerySnapshot:
         refused = self.refused_nearest(probes, best)
         matches = []
         for row in range(probes.shape[0]):
-            dist, runner_up = float(dist1[row]), float(dist2[row])
             if refused[row]:  # a correction says this face is not its nearest person: Unknown, nobody else named
                 matches.append(Match(None, None, float("inf"), False, refused=True))
                 continue
-            pid = int(people[best[row]])
-            runner_name = self.names.get(int(people[second[row]])) if second[row] >= 0 else None
-            within, clear = rule.within(dist), rule.clear(dist, runner_up)
-            matches.append(
-                Match(
-                    pid,
-                    self.names.get(pid),
-                    dist,
-                    within and clear,
-                    runner_up,
-                    runner_name,
-                    ambiguous=within and not clear,
-                )
-            )
+            runner = int(people[second[row]]) if second[row] >= 0 else None
+            matches.append(self._match(int(people[best[row]]), float(dist1[row]), runner, float(dist2[row]), rule))
         return matches
 
     def verify(self, embedding: np.ndarray, person_id: int, threshold: float) -> Match:
         """Whether one probe is the person `person_id`: their distance (as in identify) within threshold, unless a
         correction refuses it (then d is inf and `refused` is set)."""
-        mask = self.person_ids == person_id
+        samples, negatives = self.rows_of(person_id)
         name = self.names.get(person_id)
-        if not mask.any():
+        if samples.shape[0] == 0:
             return Match(person_id, name, float("inf"), False)
-        d = distances(np.atleast_2d(embedding), self.embeddings[mask])
-        negatives = self.negatives[self.negative_ids == person_id] if self.negative_count else self.negatives[:0]
+        d = distances(np.atleast_2d(embedding), samples)
         if negatives.shape[0] and float(distances(np.atleast_2d(embedding), negatives).min()) < float(d.min()):
             return Match(person_id, name, float("inf"), False, refused=True)  # nearer to a "not them" face
         dist = float(d.min() if self.scoring == "nearest" else d.mean())
         return Match(person_id, name, dist, dist <= threshold)
+
+
+@dataclass(frozen=True)
+class LayeredSnapshot(GallerySnapshot):
+    """A large gallery after a few people changed: `base` (with its index; unchanged and shared) for everyone but
+    the people in `hidden`, whose current samples and corrections are this snapshot's own rows (none: removed).
+
+    The engine makes one after a write that names the people it changed (GallerySnapshot.updated), and reloads the
+    whole gallery instead once the layer holds more than LAYER_MAX_ROWS rows or a change is not known person by
+    person (another station's).
+    """
+
+    base: GallerySnapshot = field(default_factory=lambda: GallerySnapshot.empty(""), compare=False, repr=False)
+    hidden: frozenset[int] = field(default=frozenset(), compare=False, repr=False)
+
+    @cached_property
+    def _hidden_ids(self) -> np.ndarray:
+        return np.fromiter(self.hidden, np.int64, count=len(self.hidden))
+
+    @cached_property
+    def _base_kept(self) -> tuple[int, int, int]:
+        """The base's samples, people and corrections that are still the base's (their people not in `hidden`)."""
+        _, starts, people = self.base._by_person
+        sizes = np.diff(np.append(starts, self.base.sample_count))
+        gone = np.isin(people, self._hidden_ids)
+        negatives = int((~np.isin(self.base.negative_ids, self._hidden_ids)).sum())
+        return int(sizes[~gone].sum()), int((~gone).sum()), negatives
+
+    @property
+    def sample_count(self) -> int:
+        """How many enrolled samples the snapshot holds (the base's kept ones and the layer's)."""
+        return self._base_kept[0] + int(self.person_ids.shape[0])
+
+    @property
+    def people_count(self) -> int:
+        """How many distinct people have at least one sample."""
+        return self._base_kept[1] + int(np.unique(self.person_ids).shape[0])
+
+    @property
+    def negative_count(self) -> int:
+        """How many corrections the snapshot holds."""
+        return self._base_kept[2] + int(self.negative_ids.shape[0])
+
+    @property
+    def indexed(self) -> bool:
+        """Whether identify walks the base's graph."""
+        return self.base.indexed
+
+    @property
+    def index_nbytes(self) -> int:
+        """The memory of the base's index."""
+        return self.base.index_nbytes
+
+    @property
+    def layer_rows(self) -> int:
+        """How many sample and correction rows the layer holds itself."""
+        return int(self.person_ids.shape[0] + self.negative_ids.shape[0])
+
+    def build_index(self) -> LayeredSnapshot:
+        """Group the layer's own rows now (the base's index is built already); returns self."""
+        GallerySnapshot.build_index(self)
+        _ = self._base_kept
+        return self
+
+    def rows_of(self, person_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """The person's samples and corrections: the layer's for the people it holds, else the base's."""
+        if person_id in self.hidden:
+            return GallerySnapshot.rows_of(self, person_id)
+        return self.base.rows_of(person_id)
+
+    def top_people(
+        self, probe: np.ndarray, exclude: frozenset[int] = frozenset(), n: int = 2
+    ) -> list[tuple[int, float]]:
+        """The `n` nearest people: the base's (leaving out the people the layer holds) and the layer's."""
+        found = self.base.top_people(probe, exclude | self.hidden, n) + GallerySnapshot.top_people(
+            self, probe, exclude, n
+        )
+        return sorted(found, key=lambda item: item[1])[:n]
+
+    @cached_property
+    def _flat(self) -> GallerySnapshot:
+        """The same gallery as one plain snapshot (a copy: for benchmarks' whole-gallery distance tables)."""
+        base, dim = self.base, self.embeddings.shape[1]
+        keep = ~np.isin(base.person_ids, self._hidden_ids)
+        keep_negative = ~np.isin(base.negative_ids, self._hidden_ids)
+        return GallerySnapshot(
+            self.model,
+            np.concatenate([base.person_ids[keep], self.person_ids]),
+            self.names,
+            np.concatenate([base.embeddings[keep].reshape(-1, dim), self.embeddings]),
+            self.scoring,
+            np.concatenate([base.negative_ids[keep_negative], self.negative_ids]),
+            np.concatenate([base.negatives[keep_negative].reshape(-1, dim), self.negatives.reshape(-1, dim)]),
+            index_min_rows=2**62,
+        )
+
+    def person_distances(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every person's distance, as GallerySnapshot.person_distances (through a flat copy)."""
+        return self._flat.person_distances(embeddings)
+
+    def nearest_two(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """As GallerySnapshot.nearest_two, in columns of person_distances' people (through a flat copy)."""
+        return self._flat.nearest_two(embeddings)
+
+    def refusals(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As GallerySnapshot.refusals (through a flat copy)."""
+        return self._flat.refusals(embeddings)
+
+    def refused_nearest(self, embeddings: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+        """As GallerySnapshot.refused_nearest (through a flat copy)."""
+        return self._flat.refused_nearest(embeddings, nearest)
+
+    def identify(self, embeddings: np.ndarray, rule: MatchRule | float) -> list[Match]:
+        """As GallerySnapshot.identify: the two nearest people of the base and of the layer, one probe at a time."""
+        rule = MatchRule.of(rule)
+        matches = []
+        for probe in np.atleast_2d(np.asarray(embeddings, np.float32)):
+            top = self.top_people(probe)
+            if not top:
+                matches.append(Match(None, None, float("inf"), False))
+            elif self._refuses(probe, top[0][0]):
+                matches.append(Match(None, None, float("inf"), False, refused=True))
+            else:
+                runner, runner_up = top[1] if len(top) > 1 else (None, float("inf"))
+                matches.append(self._match(top[0][0], top[0][1], runner, runner_up, rule))
+        return matches
 
 
 def two_nearest(per_person: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -99,11 +99,7 @@ def same_person(before: GallerySnapshot, after: GallerySnapshot, person_id: int 
         return True
     if person_id is None:
         return False
-    for ids_a, rows_a, ids_b, rows_b in (
-        (before.person_ids, before.embeddings, after.person_ids, after.embeddings),
-        (before.negative_ids, before.negatives, after.negative_ids, after.negatives),
-    ):
-        a, b = rows_a[ids_a == person_id], rows_b[ids_b == person_id]
+    for a, b in zip(before.rows_of(person_id), after.rows_of(person_id), strict=True):  # samples, corrections
         if (a.size or b.size) and (a.shape != b.shape or not np.array_equal(a, b)):
             return False
     return True

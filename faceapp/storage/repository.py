@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -456,8 +456,11 @@ class GalleryRepository:
 
     # -- embeddings ----------------------------------------------------------------------------------------------
 
-    def embeddings_for(self, model: str) -> tuple[np.ndarray, dict[int, str], np.ndarray]:
-        """(person_ids (M,) int64, everyone's names, embeddings (M, D) float32) of the samples with a `model` vector."""
+    def embeddings_for(
+        self, model: str, people: Collection[int] | None = None
+    ) -> tuple[np.ndarray, dict[int, str], np.ndarray]:
+        """(person_ids (M,) int64, everyone's names, embeddings (M, D) float32) of the samples with a `model` vector;
+        with `people`, only theirs (and only their names: a person absent from the names is gone)."""
         query = (
             select(SampleRow.person_id, EmbeddingRow.vector)
             .join(SampleRow, SampleRow.id == EmbeddingRow.sample_id)
@@ -465,8 +468,13 @@ class GalleryRepository:
             .order_by(SampleRow.person_id, EmbeddingRow.sample_id)  # grouped by person: the index needs no copy
         )
         total = select(func.count()).select_from(EmbeddingRow).where(EmbeddingRow.model == model)
+        named = select(PersonRow.id, PersonRow.name)
+        if people is not None:
+            chosen = [as_id(pid) for pid in people]
+            query = query.where(SampleRow.person_id.in_(chosen))
+            total = total.join(SampleRow, SampleRow.id == EmbeddingRow.sample_id).where(SampleRow.person_id.in_(chosen))
+            named = named.where(PersonRow.id.in_(chosen))
         with self._session() as s:
-            names = dict(s.execute(select(PersonRow.id, PersonRow.name)).all())
             expected = s.scalar(total) or 0
             # Core, not the ORM: 6 s instead of 15 s for a million rows (docs/benchmarks.md, "Scale")
             batches = s.connection().execution_options(yield_per=LOAD_BATCH).execute(query).partitions()
@@ -476,6 +484,8 @@ class GalleryRepository:
                 raise DatabaseError(
                     f"{self._label} is damaged (its {model} embeddings differ in size); re-embed them."
                 ) from None
+            # after the embeddings: a person enrolled in between (PostgreSQL reads each statement afresh) has a name
+            names = dict(s.execute(named).all())
         usable = np.isfinite(vectors).all(axis=1) if len(ids) else np.zeros(0, bool)
         if not usable.all():  # one NaN would make its person's nearest distance NaN: never a match, silently
             bad = sorted({names.get(int(pid), str(pid)) for pid in ids[~usable]})
@@ -649,14 +659,19 @@ class GalleryRepository:
         with self._session() as s:
             return [self._stored(row) for row in s.scalars(query)]
 
-    def negative_embeddings_for(self, model: str) -> tuple[np.ndarray, np.ndarray]:
-        """(person_ids (N,) int64, vectors (N, D) float32) of every correction with a `model` vector, by person."""
+    def negative_embeddings_for(
+        self, model: str, people: Collection[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(person_ids (N,) int64, vectors (N, D) float32) of every correction with a `model` vector, by person;
+        with `people`, only theirs."""
         query = (
             select(NegativeRow.person_id, NegativeEmbeddingRow.vector)
             .join(NegativeRow, NegativeRow.id == NegativeEmbeddingRow.negative_id)
             .where(NegativeEmbeddingRow.model == model)
             .order_by(NegativeRow.person_id, NegativeEmbeddingRow.negative_id)
         )
+        if people is not None:
+            query = query.where(NegativeRow.person_id.in_([as_id(pid) for pid in people]))
         with self._session() as s:
             rows = s.execute(query).all()
         try:

@@ -214,8 +214,8 @@ def person_embeddings(window: Window, name: str | None) -> np.ndarray | None:
     person = next((p for p in window.people if p.name == name), None)
     if name is None or snapshot is None or person is None:
         return None
-    rows = snapshot.person_ids == person.id
-    return snapshot.embeddings[rows] if rows.any() else None
+    rows = snapshot.rows_of(person.id)[0]
+    return rows if rows.shape[0] else None
 
 
 def not_person(

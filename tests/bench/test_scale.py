@@ -64,3 +64,17 @@ def test_the_face_like_filler_lies_where_the_real_embeddings_lie() -> None:
     assert float(filler[:, 0].mean()) == pytest.approx(float(real[:, 0].mean()), abs=0.05)
     random = scale.unit_rows(rng, 1000, 8)
     assert abs(float(random[:, 0].mean())) < 0.1  # random unit vectors do not
+
+
+def test_keep_reuses_only_the_gallery_the_same_settings_built(tmp_path: Path) -> None:
+    db, out = tmp_path / "g.sqlite3", tmp_path / "s.json"
+    argv = ["--samples", "400", "--real", "20", "--db", str(db), "--keep", "--out", str(out)]
+    assert scale.main(argv) == 0
+    assert json.loads(out.read_text())["reused_gallery"] is False
+    assert scale.main(argv) == 0
+    second = json.loads(out.read_text())
+    assert second["reused_gallery"] is True
+    assert second["recall_at_1"] == 1.0
+    assert second["newcomer_named_after_update"] is True  # and the newcomer is gone again: the next run reuses
+    with pytest.raises(SystemExit, match="not empty"):
+        scale.main([*argv, "--seed", "1"])  # other vectors under the same names: not reused
