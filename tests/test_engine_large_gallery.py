@@ -136,3 +136,35 @@ def test_a_write_does_not_wait_for_a_snapshot_being_built(tmp_path: Path, monkey
     assert got  # the build that began before Bob finished
     assert "Bob" in engine.snapshot().names.values()
     assert len(calls) == 2  # it was not kept as current: a change came during it, so this one was built anew
+
+
+def test_a_person_changed_during_a_layered_build_is_in_the_next_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = large(tmp_path)
+    base = engine.snapshot()
+    release, entered = threading.Event(), threading.Event()
+    real = engine._repo.embeddings_for
+
+    def slow(model: str, people: object = None) -> object:
+        if not entered.is_set():
+            entered.set()
+            assert release.wait(10)
+        return real(model, people=people)  # type: ignore[arg-type]
+
+    ada = engine.enroll("Ada", [face_image(1)]).person
+    monkeypatch.setattr(engine._repo, "embeddings_for", slow)
+    got: list[object] = []
+    builder = threading.Thread(target=lambda: got.append(engine.snapshot()))
+    builder.start()
+    assert entered.wait(5)
+    bob = engine.enroll("Bob", [face_image(2)]).person  # lands while Ada's layer is being built
+    release.set()
+    builder.join(10)
+    assert got
+    after = engine.snapshot()
+    assert isinstance(after, LayeredSnapshot)
+    assert after.base is base  # still layered, not reloaded
+    assert {ada.id, bob.id} <= after.hidden
+    labels = [engine.identify(face_image(i), 0.1)[0].match.label for i in (1, 2)]
+    assert labels == ["Ada", "Bob"]

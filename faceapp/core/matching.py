@@ -96,7 +96,7 @@ class GallerySnapshot:
         """Group the matrix by person (and average it, under "average" scoring) now, on the calling thread, so the
         first identify on the recognition thread does not pay for it; returns self."""
         _ = self._means if self.scoring == "average" else self._by_person
-        _ = self._corrections
+        _ = self._corrections, self._negatives_by_person
         _ = self._index
         return self
 
@@ -233,8 +233,21 @@ class GallerySnapshot:
             samples = grouped[int(starts[at]) : end]
         else:
             samples = grouped[:0]
-        negatives = self.negatives[self.negative_ids == person_id] if self.negative_ids.shape[0] else self.negatives[:0]
-        return samples, negatives
+        grouped_negatives, negative_starts, corrected = self._negatives_by_person
+        at = int(np.searchsorted(corrected, person_id))
+        if at < corrected.shape[0] and corrected[at] == person_id:
+            end = int(negative_starts[at + 1]) if at + 1 < corrected.shape[0] else grouped_negatives.shape[0]
+            return samples, grouped_negatives[int(negative_starts[at]) : end]
+        return samples, grouped_negatives[:0]
+
+    @cached_property
+    def _negatives_by_person(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The corrections grouped by person, each group's first row, and the people (as _by_person does)."""
+        ids = self.negative_ids
+        order = np.argsort(ids, kind="stable")
+        people, starts = np.unique(ids[order], return_index=True)
+        rows = self.negatives[order] if self.negatives.shape[0] == ids.shape[0] else self.negatives[:0]
+        return rows, starts, people
 
     def spread(self, person_id: int) -> float:
         """The largest d between two of the person's samples (0 with one sample, nan with none)."""
@@ -243,16 +256,14 @@ class GallerySnapshot:
             return float("nan")
         return float(distances(rows, rows).max()) if rows.shape[0] > 1 else 0.0
 
-    def top_people(
-        self, probe: np.ndarray, exclude: frozenset[int] = frozenset(), n: int = 2
-    ) -> list[tuple[int, float]]:
+    def top_people(self, probe: np.ndarray, exclude: np.ndarray | None = None, n: int = 2) -> list[tuple[int, float]]:
         """The `n` people nearest to one probe (D,), nearest first, as (person id, distance), leaving out the
         people in `exclude`: through the graph on a large gallery (its candidates scored exactly; more of them when
         the excluded people crowd the walk), else by reading every row."""
         p = np.asarray(probe, np.float32).reshape(-1)
         _, _, people = self._by_person
-        skip = np.fromiter(exclude, np.int64, count=len(exclude)) if exclude else np.zeros(0, np.int64)
-        wanted = min(n, people.shape[0] - int(np.isin(skip, people).sum()))
+        skip = np.zeros(0, np.int64) if exclude is None else exclude  # sorted person ids
+        wanted = min(n, people.shape[0] - int(among(people, skip).sum()))
         if wanted <= 0:
             return []
         index = self._index
@@ -266,7 +277,7 @@ class GallerySnapshot:
                     d = np.clip(2.0 - 2.0 * (rows[found] @ p), 0.0, 4.0)
                     ranked = column[found][np.argsort(d, kind="stable")]
                     ranked = ranked[np.sort(np.unique(ranked, return_index=True)[1])]
-                ranked = ranked[~np.isin(people[ranked], skip)]
+                ranked = ranked[~among(skip, people[ranked])]
                 if ranked.shape[0] < wanted:
                     continue
                 if column is None:  # a row is a person's mean: their exact distance
@@ -277,7 +288,7 @@ class GallerySnapshot:
                 order = np.argsort(dist, kind="stable")[:wanted]
                 return [(int(people[ranked[i]]), float(dist[i])) for i in order]
         d = GallerySnapshot.person_distances(self, p[None, :])[1][0].astype(np.float64)  # this layer's own rows
-        d[np.isin(people, skip) | np.isnan(d)] = np.inf  # NaN: a probe that is near nobody (never accepted)
+        d[among(skip, people) | np.isnan(d)] = np.inf  # NaN: a probe that is near nobody (never accepted)
         order = np.argsort(d, kind="stable")[:wanted]
         return [(int(people[i]), float(d[i])) for i in order]
 
@@ -395,7 +406,8 @@ class LayeredSnapshot(GallerySnapshot):
 
     @cached_property
     def _hidden_ids(self) -> np.ndarray:
-        return np.fromiter(self.hidden, np.int64, count=len(self.hidden))
+        """The people the layer holds, sorted (for searchsorted membership)."""
+        return np.sort(np.fromiter(self.hidden, np.int64, count=len(self.hidden)))
 
     @cached_property
     def _base_kept(self) -> tuple[int, int, int]:
@@ -448,13 +460,10 @@ class LayeredSnapshot(GallerySnapshot):
             return GallerySnapshot.rows_of(self, person_id)
         return self.base.rows_of(person_id)
 
-    def top_people(
-        self, probe: np.ndarray, exclude: frozenset[int] = frozenset(), n: int = 2
-    ) -> list[tuple[int, float]]:
+    def top_people(self, probe: np.ndarray, exclude: np.ndarray | None = None, n: int = 2) -> list[tuple[int, float]]:
         """The `n` nearest people: the base's (leaving out the people the layer holds) and the layer's."""
-        found = self.base.top_people(probe, exclude | self.hidden, n) + GallerySnapshot.top_people(
-            self, probe, exclude, n
-        )
+        skip = self._hidden_ids if exclude is None else np.union1d(self._hidden_ids, exclude)
+        found = self.base.top_people(probe, skip, n) + GallerySnapshot.top_people(self, probe, exclude, n)
         return sorted(found, key=lambda item: item[1])[:n]
 
     @cached_property
@@ -504,6 +513,14 @@ class LayeredSnapshot(GallerySnapshot):
                 runner, runner_up = top[1] if len(top) > 1 else (None, float("inf"))
                 matches.append(self._match(top[0][0], top[0][1], runner, runner_up, rule))
         return matches
+
+
+def among(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each of `values`, whether it is in the sorted array `ids` (np.isin without sorting `ids` again)."""
+    if ids.shape[0] == 0:
+        return np.zeros(np.shape(values), bool)
+    at = np.minimum(np.searchsorted(ids, values), ids.shape[0] - 1)
+    return np.asarray(ids[at] == values)
 
 
 def two_nearest(per_person: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -68,13 +68,14 @@ def test_the_face_like_filler_lies_where_the_real_embeddings_lie() -> None:
 
 def test_keep_reuses_only_the_gallery_the_same_settings_built(tmp_path: Path) -> None:
     db, out = tmp_path / "g.sqlite3", tmp_path / "s.json"
-    argv = ["--samples", "400", "--real", "20", "--db", str(db), "--keep", "--out", str(out)]
+    argv = ["--samples", "400", "--real", "20", "--db", str(db), "--keep", "--index-min-rows", "50", "--out", str(out)]
     assert scale.main(argv) == 0
     assert json.loads(out.read_text())["reused_gallery"] is False
     assert scale.main(argv) == 0
     second = json.loads(out.read_text())
     assert second["reused_gallery"] is True
     assert second["recall_at_1"] == 1.0
-    assert second["newcomer_named_after_update"] is True  # and the newcomer is gone again: the next run reuses
+    assert second["indexed"] is True
+    assert second["newcomer_named_after_update"] is True  # through a layer; gone again after, so the next run reuses
     with pytest.raises(SystemExit, match="not empty"):
         scale.main([*argv, "--seed", "1"])  # other vectors under the same names: not reused

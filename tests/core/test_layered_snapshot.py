@@ -26,6 +26,8 @@ class Gallery:
         # non-contiguous ids, so a person column can never pass for a person id
         self.ids = [7 * i + 3 for i in range(people)]
         self.rows = {pid: (self.samples(i, 2), np.zeros((0, DIM), np.float32)) for i, pid in enumerate(self.ids)}
+        for i in (3, 5, 30):  # some people of the base have corrections (a face of the next person)
+            self.rows[self.ids[i]] = (self.rows[self.ids[i]][0], self.samples(i + 1, 1))
         self.names = {pid: f"P{pid}" for pid in self.ids}
 
     def samples(self, i: int, n: int) -> np.ndarray:
@@ -85,8 +87,14 @@ def test_enrolling_adding_removing_and_correcting_people_answer_as_a_fresh_snaps
     del g.rows[removed], g.names[removed]
     corrected = g.ids[11]
     g.rows[corrected] = (g.rows[corrected][0], unit(probes[11:12] * 0.99 + g.centres[12:13] * 0.01))
-    changes = {pid: g.rows.get(pid, (np.zeros((0, DIM)), np.zeros((0, DIM)))) for pid in (new_id, g.ids[5], removed)}
+    only_corrections = 7 * 401 + 3  # a person known only by a correction (an archive can hold one)
+    g.rows[only_corrections] = (np.zeros((0, DIM), np.float32), g.samples(401, 1))
+    g.names[only_corrections] = "Only Corrections"
+    nobody = 10**6  # an id no one has: nothing to add, nothing to take away
+    changes = {pid: g.rows.get(pid, (np.zeros((0, 0)), np.zeros((0, 0)))) for pid in (new_id, g.ids[5], removed)}
     changes[corrected] = g.rows[corrected]
+    changes[only_corrections] = g.rows[only_corrections]
+    changes[nobody] = (np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32))  # the repository's "none"
 
     layered = base.updated(changes, dict(g.names))
     assert isinstance(layered, LayeredSnapshot)
@@ -97,10 +105,14 @@ def test_enrolling_adding_removing_and_correcting_people_answer_as_a_fresh_snaps
     assert layered.identify(probes[400], 0.7)[0].name == "Newcomer"
     assert layered.identify(probes[9], 4.0)[0].person_id != removed
     assert layered.identify(probes[11], 4.0)[0].refused  # the new correction holds
-    for pid in (new_id, g.ids[5], g.ids[6], corrected):
+    base_refused = [m.refused for m in fresh.identify(probes, 4.0)]
+    assert any(base_refused)  # the base's own corrections refuse someone...
+    assert [m.refused for m in layered.identify(probes, 4.0)] == base_refused  # ...and still do through the layer
+    for pid in (new_id, g.ids[3], g.ids[5], g.ids[6], g.ids[30], corrected, only_corrections, nobody):
+        np.testing.assert_array_equal(layered.rows_of(pid)[1], fresh.rows_of(pid)[1])
         assert layered.verify(probes[0], pid, 0.7) == fresh.verify(probes[0], pid, 0.7)
         np.testing.assert_array_equal(layered.rows_of(pid)[0], fresh.rows_of(pid)[0])
-        assert layered.spread(pid) == pytest.approx(fresh.spread(pid))
+        assert layered.spread(pid) == pytest.approx(fresh.spread(pid), nan_ok=True)
     assert layered.verify(probes[9], removed, 4.0).distance == float("inf")
 
     # a layer over a layer: the earlier changes stay, the base stays the first one
@@ -129,3 +141,12 @@ def test_the_layer_leaves_out_crowding_changed_people_and_still_finds_two() -> N
     assert len(top) == 2
     assert not {pid for pid, _ in top} & set(near)
     assert top == g.plain(index_min_rows=10**9).top_people(probe[0])
+
+
+def test_a_probe_that_is_not_a_number_is_nobody_through_the_layer_too() -> None:
+    g = Gallery(2, 200, "average")
+    layered = g.plain(index_min_rows=1).updated({g.ids[0]: g.rows[g.ids[0]]}, dict(g.names))
+    probe = np.full(DIM, np.nan, np.float32)
+    match = layered.identify(probe, 4.0)[0]
+    assert not match.accepted
+    assert g.plain(index_min_rows=10**9).identify(probe, 4.0)[0].accepted is False
