@@ -4,6 +4,7 @@ and each person's corrections (faces recorded as not them) with a way to remove 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,6 +13,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QGridLayout,
     QInputDialog,
     QLabel,
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from faceapp import archive
 from faceapp.core.types import Person
 from faceapp.engine import Engine
 from faceapp.storage.repository import StoredSample
@@ -41,6 +44,7 @@ EMPTY_HINT = (
 
 
 COUNT_ROLE = Qt.ItemDataRole.UserRole + 1
+ARCHIVE_FILTER = "faceapp gallery archives (*.zip);;All files (*)"
 SPREAD_TIP = (
     "Spread: the largest distance d between two of the person's samples. More samples, in different poses and light "
     "(a larger spread), recognize the person more reliably."
@@ -110,6 +114,7 @@ class GalleryDialog(QDialog):
         self.runner = runner
         self.add_photos = add_photos
         self.loads = 0  # completed people-list loads (tests wait on it)
+        self.last_message = ""  # the last export or import summary shown
         self._wanted: int | None = None  # the person whose samples were last asked for
         self.people = QListWidget()
         self.people.setIconSize(QSize(PERSON_ICON, PERSON_ICON))
@@ -152,6 +157,8 @@ class GalleryDialog(QDialog):
             ("delete_sample", "Wrong sample...", self._on_delete_sample),
             ("remove_negative", "Remove correction", self._on_remove_negative),
             ("add_photos", "Add photos...", self._on_add_photos),
+            ("export", "Export...", self._on_export),
+            ("import", "Import...", self._on_import),
         ):
             button = box.addButton(title, QDialogButtonBox.ButtonRole.ActionRole)
             button.clicked.connect(slot)
@@ -161,6 +168,8 @@ class GalleryDialog(QDialog):
             "Remove the selected sample: it is not this person (and remember that face as not them)"
         )
         self.buttons["remove_negative"].setToolTip("Forget the selected correction: that face may be this person")
+        self.buttons["export"].setToolTip("Write everyone (photos' face crops, corrections, embeddings) to an archive")
+        self.buttons["import"].setToolTip("Add the people of an archive; faces already here are not added twice")
         grid.addWidget(box, 7, 0, 1, 2)
         grid.setColumnStretch(1, 2)
         grid.setRowStretch(1, 1)
@@ -277,6 +286,40 @@ class GalleryDialog(QDialog):
             self.reload(keep)
 
         self.runner.submit(name, lambda task: work(), done, failed)
+
+    def _on_export(self) -> None:
+        """Write the whole gallery to an archive the user names (`faceapp gallery export`), on the runner."""
+        path, _ = QFileDialog.getSaveFileName(self, "Export gallery", "gallery.faceapp.zip", ARCHIVE_FILTER)
+        if not path:
+            return
+        target = Path(path)
+
+        def said(moved: object) -> None:
+            self._moved(f"Exported to {target.name}", moved)
+
+        self._write("export", lambda: archive.export(self.engine, target), then=said)
+
+    def _on_import(self) -> None:
+        """Add the people of an archive (`faceapp gallery import`): re-embedded when its model differs."""
+        path, _ = QFileDialog.getOpenFileName(self, "Import gallery archive", "", ARCHIVE_FILTER)
+        if not path:
+            return
+        source = Path(path)
+
+        def said(moved: object) -> None:
+            self._moved(f"Imported {source.name}", moved)
+
+        self._write("import", lambda: archive.import_archive(self.engine, source), then=said)
+
+    def _moved(self, what: str, moved: object) -> None:
+        """Say what an export or import moved (and whom an import skipped, and why: the first ten)."""
+        assert isinstance(moved, archive.Moved)
+        lines = [f"{what}: {moved.people} people, {moved.samples} samples, {moved.corrections} corrections."]
+        lines += list(moved.skipped[:10])
+        if len(moved.skipped) > 10:
+            lines.append(f"... and {len(moved.skipped) - 10} more skipped")
+        self.last_message = "\n".join(lines)
+        QMessageBox.information(self, "Gallery", self.last_message)
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(

@@ -128,3 +128,49 @@ def test_switching_model_reembeds_the_gallery_in_the_background(
     assert engine.model == "facenet-casia"
     assert engine.embedding_models()["facenet-casia"] == 2
     qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.model == "facenet-casia", timeout=15000)
+
+
+def test_the_gallery_dialog_exports_and_imports_an_archive(
+    qtbot: QtBot,
+    make_window: WindowFactory,
+    hamilton: Path,
+    examples: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window(hamilton, dlib_like())
+    engine = window.engine
+    assert engine is not None
+    engine.enroll("Obama", [examples / "obama/obama.jpg", examples / "obama/obama1.jpg"])
+    engine.enroll("Biden", [examples / "biden/biden.jpg"])
+    dialog = flows.gallery_dialog(window)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.people.count() == 2, timeout=5000)
+    said: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text: said.append(text))
+    target = tmp_path / "backup.zip"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(target), ""))
+    dialog.buttons["export"].click()
+    qtbot.waitUntil(lambda: bool(said), timeout=10000)
+    assert said[-1] == "Exported to backup.zip: 2 people, 3 samples, 0 corrections."
+    assert target.stat().st_size > 0
+
+    engine.remove_person("Obama")
+    assert [p.name for p in engine.people()] == ["Biden"]
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(target), ""))
+    dialog.buttons["import"].click()
+    qtbot.waitUntil(lambda: len(said) == 2, timeout=10000)
+    assert said[-1] == "Imported backup.zip: 1 people, 2 samples, 0 corrections."  # Biden is there already
+    assert sorted((p.name, p.sample_count) for p in engine.people()) == [("Biden", 1), ("Obama", 2)]
+    qtbot.waitUntil(lambda: dialog.people.count() == 2, timeout=5000)
+
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(broken), ""))
+    dialog.buttons["import"].click()
+    qtbot.waitUntil(lambda: "broken.zip" in dialog.error_label.text(), timeout=5000)
+    assert not dialog.error_label.isHidden()
+    assert "\n" not in dialog.error_label.text()  # one line
+    assert len(said) == 2
