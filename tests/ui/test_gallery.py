@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
@@ -10,7 +11,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from faceapp.engine import Engine
 from faceapp.ui import flows
+from faceapp.ui.gallery_dialog import GalleryDialog
 from tests.fakes import dlib_like
 from tests.ui.helpers import WindowFactory, answer_photo_dialog, answer_wrong_sample
 
@@ -21,9 +24,10 @@ def answer(monkeypatch: pytest.MonkeyPatch, yes: bool) -> None:
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: button)
 
 
-def test_gallery_rename_and_deletions_ask_first_and_reach_the_live_view(
-    qtbot: QtBot, make_window: WindowFactory, hamilton: Path, examples: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def obama_and_biden(
+    qtbot: QtBot, make_window: WindowFactory, hamilton: Path, examples: Path
+) -> tuple[Any, Engine, GalleryDialog]:
+    """A window with Obama (two photos) and Biden (one) enrolled, its models loaded, and its gallery dialog open."""
     window = make_window(hamilton, dlib_like())
     engine = window.engine
     assert engine is not None
@@ -33,6 +37,13 @@ def test_gallery_rename_and_deletions_ask_first_and_reach_the_live_view(
     dialog = flows.gallery_dialog(window)
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: dialog.people.count() == 2, timeout=5000)  # loaded on the gallery runner
+    return window, engine, dialog
+
+
+def test_gallery_rename_and_deletions_ask_first_and_reach_the_live_view(
+    qtbot: QtBot, make_window: WindowFactory, hamilton: Path, examples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window, engine, dialog = obama_and_biden(qtbot, make_window, hamilton, examples)
     assert dialog.people.item(1).text().startswith("Obama\n2 sample(s), spread d ")
 
     dialog.people.setCurrentRow(1)
@@ -92,8 +103,6 @@ def test_photo_enrollment_skips_a_bad_photo_and_enrolls_the_rest(
 ) -> None:
     from PIL import Image
 
-    from faceapp.ui import flows
-
     window = make_window(hamilton, dlib_like())
     engine = window.engine
     assert engine is not None
@@ -140,14 +149,7 @@ def test_the_gallery_dialog_exports_and_imports_an_archive(
 ) -> None:
     from PySide6.QtWidgets import QFileDialog
 
-    window = make_window(hamilton, dlib_like())
-    engine = window.engine
-    assert engine is not None
-    engine.enroll("Obama", [examples / "obama/obama.jpg", examples / "obama/obama1.jpg"])
-    engine.enroll("Biden", [examples / "biden/biden.jpg"])
-    dialog = flows.gallery_dialog(window)
-    qtbot.addWidget(dialog)
-    qtbot.waitUntil(lambda: dialog.people.count() == 2, timeout=5000)
+    _, engine, dialog = obama_and_biden(qtbot, make_window, hamilton, examples)
     said: list[str] = []
     monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text: said.append(text))
     target = tmp_path / "backup.zip"
