@@ -272,18 +272,22 @@ class GalleryDialog(QDialog):
         work: Callable[[], object],
         keep: int | None = None,
         then: Callable[[object], None] | None = None,
+        reload: bool = True,
     ) -> None:
-        """A gallery write on the runner, then `then(result)` and a reload (also after a failure: it may be stale)."""
+        """A gallery write on the runner, then `then(result)` and a reload (also after a failure: it may be stale;
+        not after a mere read such as an export)."""
 
         def done(result: object) -> None:
             self.error_label.hide()
             if then is not None:
                 then(result)
-            self.reload(keep)
+            if reload:
+                self.reload(keep)
 
         def failed(message: str) -> None:
             self._warn(message)
-            self.reload(keep)
+            if reload:
+                self.reload(keep)
 
         self.runner.submit(name, lambda task: work(), done, failed)
 
@@ -297,7 +301,7 @@ class GalleryDialog(QDialog):
         def said(moved: object) -> None:
             self._moved(f"Exported to {target.name}", moved)
 
-        self._write("export", lambda: archive.export(self.engine, target), then=said)
+        self._write("export", lambda: archive.export(self.engine, target), then=said, reload=False)
 
     def _on_import(self) -> None:
         """Add the people of an archive (`faceapp gallery import`): re-embedded when its model differs."""
@@ -314,7 +318,8 @@ class GalleryDialog(QDialog):
     def _moved(self, what: str, moved: object) -> None:
         """Say what an export or import moved (and whom an import skipped, and why: the first ten)."""
         assert isinstance(moved, archive.Moved)
-        lines = [f"{what}: {moved.people} people, {moved.samples} samples, {moved.corrections} corrections."]
+        people = "1 person" if moved.people == 1 else f"{moved.people} people"
+        lines = [f"{what}: {people}, {moved.samples} samples, {moved.corrections} corrections."]
         lines += list(moved.skipped[:10])
         if len(moved.skipped) > 10:
             lines.append(f"... and {len(moved.skipped) - 10} more skipped")

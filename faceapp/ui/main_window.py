@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.analyzer: FaceAnalyzer | None = None
         self.tasks: list[BackgroundTask] = []
         self._closing = False
+        self._gallery_load_queued: Engine | None = None  # the gallery whose load is queued and not started yet
         self.bridge = PipelineBridge(self)
         self.runner = GalleryRunner(self)
         self.session = LiveSession(self.bridge)
@@ -356,11 +357,25 @@ class MainWindow(QMainWindow):
         if engine is None:
             return
 
+        if self._gallery_load_queued is engine:  # a load of this gallery not started yet reads this change too:
+            return  # one load for a burst of writes (an import announces each person), not one per write
+        self._gallery_load_queued = engine
+
+        def load(task: BackgroundTask) -> tuple[GallerySnapshot, list[Person]]:
+            if self._gallery_load_queued is engine:
+                self._gallery_load_queued = None  # from here on a new change needs a load of its own
+            return engine.snapshot(), engine.people()
+
         def show(loaded: tuple[GallerySnapshot, list[Person]]) -> None:
             if engine is self.engine:  # not a load of the gallery open before a switch (it finished behind it)
                 self._show_gallery(loaded)
 
-        self.runner.submit("load-gallery", lambda task: (engine.snapshot(), engine.people()), show, self.show_error)
+        def failed(message: str) -> None:
+            if self._gallery_load_queued is engine:
+                self._gallery_load_queued = None
+            self.show_error(message)
+
+        self.runner.submit("load-gallery", load, show, failed)
 
     def _show_gallery(self, loaded: tuple[GallerySnapshot, list[Person]]) -> None:
         snapshot, people = loaded

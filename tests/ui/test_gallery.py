@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ def test_the_gallery_dialog_exports_and_imports_an_archive(
 ) -> None:
     from PySide6.QtWidgets import QFileDialog
 
-    _, engine, dialog = obama_and_biden(qtbot, make_window, hamilton, examples)
+    window, engine, dialog = obama_and_biden(qtbot, make_window, hamilton, examples)
     said: list[str] = []
     monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text: said.append(text))
     target = tmp_path / "backup.zip"
@@ -160,13 +161,13 @@ def test_the_gallery_dialog_exports_and_imports_an_archive(
     assert target.stat().st_size > 0
 
     engine.remove_person("Obama")
-    assert [p.name for p in engine.people()] == ["Biden"]
+    qtbot.waitUntil(lambda: [p.name for p in window.people] == ["Biden"], timeout=5000)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(target), ""))
     dialog.buttons["import"].click()
     qtbot.waitUntil(lambda: len(said) == 2, timeout=10000)
-    assert said[-1] == "Imported backup.zip: 1 people, 2 samples, 0 corrections."  # Biden is there already
+    assert said[-1] == "Imported backup.zip: 1 person, 2 samples, 0 corrections."  # Biden is there already
     assert sorted((p.name, p.sample_count) for p in engine.people()) == [("Biden", 1), ("Obama", 2)]
-    qtbot.waitUntil(lambda: dialog.people.count() == 2, timeout=5000)
+    qtbot.waitUntil(lambda: "Obama" in {p.name for p in window.people}, timeout=5000)  # the live view has him
 
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"not a zip")
@@ -176,3 +177,28 @@ def test_the_gallery_dialog_exports_and_imports_an_archive(
     assert not dialog.error_label.isHidden()
     assert "\n" not in dialog.error_label.text()  # one line
     assert len(said) == 2
+
+
+def test_a_burst_of_gallery_changes_loads_the_gallery_once_not_once_per_change(
+    qtbot: QtBot, make_window: WindowFactory, hamilton: Path, examples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window, engine, _ = obama_and_biden(qtbot, make_window, hamilton, examples)
+    loads: list[str] = []
+    real = window.runner.submit
+
+    def counting(name: str, *args: object, **kwargs: object) -> object:
+        if name == "load-gallery":
+            loads.append(name)
+        return real(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(window.runner, "submit", counting)
+    gate = threading.Event()
+    window.runner.submit("hold", lambda task: gate.wait(10), lambda _: None, lambda _: None)  # the runner is busy
+    for _ in range(20):  # what an import of 20 people announces
+        engine.invalidate()
+    qtbot.waitUntil(lambda: len(loads) >= 1, timeout=5000)
+    qtbot.wait(300)  # every announcement has reached the window
+    assert len(loads) == 1  # one queued load answers them all
+    engine.rename("Biden", "Joe Biden")
+    gate.set()
+    qtbot.waitUntil(lambda: "Joe Biden" in {p.name for p in window.people}, timeout=5000)  # and nothing is missed
