@@ -41,6 +41,11 @@ def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     return v
 
 
+def placeholder_crop() -> FaceSample:
+    """The one grey 8x8 face crop that every synthetic sample of a benchmark gallery shares."""
+    return FaceSample(np.full((8, 8, 3), 128, np.uint8), Detection((0, 0, 8, 8), 0.9, np.full((5, 2), 4.0)), "bench")
+
+
 def real_pairs(data: Path, model: str, count: int) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Names, first-photo and second-photo embeddings of the first `count` LFW people with two or more photos."""
     from faceapp.bench.embed_cache import batch_detector, embed_dataset
@@ -135,7 +140,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     filler = unit_rows(rng, synthetic, info.dim) if args.filler == "random" else face_like(rng, enrolled, synthetic)
     vectors = np.concatenate([enrolled.astype(np.float32), filler])
     del filler
-    crop = FaceSample(np.full((8, 8, 3), 128, np.uint8), Detection((0, 0, 8, 8), 0.9, np.full((5, 2), 4.0)), "bench")
+    crop = placeholder_crop()
     target: Path | str = args.db
     scratch = None
     if target is None:

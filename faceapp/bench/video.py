@@ -212,14 +212,13 @@ def _analyzer(
     snapshot of each), and the live analyzer (`detector` at `scale`, the model)."""
     import tempfile
 
-    from faceapp.bench.scale import unit_rows
-    from faceapp.core.types import Detection, FaceSample
+    from faceapp.bench.scale import placeholder_crop, unit_rows
     from faceapp.engine import Engine
     from faceapp.storage.repository import GalleryRepository
 
     found = create_detector(detector, DetectorConfig(scale=scale))
     rng = np.random.default_rng(0)
-    crop = FaceSample(np.full((8, 8, 3), 128, np.uint8), Detection((0, 0, 8, 8), 0.9, np.full((5, 2), 4.0)), "bench")
+    crop = placeholder_crop()
     galleries: dict[int, GallerySnapshot] = {}
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(

@@ -137,22 +137,14 @@ class GallerySnapshot:
         index = self._index
         if index is None:
             return two_nearest(self.person_distances(probes)[1])
-        graph, rows, column = index
         n = probes.shape[0]
         best, second = np.zeros(n, np.int64), np.full(n, -1, np.int64)
         d1, d2 = np.full(n, np.inf, np.float32), np.full(n, np.inf, np.float32)
-        k = CANDIDATE_PEOPLE if column is None else CANDIDATE_SAMPLES
-        found_none = np.zeros(0, np.int64)
+        k = CANDIDATE_PEOPLE if index[2] is None else CANDIDATE_SAMPLES
+        nobody = np.zeros(0, np.int64)
         several = self._by_person[2].shape[0] > 1
         for i, probe in enumerate(probes):
-            found = graph.candidates(probe, k) if np.isfinite(probe).all() else found_none
-            d = np.clip(2.0 - 2.0 * (rows[found] @ probe), 0.0, 4.0)  # distances()' formula, on the rows found
-            if column is None:  # a row is a person (their mean): d is their exact distance
-                people, dist = found, d
-            else:  # samples: the nearest few people found, each scored exactly on all of their samples
-                ranked = column[found][np.argsort(d, kind="stable")]
-                people = ranked[np.sort(np.unique(ranked, return_index=True)[1])][:RESCORED_PEOPLE]
-                dist = np.array([self._nearest_sample(probe, int(c)) for c in people], np.float32)
+            people, dist = self._walk(probe, k, nobody) if np.isfinite(probe).all() else (nobody, nobody)
             if people.size < (2 if several else 1):  # no runner-up found (one person filled the walk), or a
                 # probe the walk cannot take (NaN): this probe reads every row, as below the index's size
                 one = two_nearest(self.person_distances(probe[None, :])[1])
@@ -163,6 +155,22 @@ class GallerySnapshot:
             if ranked.size > 1:
                 second[i], d2[i] = people[int(ranked[1])], dist[int(ranked[1])]
         return best, d1, second, d2
+
+    def _walk(self, probe: np.ndarray, k: int, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One walk of the graph to `k` candidate rows: the distinct people found (columns among person_distances'
+        people, nearest first as found, leaving out the sorted person ids `skip`) and each one's exact distance
+        (under "nearest" the first RESCORED_PEOPLE of them, scored again on all of their samples)."""
+        graph, rows, column = self._index  # type: ignore[misc]
+        people = self._by_person[2]
+        found = graph.candidates(probe, k)
+        if column is None:  # a row is a person's mean: distances()' formula on it is their exact distance
+            ranked = found[~among(skip, people[found])]
+            return ranked, np.clip(2.0 - 2.0 * (rows[ranked] @ probe), 0.0, 4.0)
+        d = np.clip(2.0 - 2.0 * (rows[found] @ probe), 0.0, 4.0)
+        ranked = column[found][np.argsort(d, kind="stable")]
+        ranked = ranked[np.sort(np.unique(ranked, return_index=True)[1])]  # each person once, by their nearest
+        ranked = ranked[~among(skip, people[ranked])][:RESCORED_PEOPLE]
+        return ranked, np.array([self._nearest_sample(probe, int(c)) for c in ranked], np.float32)
 
     def _nearest_sample(self, probe: np.ndarray, column: int) -> float:
         """The probe's distance to its nearest sample of the person in `column` (distances()' formula)."""
@@ -268,25 +276,12 @@ class GallerySnapshot:
             return []
         index = self._index
         if index is not None and np.isfinite(p).all():
-            graph, rows, column = index
-            first = CANDIDATE_PEOPLE if column is None else CANDIDATE_SAMPLES
-            for k in dict.fromkeys((first, graph.ef_search)):
-                found = graph.candidates(p, k)
-                ranked = found
-                if column is not None:  # samples: each person once, in the order their nearest sample came
-                    d = np.clip(2.0 - 2.0 * (rows[found] @ p), 0.0, 4.0)
-                    ranked = column[found][np.argsort(d, kind="stable")]
-                    ranked = ranked[np.sort(np.unique(ranked, return_index=True)[1])]
-                ranked = ranked[~among(skip, people[ranked])]
-                if ranked.shape[0] < wanted:
-                    continue
-                if column is None:  # a row is a person's mean: their exact distance
-                    dist = np.clip(2.0 - 2.0 * (rows[ranked] @ p), 0.0, 4.0)
-                else:
-                    ranked = ranked[:RESCORED_PEOPLE]
-                    dist = np.array([self._nearest_sample(p, int(c)) for c in ranked], np.float32)
-                order = np.argsort(dist, kind="stable")[:wanted]
-                return [(int(people[ranked[i]]), float(dist[i])) for i in order]
+            first = CANDIDATE_PEOPLE if index[2] is None else CANDIDATE_SAMPLES
+            for k in dict.fromkeys((first, index[0].ef_search)):  # a longer walk when the excluded crowd the first
+                ranked, dist = self._walk(p, k, skip)
+                if ranked.shape[0] >= wanted:
+                    order = np.argsort(dist, kind="stable")[:wanted]
+                    return [(int(people[ranked[i]]), float(dist[i])) for i in order]
         d = GallerySnapshot.person_distances(self, p[None, :])[1][0].astype(np.float64)  # this layer's own rows
         d[among(skip, people) | np.isnan(d)] = np.inf  # NaN: a probe that is near nobody (never accepted)
         order = np.argsort(d, kind="stable")[:wanted]

@@ -287,10 +287,16 @@ def vectors_from_bytes(blobs: Sequence[bytes]) -> np.ndarray:
     """Stored embeddings as one (M, D) float32 array, read in one go; ValueError when their sizes differ."""
     if not blobs:
         return np.zeros((0, 0), np.float32)
-    sizes = {len(blob) for blob in blobs}
+    return joined_vectors(blobs).astype(np.float32)
+
+
+def joined_vectors(blobs: Sequence[bytes]) -> np.ndarray:
+    """Stored embeddings as one read-only (M, D) little-endian float32 view of their joined bytes (copy it before
+    keeping it); ValueError when their sizes differ."""
+    sizes = set(map(len, blobs))
     if len(sizes) != 1 or 0 in sizes or next(iter(sizes)) % 4:
         raise ValueError(f"embeddings of different sizes: {sorted(sizes)}")
-    return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1).astype(np.float32)
+    return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
 
 
 def read_vectors(batches: Iterable[Sequence[tuple[int, bytes]]], expected: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -306,10 +312,7 @@ def read_vectors(batches: Iterable[Sequence[tuple[int, bytes]]], expected: int =
         if not batch:
             continue
         owners, blobs = zip(*batch, strict=True)  # C-level transposition: unpacking row by row took seconds
-        sizes = set(map(len, blobs))
-        if len(sizes) != 1 or 0 in sizes or next(iter(sizes)) % 4:
-            raise ValueError(f"embeddings of different sizes: {sorted(sizes)}")
-        chunk = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)  # copied once, below
+        chunk = joined_vectors(blobs)  # copied once, into the matrix below
         if vectors is None:
             vectors = np.empty((max(expected, len(batch)), chunk.shape[1]), np.float32)
             ids = np.zeros(vectors.shape[0], np.int64)
