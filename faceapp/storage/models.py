@@ -6,7 +6,7 @@ version stays fixed while these models follow the newest one; a test checks the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -299,9 +299,14 @@ def joined_vectors(blobs: Sequence[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
 
 
-def read_vectors(batches: Iterable[Sequence[tuple[int, bytes]]], expected: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def read_vectors(
+    batches: Iterable[Sequence[tuple[int, bytes]]],
+    expected: int = 0,
+    on_batch: Callable[[np.ndarray, np.ndarray], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(owner ids (M,) int64, embeddings (M, D) float32) from batches of (owner id, stored vector) rows, filled
     into one matrix sized for `expected` rows (grown or cut when the count was off); ValueError when sizes differ.
+    `on_batch(ids, vectors)` sees each batch's rows as they land (read-only views: an IndexFeed).
 
     A million 256-d embeddings come to 1 GiB: read batch by batch they are never also held as a million bytes
     objects and a joined copy, which more than doubled the peak (docs/benchmarks.md, "Scale")."""
@@ -324,6 +329,10 @@ def read_vectors(batches: Iterable[Sequence[tuple[int, bytes]]], expected: int =
             ids = np.concatenate([ids[:n], np.zeros(grown - n, np.int64)])
         vectors[n : n + len(batch)] = chunk
         ids[n : n + len(batch)] = np.fromiter(owners, np.int64, count=len(owners))
+        if on_batch is not None:
+            landed_ids, landed = ids[n : n + len(batch)], vectors[n : n + len(batch)]
+            landed_ids.flags.writeable = landed.flags.writeable = False
+            on_batch(landed_ids, landed)
         n += len(batch)
     if vectors is None:
         return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)

@@ -306,6 +306,18 @@ def test_a_count_that_was_off_grows_or_cuts_the_matrix() -> None:
         assert ids.tolist() == [i // 3 for i in range(10)]
         np.testing.assert_array_equal(vectors[:, 0], np.arange(10, dtype=np.float32))
         assert vectors.shape == (10, 4)
+        seen: list[tuple[list[int], list[float]]] = []
+
+        def landed(i: np.ndarray, v: np.ndarray, seen: list[tuple[list[int], list[float]]] = seen) -> None:
+            seen.append((i.tolist(), v[:, 0].tolist()))
+
+        again, _ = read_vectors([rows[:4], [], rows[4:9], rows[9:]], expected, landed)
+        assert seen == [
+            ([0, 0, 0, 1], [0, 1, 2, 3]),
+            ([1, 1, 2, 2, 2], [4, 5, 6, 7, 8]),
+            ([3], [9]),
+        ]  # each batch as it landed (a grown matrix included), empty ones left out
+        assert again.tolist() == ids.tolist()
     with pytest.raises(ValueError, match="different sizes"):
         read_vectors([rows[:2], [(9, np.zeros(5, "<f4").tobytes())]], 3)
     ids, vectors = read_vectors([], 5)
