@@ -18,7 +18,7 @@ from faceapp.core.detect import Detector, DetectorConfig
 from faceapp.core.distance import distances
 from faceapp.core.embedders.base import Embedder
 from faceapp.core.embedders.registry import create_embedder
-from faceapp.core.gallery_index import INDEX_MIN_ROWS
+from faceapp.core.gallery_index import INDEX_MIN_ROWS, IndexFeed
 from faceapp.core.image_io import load_image, to_rgb
 from faceapp.core.matching import GallerySnapshot, LayeredSnapshot
 from faceapp.core.types import Detection, Face, FaceSample, Match, MatchRule, Person
@@ -541,9 +541,15 @@ class Engine:
     def _loaded(self) -> GallerySnapshot:
         """Every sample and correction of the gallery's model, read from the database, with the index built."""
         model = self.model
-        ids, names, vectors = self._repo.embeddings_for(model)
-        negative_ids, negatives = self._repo.negative_embeddings_for(model)
         scoring = catalog.spec(model).scoring
+        feed = IndexFeed(average=scoring == "average", min_rows=self.index_min_rows)  # the graph, while reading
+        try:
+            ids, names, vectors = self._repo.embeddings_for(model, on_batch=feed.add)
+        except BaseException:
+            feed.cancel()  # the read failed: do not wait for a graph nobody will use
+            raise
+        fed = feed.finish()
+        negative_ids, negatives = self._repo.negative_embeddings_for(model)
         snapshot = GallerySnapshot(
             model,
             ids,
@@ -554,7 +560,7 @@ class Engine:
             negatives,
             index_min_rows=self.index_min_rows,
         )
-        return snapshot.build_index()
+        return snapshot.adopt(fed).build_index()
 
     def _layered(self, stale: GallerySnapshot, changed: set[int]) -> GallerySnapshot | None:
         """`stale` with the current rows of the `changed` people (re-read), or None when a full reload is due."""

@@ -17,10 +17,10 @@ from faceapp.engine import Engine
 from tests.test_engine import face_image, make_engine
 
 
-def large(tmp_path: Path) -> Engine:
-    """A gallery of 300 synthetic samples (75 people), indexed from 100 rows on."""
+def large(tmp_path: Path, index_min_rows: int = 100) -> Engine:
+    """A gallery of 300 synthetic samples (75 people), indexed from `index_min_rows` rows on."""
     engine = make_engine(tmp_path)
-    engine.index_min_rows = 100
+    engine.index_min_rows = index_min_rows
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((300, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -35,9 +35,9 @@ def reads(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[object]:
     seen: list[object] = []
     real = engine._repo.embeddings_for
 
-    def spy(model: str, people: object = None) -> object:
+    def spy(model: str, people: object = None, on_batch: object = None) -> object:
         seen.append(people)
-        return real(model, people=people)  # type: ignore[arg-type]
+        return real(model, people=people, on_batch=on_batch)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine._repo, "embeddings_for", spy)
     return seen
@@ -116,12 +116,12 @@ def test_a_write_does_not_wait_for_a_snapshot_being_built(tmp_path: Path, monkey
     real = engine._repo.embeddings_for
     calls: list[float] = []
 
-    def slow(model: str, people: object = None) -> object:
+    def slow(model: str, people: object = None, on_batch: object = None) -> object:
         calls.append(time.monotonic())
         if len(calls) == 1:
             entered.set()
             assert release.wait(10)
-        return real(model, people=people)  # type: ignore[arg-type]
+        return real(model, people=people, on_batch=on_batch)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine._repo, "embeddings_for", slow)
     got: list[object] = []
@@ -168,3 +168,36 @@ def test_a_person_changed_during_a_layered_build_is_in_the_next_snapshot(
     assert {ada.id, bob.id} <= after.hidden
     labels = [engine.identify(face_image(i), 0.1)[0].match.label for i in (1, 2)]
     assert labels == ["Ada", "Bob"]
+
+
+@pytest.mark.parametrize("scoring", ["average", "nearest"])
+def test_a_full_load_takes_the_graph_built_while_it_read(
+    scoring: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from faceapp.core import catalog
+    from faceapp.core.gallery_index import GalleryIndex
+    from faceapp.storage import repository as repository_module
+
+    spec = catalog.spec
+    monkeypatch.setattr(catalog, "spec", lambda name: dataclasses.replace(spec(name), scoring=scoring))
+    engine = large(tmp_path, index_min_rows=50)  # 75 means under "average", 300 samples under "nearest"
+    assert engine.snapshot().scoring == scoring
+    exact = make_engine(tmp_path)
+    exact.index_min_rows = 10**9  # every row scanned, nothing fed
+    faces = exact.snapshot().embeddings[::7]
+    monkeypatch.setattr(repository_module, "LOAD_BATCH", 37)  # 300 samples in 9 batches, people split across them
+
+    def no_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the graph was built after the read")
+
+    monkeypatch.setattr(GalleryIndex, "build", no_build)
+    engine.invalidate()
+    fresh = engine.snapshot()
+    assert fresh.indexed
+    got = [m for face in faces for m in fresh.identify(face, 0.5)]
+    want = [m for face in faces for m in exact.snapshot().identify(face, 0.5)]
+    assert len(got) == len(want) == len(faces)
+    assert [m.person_id for m in got] == [m.person_id for m in want]
+    np.testing.assert_allclose([m.distance for m in got], [m.distance for m in want], atol=1e-5)

@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 
 from faceapp.core.distance import distances
-from faceapp.core.gallery_index import INDEX_MIN_ROWS, GalleryIndex
+from faceapp.core.gallery_index import INDEX_MIN_ROWS, FedRows, GalleryIndex
 from faceapp.core.types import Match, MatchRule
 
 Scoring = Literal["average", "nearest"]
@@ -105,18 +105,43 @@ class GallerySnapshot:
         """For large galleries: the graph over the rows identify scores (the people's means under "average"
         scoring, their samples under "nearest"), those rows, and each row's person column (None: row i is person
         i); None below index_min_rows rows (or without faiss), where identify reads every row."""
-        grouped, starts, _ = self._by_person
-        rows = self._means if self.scoring == "average" else grouped
+        rows = self._means if self.scoring == "average" else self._by_person[0]
         if rows.shape[0] < max(1, self.index_min_rows):
             return None
         graph = GalleryIndex.build(rows)
-        if graph is None:
+        return None if graph is None else (graph, rows, self._columns())
+
+    def _columns(self) -> np.ndarray | None:
+        """Under "nearest" scoring each sample row's person column; None under "average" (row i is person i)."""
+        if self.scoring != "nearest":
             return None
-        column = None
-        if self.scoring == "nearest":
-            sizes = np.diff(np.append(starts, grouped.shape[0]))
-            column = np.repeat(np.arange(starts.shape[0], dtype=np.int32), sizes)
-        return graph, rows, column
+        grouped, starts, _ = self._by_person
+        sizes = np.diff(np.append(starts, grouped.shape[0]))
+        return np.repeat(np.arange(starts.shape[0], dtype=np.int32), sizes)
+
+    def adopt(self, fed: FedRows | None) -> GallerySnapshot:
+        """Take the means and the graph an IndexFeed built while this snapshot's rows were read (engine._loaded),
+        when they are its own (the same people in the same order, every row); else identify computes them as
+        before. Returns self.
+
+        They go where the cached properties _means and _index keep what they compute (the instance's __dict__),
+        before anything has read them: the snapshot is not yet shared."""
+        if fed is None:
+            return self
+        grouped, _, people = self._by_person
+        if fed.samples != grouped.shape[0] or not np.array_equal(people, fed.people):
+            return self
+        if self.scoring == "average":
+            if fed.means is None or fed.means.shape != (people.shape[0], grouped.shape[1]):
+                return self
+            self.__dict__["_means"] = rows = fed.means
+        elif fed.means is not None or fed.rows != grouped.shape[0]:
+            return self
+        else:
+            rows = grouped
+        if fed.graph is not None and fed.graph.rows == rows.shape[0] and rows.shape[0] >= max(1, self.index_min_rows):
+            self.__dict__["_index"] = (fed.graph, rows, self._columns())
+        return self
 
     @property
     def indexed(self) -> bool:
