@@ -102,6 +102,13 @@ class GalleryIndex:
         return row[row >= 0]
 
 
+def group_means(rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The mean of each group of consecutive `rows` (R, D) starting at `starts` (K,), as float32 (K, D): the one
+    formula for a person's mean, so the means an IndexFeed builds are the snapshot's own to the last bit."""
+    counts = np.diff(np.append(starts, rows.shape[0])).astype(np.float32)
+    return np.add.reduceat(rows, starts, axis=0, dtype=np.float32) / counts[:, None]
+
+
 @dataclass(frozen=True)
 class FedRows:
     """What an IndexFeed built while a gallery was read: the people in the order read, the rows identify scores
@@ -189,8 +196,7 @@ class IndexFeed:
             if not self._failed:
                 if self._carry is not None:
                     pid, rows = self._carry
-                    mean = np.add.reduceat(rows, [0], axis=0, dtype=np.float32) / np.float32(rows.shape[0])
-                    self._keep(np.array([pid], np.int64), mean)
+                    self._keep(np.array([pid], np.int64), group_means(rows, np.zeros(1, np.int64)))
                 self._link(final=True)
         except Exception:  # the snapshot then builds the index itself; the reason goes to the log
             log.exception("building the index while reading the gallery failed; building it afterwards")
@@ -216,9 +222,7 @@ class IndexFeed:
         done = int(starts[-1])  # the last person may go on in the next batch
         self._carry = (int(people[-1]), vectors[done:].copy())
         if people.shape[0] > 1:
-            whole, first = vectors[:done], starts[:-1]
-            counts = np.diff(np.append(first, done)).astype(np.float32)
-            self._keep(people[:-1], np.add.reduceat(whole, first, axis=0, dtype=np.float32) / counts[:, None])
+            self._keep(people[:-1], group_means(vectors[:done], starts[:-1]))
         self._link(final=False)
 
     def _keep(self, people: np.ndarray | None, rows: np.ndarray) -> None:

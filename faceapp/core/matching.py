@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 
 from faceapp.core.distance import distances
-from faceapp.core.gallery_index import INDEX_MIN_ROWS, FedRows, GalleryIndex
+from faceapp.core.gallery_index import INDEX_MIN_ROWS, FedRows, GalleryIndex, group_means
 from faceapp.core.types import Match, MatchRule
 
 Scoring = Literal["average", "nearest"]
@@ -89,8 +89,7 @@ class GallerySnapshot:
         """Each person's mean embedding (K, D): under "average" scoring the mean of a probe's squared distances to
         a person's unit samples is 2 - 2 p.mean, so one row per person answers exactly (the in-memory index)."""
         grouped, starts, _ = self._by_person
-        counts = np.diff(np.append(starts, grouped.shape[0])).astype(np.float32)
-        return np.add.reduceat(grouped, starts, axis=0, dtype=np.float32) / counts[:, None]
+        return group_means(grouped, starts)
 
     def build_index(self) -> GallerySnapshot:
         """Group the matrix by person (and average it, under "average" scoring) now, on the calling thread, so the
