@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
 
     def _build(self) -> None:
         self.view = VideoView()
+        self.session.display = self.view.prep  # the capture thread readies each frame for the view
         self.banner = MessageBanner()
         central = QWidget()
         layout = QVBoxLayout(central)

@@ -15,6 +15,7 @@ from faceapp.core.pipeline import PipelineWorker
 from faceapp.core.types import MatchRule
 from faceapp.core.video import CaptureThread, Frame, FrameSource, LatestFrameMailbox
 from faceapp.ui.bridge import PipelineBridge
+from faceapp.ui.display import DisplayPrep
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,10 @@ class LiveSession:
     takes the newest frame, so the display never waits for recognition.
     """
 
-    def __init__(self, bridge: PipelineBridge) -> None:
+    def __init__(self, bridge: PipelineBridge, display: DisplayPrep | None = None) -> None:
         self.bridge = bridge
+        self.display = display  # readies each frame for the view on the capture thread (ui.display)
+        self._display_failed = False
         self.mailbox: LatestFrameMailbox[Frame] = LatestFrameMailbox()
         self.source: FrameSource | None = None
         self.capture: CaptureThread | None = None
@@ -62,6 +65,8 @@ class LiveSession:
         """Open `spec` (camera index or file) and start capturing; CameraError when it cannot be opened."""
         source = FrameSource(spec, resolution)
         source.open()
+        if self.display is not None:
+            self.display.reset()  # a new source numbers its frames afresh
         self._stopped = False
         self._generation += 1
         generation = self._generation
@@ -156,6 +161,12 @@ class LiveSession:
         if self._stopped or generation != self._generation:
             return
         self.captured += 1
+        if self.display is not None and not self._display_failed:
+            try:
+                self.display.prepare(frame)
+            except Exception:  # the view converts the frame itself, as without a prep: the capture goes on
+                self._display_failed = True
+                log.exception("preparing frames for the view failed; the view converts them itself from now on")
         self.bridge.post_frame(frame)  # first: a fast worker's result must not reach the view before its frame
         for tap in list(self.taps):
             tap.put(frame)
@@ -213,6 +224,8 @@ class LiveSession:
         if self._stopped or generation != self._generation:
             return
         self.recognized += not result.again  # frames recognized; a frame reported again is no new one
+        if self.display is not None:
+            self.display.note_result(result)  # the next frames' boxes are checked against it, before they are posted
         self.bridge.post_result(result)
 
 

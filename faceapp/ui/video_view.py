@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
@@ -23,12 +23,14 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPen,
+    QResizeEvent,
 )
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from faceapp.core.live import FrameResult, LiveFace
 from faceapp.core.types import MatchRule
-from faceapp.core.video import Frame, patch_changed
+from faceapp.core.video import Frame
+from faceapp.ui.display import MAX_AGE, DisplayPrep, Prepared, placement, stale_boxes
 
 # (text, colour) for one face; the main window swaps this for verification mode.
 Labeler = Callable[[LiveFace], tuple[str, QColor]]
@@ -38,8 +40,9 @@ REJECT_COLOUR = QColor(230, 70, 60)
 UNDECIDED_COLOUR = QColor(120, 120, 132)  # a track whose evidence is not yet clear: no name, no verdict colour
 UNDECIDED_MARK = "…"
 UNDECIDED_OPACITY = 0.8
+BACKGROUND = QColor(24, 24, 28)
 FRESH_AGE = 1.0  # seconds between the result's frame and the shown one below which boxes are drawn fully opaque
-MAX_AGE = 6.0  # ... above which they are not drawn at all (in between they fade to FADED)
+# ... above MAX_AGE (ui.display) they are not drawn at all (in between they fade to FADED)
 FADED = 0.35
 MAX_REFUSED = 1000  # "Not X" overrides remembered, (track, person), oldest forgotten first
 # How long a "Not X" override holds: long enough for the corrected gallery to reach the worker (which then refuses
@@ -67,17 +70,23 @@ class VideoView(QWidget):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # arrows pick a face, Enter enrolls it
         self.setAccessibleName("Live video")
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # the paint covers every pixel: no erase first
         self.selected_track: int | None = None  # the face the keyboard picked (the largest when None)
-        self.mirror = False
+        # The capture thread readies each frame for this view (scaled, mirrored, boxes checked): LiveSession calls it.
+        self.prep = DisplayPrep()
+        self._mirror = False
         self.rule = MatchRule(0.5)
         self.labeler: Labeler = self.default_label
         self.placeholder = "Opening the video source..."
         self.frame: Frame | None = None
         self.result: FrameResult | None = None
-        self._image: QImage | None = None
+        self._raw_result: FrameResult | None = None  # the worker's result `result` was made from (refusals applied)
+        self._image: QImage | None = None  # the frame as drawn: at its own size, or prepared (self._prepared)
+        self._frame_size: tuple[int, int] | None = None  # (w, h) of the frame's pixels
+        self._prepared: Prepared | None = None
+        self.prepared_paints = 0  # frames painted from the capture thread's prepared image (bench gui reads it)
         self.painted = 0
         self.last_painted_index = -1
-        self.paint_times: list[float] = []
         self._visible: tuple[int, int, list[tuple[LiveFace, float]]] | None = None  # (frame, result id, faces)
         self.drawn: tuple[int, list[LiveFace]] = (-1, [])  # the faces drawn on the last painted frame (tests read it)
         self.drawn_result: FrameResult | None = None  # the result those faces came from
@@ -86,17 +95,40 @@ class VideoView(QWidget):
         self.refused: dict[tuple[int, int], float] = {}  # (track, person) -> when the user said "Not X"
         self.menu: QMenu | None = None  # the face menu while it is open (tests drive it)
 
+    @property
+    def mirror(self) -> bool:
+        """Whether frames are shown mirrored (a camera, when the user wants it)."""
+        return self._mirror
+
+    @mirror.setter
+    def mirror(self, value: bool) -> None:
+        self._mirror = value
+        self.prep.set_target(self.width(), self.height(), value)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Frames prepared from now on are for the new size."""
+        self.prep.set_target(self.width(), self.height(), self._mirror)
+        super().resizeEvent(event)
+
     # -- data in ------------------------------------------------------------------------------------------------
     def show_frame(self, frame: Frame) -> None:
-        """Display `frame` now (painted synchronously, so no frame is skipped by update coalescing)."""
+        """Display `frame` now (painted synchronously, so no frame is skipped by update coalescing). The capture
+        thread's prepared image is used when it is for this size and mirroring; else the frame is converted here."""
         self.frame = frame
-        self._image = to_qimage(frame.image)
+        h, w = frame.image.shape[:2]
+        self._frame_size = (w, h)
+        prepared = self.prep.take(frame)
+        if prepared is not None and prepared.target == self.prep.target:
+            self._prepared, self._image = prepared, prepared.image
+        else:
+            self._prepared, self._image = None, to_qimage(frame.image)
         if self.isVisible():
             self.repaint()
 
     def show_result(self, result: FrameResult | None) -> None:
         """Use `result` for the boxes and labels from the next painted frame on; None takes the boxes off at once
         (a gallery switch: no click may act on the old gallery's faces, even on a frame that stays on the screen)."""
+        self._raw_result = result
         self.result = self._with_refusals(result)
         self._visible = None
         if result is None:
@@ -130,7 +162,7 @@ class VideoView(QWidget):
         self.refused[(face.track_id, face.person_id)] = time.monotonic()
         while len(self.refused) > MAX_REFUSED:
             del self.refused[next(iter(self.refused))]
-        self.show_result(self.result)
+        self.show_result(self._raw_result)
         self.update()
 
     def unrefuse(self, face: LiveFace) -> None:
@@ -145,7 +177,9 @@ class VideoView(QWidget):
 
     def clear(self) -> None:
         """Forget the current frame and result (the source stopped)."""
-        self.frame, self._image, self.result = None, None, None
+        self.frame, self._image, self.result, self._raw_result = None, None, None, None
+        self._frame_size, self._prepared = None, None
+        self.prep.reset()
         self._visible = None
         self.drawn, self.drawn_result = (-1, []), None
         self.refused.clear()  # a new source or worker numbers its tracks afresh
@@ -165,22 +199,20 @@ class VideoView(QWidget):
     # -- geometry -----------------------------------------------------------------------------------------------
     def image_rect(self) -> QRectF:
         """Where the frame is drawn in widget coordinates (aspect kept, centred)."""
-        if self._image is None:
+        if self._frame_size is None:
             return QRectF()
-        iw, ih = self._image.width(), self._image.height()
-        scale = min(self.width() / iw, self.height() / ih)
-        w, h = iw * scale, ih * scale
-        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+        return QRectF(*placement(*self._frame_size, self.width(), self.height()))
 
     def box_rect(self, face: LiveFace) -> QRectF:
         """The face's box in widget coordinates (mirrored when the view is)."""
         target = self.image_rect()
-        if self._image is None:
+        if self._frame_size is None:
             return QRectF()
-        s = target.width() / self._image.width()
+        iw = self._frame_size[0]
+        s = target.width() / iw
         x1, y1, x2, y2 = face.detection.box
         if self.mirror:
-            x1, x2 = self._image.width() - x2, self._image.width() - x1
+            x1, x2 = iw - x2, iw - x1
         return QRectF(target.left() + x1 * s, target.top() + y1 * s, (x2 - x1) * s, (y2 - y1) * s)
 
     def visible_faces(self) -> list[tuple[LiveFace, float]]:
@@ -197,7 +229,13 @@ class VideoView(QWidget):
         faces: list[tuple[LiveFace, float]] = []
         if age <= MAX_AGE and frame.scene == result.scene:  # the capture thread numbers scenes (core.video.Frame)
             fade = 1.0 if age <= FRESH_AGE else 1.0 - (1.0 - FADED) * (age - FRESH_AGE) / (MAX_AGE - FRESH_AGE)
-            faces = [(f, fade) for f in result.faces if not patch_changed(result.image, frame.image, f.detection.box)]
+            prepared = self._prepared
+            if prepared is not None and prepared.frame is frame and prepared.result is self._raw_result:
+                stale = prepared.stale  # checked on the capture thread, against this very result
+            else:
+                stale = stale_boxes(result, frame)  # refusals keep every face's box
+            if stale is not None:  # (None: not comparable, which the conditions above already rule out)
+                faces = [(f, fade) for f, gone in zip(result.faces, stale, strict=True) if not gone]
         self._visible = (*key, faces)
         return faces
 
@@ -305,17 +343,34 @@ class VideoView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         """Frame, then each face's box and label."""
         painter = QPainter(self)
+        blitted = False
         try:
-            painter.fillRect(self.rect(), QColor(24, 24, 28))
             if self._image is None:
+                painter.fillRect(self.rect(), BACKGROUND)
                 painter.setPen(QColor(200, 200, 200))
                 flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
                 painter.drawText(self.rect(), flags, self.placeholder)
                 return
             target = self.image_rect()
-            image = self._image.flipped(Qt.Orientation.Horizontal) if self.mirror else self._image
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawImage(target, image)
+            inner = target.toRect()
+            for margin in (  # the bars beside the frame (the paint covers every pixel: WA_OpaquePaintEvent)
+                QRect(0, 0, self.width(), inner.top()),
+                QRect(0, inner.bottom() + 1, self.width(), self.height() - inner.bottom() - 1),
+                QRect(0, inner.top(), inner.left(), inner.height()),
+                QRect(inner.right() + 1, inner.top(), self.width() - inner.right() - 1, inner.height()),
+            ):
+                if not margin.isEmpty():
+                    painter.fillRect(margin, BACKGROUND)
+            prepared = self._prepared
+            if prepared is not None and QRect(*prepared.rect) == target.toRect():
+                painter.drawImage(target.topLeft(), self._image)  # prepared at this size: pixels copied, no scaling
+                blitted = True
+            else:
+                image = self._image  # a prepared one is mirrored already
+                if prepared is None and self.mirror:
+                    image = image.flipped(Qt.Orientation.Horizontal)
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                painter.drawImage(target, image)
             self._draw_faces(painter)
             if self.hasFocus():  # the focus ring: the keyboard is here
                 painter.setOpacity(1.0)
@@ -326,6 +381,7 @@ class VideoView(QWidget):
             painter.end()  # also when drawing raised: an open painter breaks every later paint of the window
         if self.frame is not None and self.frame.index != self.last_painted_index:
             self.painted += 1
+            self.prepared_paints += blitted
             self.last_painted_index = self.frame.index
 
     def _draw_faces(self, painter: QPainter) -> None:
