@@ -85,7 +85,7 @@ def test_rates_count_only_the_measured_span_not_the_checkers_work(
     from types import SimpleNamespace
 
     session = SimpleNamespace(recognized=0, captured=0, source_fps=25.0)
-    view = SimpleNamespace(painted=0, result=None)
+    view = SimpleNamespace(painted=0, prepared_paints=0, result=None)
     window = SimpleNamespace(session=session, view=view)
 
     class Checker:
